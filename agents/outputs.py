@@ -1,0 +1,187 @@
+"""The events a batch emits: document status, flagged items and dead letters (pure functions).
+
+Ids are deterministic (document, version, kind), so a redelivered batch emits the same events and
+a consumer drops the duplicates exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from agents.decode import Rejected
+from domain.merge_plan import MergeOutcome
+from domain.review_plan import ReviewOutcome
+from schemas import (
+    DeadLetter,
+    DocumentStatusEvent,
+    FlaggedItem,
+    FlagReason,
+    FlagRule,
+    ProcessingStatus,
+    ReviewStatus,
+    deterministic_event_id,
+)
+from storage.merge import IncomingExtraction, MergeReport
+from storage.review import ReviewReport
+from streams.topics import Topics
+
+
+@dataclass(frozen=True, slots=True)
+class OutputEvent:
+    topic: str
+    key: str | None
+    value: bytes
+
+
+def _out(
+    topic: str, key: str | None, event: DocumentStatusEvent | FlaggedItem | DeadLetter
+) -> OutputEvent:
+    return OutputEvent(topic, key, event.model_dump_json().encode())
+
+
+def merge_outputs(topics: Topics, reports: Sequence[MergeReport]) -> list[OutputEvent]:
+    outputs: list[OutputEvent] = []
+    for report in reports:
+        d = report.decision
+        result = report.incoming.result
+        reason = None if d.writes else d.reason
+        status = DocumentStatusEvent(
+            event_id=deterministic_event_id(d.document_id, d.version, "status", d.outcome.value),
+            document_id=d.document_id,
+            patient_id=d.patient_id,
+            status=ProcessingStatus.COMPLETE,
+            review_status=d.review_status,
+            version=d.version,
+            extraction_version=result.extraction_version,
+            at=report.merged_at or report.incoming.received_at,
+            received_at=report.incoming.received_at,
+            merged_at=report.merged_at,
+            processing_ms=report.processing_ms,
+            attempts=report.incoming.attempts,
+            reason=reason,
+            outcome=d.outcome.value,
+        )
+        outputs.append(_out(topics.document_status, d.patient_id, status))
+        if d.outcome in (MergeOutcome.MERGED, MergeOutcome.REMERGED) and (
+            d.review_status == ReviewStatus.FLAGGED
+        ):
+            flagged = FlaggedItem(
+                event_id=deterministic_event_id(d.document_id, d.version, "flagged"),
+                kind="flagged",
+                document_id=d.document_id,
+                patient_id=d.patient_id,
+                review_status=ReviewStatus.FLAGGED,
+                version=d.version,
+                flag_reasons=list(d.flag_reasons),
+                confidence=result.confidence,
+                model_name=result.model.name,
+                uploaded_at=result.uploaded_at,
+                at=report.merged_at or report.incoming.received_at,
+            )
+            outputs.append(_out(topics.flagged_items, d.patient_id, flagged))
+    return outputs
+
+
+def review_outputs(
+    topics: Topics, reports: Sequence[ReviewReport], now: datetime
+) -> list[OutputEvent]:
+    outputs: list[OutputEvent] = []
+    for report in reports:
+        d = report.decision
+        action = d.action
+        applied = d.outcome == ReviewOutcome.APPLIED
+        status = DocumentStatusEvent(
+            event_id=deterministic_event_id(action.action_id, "status"),
+            document_id=action.document_id,
+            patient_id=action.patient_id,
+            status=ProcessingStatus.COMPLETE if applied else ProcessingStatus.FAILED,
+            review_status=d.review_status,
+            version=d.version,
+            at=now,
+            action_id=action.action_id,
+            action=action.action,
+            conflict=not applied,
+            reason=d.reason or None,
+            outcome=d.outcome.value,
+        )
+        outputs.append(_out(topics.document_status, action.patient_id, status))
+        if applied and d.review_status is not None:
+            resolved = FlaggedItem(
+                event_id=deterministic_event_id(action.document_id, d.version, "resolved"),
+                kind="resolved",
+                document_id=action.document_id,
+                patient_id=action.patient_id,
+                review_status=d.review_status,
+                version=d.version,
+                at=now,
+                resolution=action.action.value,
+                reviewer=action.reviewer,
+            )
+            outputs.append(_out(topics.flagged_items, action.patient_id, resolved))
+    return outputs
+
+
+def dead_letter_outputs(topics: Topics, rejected: Sequence[Rejected]) -> list[OutputEvent]:
+    outputs = []
+    for r in rejected:
+        letter = r.dead_letter.model_copy(
+            update={
+                "event_id": deterministic_event_id(
+                    r.record.topic, r.record.partition, r.record.offset, "dlq"
+                )
+            }
+        )
+        outputs.append(_out(topics.dlq, letter.key, letter))
+    return outputs
+
+
+def failure_outputs(
+    topics: Topics, item: IncomingExtraction, error: str, version: int, now: datetime
+) -> list[OutputEvent]:
+    """A document that could not be merged: dead letter, FAILED status, and a flagged item."""
+    result = item.result
+    doc, patient = result.document_id, result.patient_id
+    letter = DeadLetter(
+        event_id=deterministic_event_id(doc, version, "dlq"),
+        source_topic=topics.extraction_results,
+        key=patient,
+        reason=f"merge failed: {error}",
+        error_kind="merge_error",
+        payload=result.model_dump_json(),
+        document_id=doc,
+        at=now,
+    )
+    status = DocumentStatusEvent(
+        event_id=deterministic_event_id(doc, version, "status", "failed"),
+        document_id=doc,
+        patient_id=patient,
+        status=ProcessingStatus.FAILED,
+        review_status=ReviewStatus.FLAGGED,
+        version=version,
+        extraction_version=result.extraction_version,
+        at=now,
+        received_at=item.received_at,
+        failed_at=now,
+        attempts=item.attempts,
+        error=error,
+    )
+    flagged = FlaggedItem(
+        event_id=deterministic_event_id(doc, version, "flagged"),
+        kind="flagged",
+        document_id=doc,
+        patient_id=patient,
+        review_status=ReviewStatus.FLAGGED,
+        version=version,
+        flag_reasons=[FlagReason(rule=FlagRule.MERGE_ERROR, text=f"Merge failed: {error}")],
+        confidence=result.confidence,
+        model_name=result.model.name,
+        uploaded_at=result.uploaded_at,
+        at=now,
+    )
+    return [
+        _out(topics.dlq, patient, letter),
+        _out(topics.document_status, patient, status),
+        _out(topics.flagged_items, patient, flagged),
+    ]

@@ -1,0 +1,212 @@
+"""What to write when an extraction arrives: the pure half of the merge (storage/ does the I/O).
+
+Given the stored state of a document (or none) and an incoming extraction, decide: a first merge,
+a re-merge of a newer extraction_version, a redelivered duplicate (no-op), or a stale version
+(refused). A re-merge replaces exactly the resources that document contributed before.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from domain.resources import FhirResource, content_of, resource_ids_for, stamp
+from schemas import ExtractionResult, FlagReason, ProcessingStatus, ReviewStatus
+
+
+class MergeOutcome(StrEnum):
+    MERGED = "merged"
+    REMERGED = "remerged"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    resource_id: str
+    resource_type: str
+    version_id: int
+    body: FhirResource
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """The part of a document's stored state that merge and review decisions depend on."""
+
+    document_id: str
+    patient_id: str
+    extraction_version: int
+    version: int
+    review_status: ReviewStatus
+    processing_status: ProcessingStatus
+    is_merged: bool
+    flag_reasons: tuple[FlagReason, ...] = ()
+    attempts: int = 1
+    content_hash: str | None = None
+    resources: tuple[StoredResource, ...] = ()
+    # Highest version ever stored per resource id (history included), so a resource removed by a
+    # rollback and merged again by a newer extraction continues its version sequence.
+    retired_versions: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceWrite:
+    resource_id: str
+    resource_type: str
+    version_id: int
+    body: FhirResource
+
+
+@dataclass(slots=True)
+class ResourceChanges:
+    """The writes that turn a document's stored resource set into a new one."""
+
+    inserts: list[ResourceWrite] = field(default_factory=list)
+    updates: list[ResourceWrite] = field(default_factory=list)
+    # Stored resources replaced (by an update) or removed: their old version goes to history.
+    superseded: list[tuple[StoredResource, str]] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def deleted(self) -> list[StoredResource]:
+        return [old for old, why in self.superseded if why == "delete"]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "added": _count_types(w.resource_type for w in self.inserts),
+            "updated": _count_types(w.resource_type for w in self.updates),
+            "removed": _count_types(r.resource_type for r in self.deleted),
+            "unchanged": self.unchanged,
+        }
+
+
+def _count_types(types: Any) -> dict[str, int]:
+    return dict(sorted(Counter(types).items()))
+
+
+def plan_resource_changes(
+    *,
+    document_id: str,
+    new_resources: Sequence[FhirResource],
+    new_ids: Sequence[str],
+    stored: Sequence[StoredResource],
+    now: datetime,
+    retired_versions: Mapping[str, int] | None = None,
+) -> ResourceChanges:
+    """Replace exactly the stored set with the new one: same id and content is kept, same id and
+    other content is updated (version + 1), new ids are inserted, missing ids are removed."""
+    by_id = {r.resource_id: r for r in stored}
+    changes = ResourceChanges()
+    kept: set[str] = set()
+    for resource, resource_id in zip(new_resources, new_ids, strict=True):
+        old = by_id.get(resource_id)
+        kept.add(resource_id)
+        if old is not None and content_of(old.body) == content_of(resource):
+            changes.unchanged += 1
+            continue
+        previous = old.version_id if old is not None else 0
+        version_id = max(previous, (retired_versions or {}).get(resource_id, 0)) + 1
+        write = ResourceWrite(
+            resource_id=resource_id,
+            resource_type=str(resource["resourceType"]),
+            version_id=version_id,
+            body=stamp(
+                resource,
+                resource_id=resource_id,
+                document_id=document_id,
+                version_id=version_id,
+                last_updated=now,
+            ),
+        )
+        if old is None:
+            changes.inserts.append(write)
+        else:
+            changes.updates.append(write)
+            changes.superseded.append((old, "update"))
+    changes.superseded.extend((old, "delete") for old in stored if old.resource_id not in kept)
+    return changes
+
+
+@dataclass(frozen=True, slots=True)
+class MergeDecision:
+    outcome: MergeOutcome
+    document_id: str
+    patient_id: str
+    reason: str = ""
+    changes: ResourceChanges | None = None
+    review_status: ReviewStatus | None = None
+    flag_reasons: tuple[FlagReason, ...] = ()
+    version: int = 0
+
+    @property
+    def writes(self) -> bool:
+        return self.outcome in (MergeOutcome.MERGED, MergeOutcome.REMERGED)
+
+
+def plan_merge(
+    result: ExtractionResult,
+    stored: StoredDocument | None,
+    flag_reasons: Sequence[FlagReason],
+    now: datetime,
+) -> MergeDecision:
+    """Decide what merging `result` does, given what is stored for its document."""
+    doc_id, patient_id = result.document_id, result.patient_id
+    if stored is not None:
+        if stored.patient_id != result.patient_id:
+            return MergeDecision(
+                MergeOutcome.STALE,
+                doc_id,
+                patient_id,
+                version=stored.version,
+                reason=(
+                    f"document {result.document_id} belongs to patient {stored.patient_id}, "
+                    f"not {result.patient_id}; refused"
+                ),
+            )
+        # A document that failed to merge is retried with the same version (e.g. a DLQ replay).
+        retry_failed = stored.processing_status == ProcessingStatus.FAILED and not stored.is_merged
+        if result.extraction_version < stored.extraction_version:
+            return MergeDecision(
+                MergeOutcome.STALE,
+                doc_id,
+                patient_id,
+                version=stored.version,
+                review_status=stored.review_status,
+                reason=(
+                    f"extraction_version {result.extraction_version} is older than the stored "
+                    f"{stored.extraction_version}; ignored"
+                ),
+            )
+        if result.extraction_version == stored.extraction_version and not retry_failed:
+            return MergeDecision(
+                MergeOutcome.DUPLICATE,
+                doc_id,
+                patient_id,
+                version=stored.version,
+                review_status=stored.review_status,
+                flag_reasons=stored.flag_reasons,
+                reason=f"extraction_version {result.extraction_version} already processed",
+            )
+    reasons = tuple(flag_reasons)
+    status = ReviewStatus.FLAGGED if reasons else ReviewStatus.AUTO_APPROVED
+    changes = plan_resource_changes(
+        document_id=result.document_id,
+        new_resources=result.resources,
+        new_ids=resource_ids_for(result.document_id, result.resources),
+        stored=stored.resources if stored else (),
+        now=now,
+        retired_versions=stored.retired_versions if stored else None,
+    )
+    return MergeDecision(
+        MergeOutcome.MERGED if stored is None else MergeOutcome.REMERGED,
+        doc_id,
+        patient_id,
+        changes=changes,
+        review_status=status,
+        flag_reasons=reasons,
+        version=1 if stored is None else stored.version + 1,
+    )

@@ -1,0 +1,115 @@
+"""What a reviewer's action does to a document: the pure half of review actions.
+
+Every action carries the document version the reviewer saw; a stale one is refused with a
+conflict instead of being applied over changes the reviewer never looked at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from domain.merge_plan import ResourceChanges, StoredDocument, plan_resource_changes
+from domain.resources import correction_ids_for
+from schemas import ReviewAction, ReviewActionKind, ReviewStatus
+
+
+class ReviewOutcome(StrEnum):
+    APPLIED = "applied"
+    CONFLICT = "conflict"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDecision:
+    outcome: ReviewOutcome
+    action: ReviewAction
+    reason: str = ""
+    review_status: ReviewStatus | None = None
+    version: int = 0
+    is_merged: bool = True
+    changes: ResourceChanges | None = None
+    # Flagged, then marked correct with nothing changed: a false positive of the flag rules.
+    false_positive: bool = False
+
+    @property
+    def writes(self) -> bool:
+        return self.outcome == ReviewOutcome.APPLIED
+
+
+def _conflict(action: ReviewAction, stored: StoredDocument, reason: str) -> ReviewDecision:
+    return ReviewDecision(ReviewOutcome.CONFLICT, action, reason=reason, version=stored.version)
+
+
+def plan_review(
+    action: ReviewAction, stored: StoredDocument | None, now: datetime
+) -> ReviewDecision:
+    if stored is None:
+        return ReviewDecision(
+            ReviewOutcome.NOT_FOUND, action, reason=f"document {action.document_id} does not exist"
+        )
+    if stored.patient_id != action.patient_id:
+        return _conflict(
+            action,
+            stored,
+            f"document {action.document_id} belongs to patient {stored.patient_id}, "
+            f"not {action.patient_id}",
+        )
+    if action.expected_version != stored.version:
+        return _conflict(
+            action,
+            stored,
+            f"document changed since it was reviewed: expected version "
+            f"{action.expected_version}, current version {stored.version}",
+        )
+    if stored.review_status == ReviewStatus.REJECTED:
+        return _conflict(action, stored, "document was already removed from the record")
+    if not stored.is_merged:
+        return _conflict(action, stored, "document is not merged (its merge failed)")
+    version = stored.version + 1
+    if action.action == ReviewActionKind.MARK_CORRECT:
+        return ReviewDecision(
+            ReviewOutcome.APPLIED,
+            action,
+            review_status=ReviewStatus.REVIEWED,
+            version=version,
+            false_positive=stored.review_status == ReviewStatus.FLAGGED,
+        )
+    if action.action == ReviewActionKind.ROLLBACK:
+        changes = plan_resource_changes(
+            document_id=stored.document_id,
+            new_resources=(),
+            new_ids=(),
+            stored=stored.resources,
+            now=now,
+        )
+        return ReviewDecision(
+            ReviewOutcome.APPLIED,
+            action,
+            review_status=ReviewStatus.REJECTED,
+            version=version,
+            is_merged=False,
+            changes=changes,
+        )
+    corrected = action.corrected_resources
+    if corrected is None:
+        return _conflict(action, stored, "correct_data needs corrected_resources")
+    ids = correction_ids_for(
+        stored.document_id, version, corrected, (r.resource_id for r in stored.resources)
+    )
+    changes = plan_resource_changes(
+        document_id=stored.document_id,
+        new_resources=corrected,
+        new_ids=ids,
+        stored=stored.resources,
+        now=now,
+        retired_versions=stored.retired_versions,
+    )
+    return ReviewDecision(
+        ReviewOutcome.APPLIED,
+        action,
+        review_status=ReviewStatus.REVIEWED,
+        version=version,
+        changes=changes,
+    )

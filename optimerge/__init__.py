@@ -1,0 +1,1 @@
+"""optimerge: the operator command, settings and local infrastructure."""

@@ -1,0 +1,22 @@
+"""`optimerge`: the operator's command. Every subcommand has --help."""
+
+from __future__ import annotations
+
+import typer
+
+from optimerge.cli import data, infra, ops
+
+app = typer.Typer(
+    name="optimerge",
+    help="Merge AI-extracted FHIR resources into patient records at once; flag only the doubtful.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+infra.register(app)
+ops.register(app)
+data.register(app)
+
+
+def main() -> None:
+    app()

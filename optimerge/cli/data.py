@@ -1,0 +1,113 @@
+"""Commands that move data in and out: publish, patients import, patient bundle, document show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from optimerge.cli._common import fail, print_json, settings_with_endpoints
+
+patients_app = typer.Typer(help="The patient registry that flag rules compare against.")
+patient_app = typer.Typer(help="Read one patient's merged record.")
+document_app = typer.Typer(help="Read or act on one document.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("publish")(publish)
+    app.add_typer(patients_app, name="patients")
+    app.add_typer(patient_app, name="patient")
+    app.add_typer(document_app, name="document")
+
+
+def publish(
+    files: Annotated[
+        list[Path], typer.Argument(help="JSON lines or a JSON array of ExtractionResult.")
+    ],
+    review: Annotated[
+        bool, typer.Option("--review", help="The files hold ReviewAction events instead.")
+    ] = False,
+) -> None:
+    """Publish events to extraction.results (or review.actions), keyed by patient_id."""
+    from optimerge.publish import PublishError, publish_files
+
+    settings = settings_with_endpoints(kafka=True)
+    try:
+        counts = publish_files(settings, files, review=review)
+    except PublishError as exc:
+        fail(str(exc))
+    typer.echo(f"published {counts.published} event(s) to {counts.topic}", err=True)
+
+
+@patients_app.command("import")
+def patients_import(
+    paths: Annotated[
+        list[Path], typer.Argument(help="FHIR JSON files or folders: Patients or Bundles.")
+    ],
+) -> None:
+    """Load FHIR Patient resources (alone or inside Bundles) as patient records."""
+    from optimerge.patients_io import read_patients
+    from storage.db import connect
+    from storage.patients import import_patients
+
+    settings = settings_with_endpoints(database=True)
+    assert settings.database_url
+    patients, skipped = read_patients(paths)
+    with connect(settings.database_url) as conn:
+        count = import_patients(conn, patients)
+    typer.echo(f"imported {count} patient(s); skipped {len(skipped)} file(s)", err=True)
+    for path, why in skipped:
+        typer.echo(f"  skipped {path}: {why}", err=True)
+
+
+@patient_app.command("bundle")
+def patient_bundle(patient_id: str) -> None:
+    """Print the patient's record as a FHIR R4 Bundle (JSON), with Provenance per document."""
+    from storage.db import connect
+    from storage.read import read_patient_bundle
+
+    settings = settings_with_endpoints(database=True)
+    assert settings.database_url
+    with connect(settings.database_url) as conn:
+        bundle = read_patient_bundle(conn, patient_id)
+    if bundle is None:
+        fail(f"patient {patient_id} does not exist")
+    print_json(bundle)
+
+
+@document_app.command("show")
+def document_show(document_id: str) -> None:
+    """Print the document's stored state as JSON (exit 1 if it does not exist)."""
+    from storage.db import connect
+    from storage.read import document_state
+
+    settings = settings_with_endpoints(database=True)
+    assert settings.database_url
+    with connect(settings.database_url) as conn:
+        state = document_state(conn, document_id)
+    if state is None:
+        fail(f"document {document_id} does not exist")
+    print_json(state)
+
+
+@document_app.command("rollback")
+def document_rollback(
+    document_id: str,
+    actor: Annotated[str, typer.Option(help="Who asks for it (written to the audit trail).")],
+    note: Annotated[str, typer.Option(help="Why (written to the audit trail).")] = "",
+) -> None:
+    """Remove one document's resources from the record, and nothing else (idempotent, audited)."""
+    from storage.db import connect
+    from storage.review import DocumentNotFoundError, RollbackRefusedError, rollback_document
+
+    settings = settings_with_endpoints(database=True)
+    assert settings.database_url
+    with connect(settings.database_url) as conn:
+        try:
+            removed = rollback_document(conn, document_id, actor=actor, note=note)
+        except DocumentNotFoundError as exc:
+            fail(str(exc))
+        except RollbackRefusedError as exc:
+            fail(f"rollback refused: {exc}")
+    print_json({"document_id": document_id, "resources_removed": removed})

@@ -1,0 +1,74 @@
+"""Commands that run or check the system: migrate, worker, audit verify."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from optimerge.cli._common import fail, print_json, settings_with_endpoints
+
+audit_app = typer.Typer(help="The append-only, hash-chained audit trail.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("migrate")(migrate)
+    app.command("worker")(worker)
+    app.add_typer(audit_app, name="audit")
+
+
+def migrate() -> None:
+    """Apply pending database migrations (yoyo-migrations)."""
+    from storage.migrations import apply_migrations
+
+    settings = settings_with_endpoints(database=True)
+    assert settings.database_url
+    applied = apply_migrations(settings.database_url)
+    typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+
+def worker(
+    loglevel: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port (0 = any free).")
+    ] = None,
+) -> None:
+    """Run a merge worker (faust-streaming). Start more of them to share the partitions.
+
+    Stops on SIGTERM or SIGINT: finishes or abandons the batch in flight, commits what is
+    written, exits 0."""
+    from optimerge.worker import WorkerStartupError, run_worker
+
+    settings = settings_with_endpoints(kafka=True, database=True)
+    try:
+        code = run_worker(settings, loglevel=loglevel, metrics_port=metrics_port)
+    except WorkerStartupError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    patient: Annotated[str | None, typer.Option(help="Check one patient's chain only.")] = None,
+) -> None:
+    """Recompute every patient's hash chain; exit 1 and name the entry if one was altered."""
+    from storage.audit import verify_audit_chains
+    from storage.db import connect
+
+    settings = settings_with_endpoints(database=True)
+    assert settings.database_url
+    with connect(settings.database_url) as conn:
+        report = verify_audit_chains(conn, patient)
+    print_json(
+        {
+            "ok": report.ok,
+            "patients": report.patients,
+            "entries": report.entries,
+            "breaks": [
+                {"patient_id": b.patient_id, "seq": b.seq, "reason": b.reason}
+                for b in report.breaks
+            ],
+        }
+    )
+    if not report.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,103 @@
+"""Typed settings: env vars (OPTIMERGE_*, plus KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)
+and an optional TOML file named by OPTIMERGE_CONFIG. One place maps them to client options."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_state_dir() -> Path:
+    return PROJECT_ROOT / ".state"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "optimerge"
+
+
+class RuleThresholds(BaseModel):
+    """Flag-rule thresholds (SPEC.md "Flag rules"): configuration, not code."""
+
+    min_confidence: float = Field(default=0.80, ge=0.0, le=1.0)
+    few_resources_count: int = Field(default=3, ge=0)
+    few_resources_min_confidence: float = Field(default=0.95, ge=0.0, le=1.0)
+    name_similarity_min: float = Field(default=80.0, ge=0.0, le=100.0)
+
+
+class InfraSettings(BaseModel):
+    """Where and how `optimerge infra up` runs the local Kafka and PostgreSQL processes."""
+
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    kafka_version: str = "4.1.1"
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    kafka_heap: str = "512m"
+    postgres_port: int = 15432
+    postgres_user: str = "optimerge"
+    postgres_database: str = "optimerge"
+    # PostgreSQL refuses to run as root: this OS account runs it when we are root.
+    postgres_os_user: str = "optimerge"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OPTIMERGE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "OPTIMERGE_KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "OPTIMERGE_DATABASE_URL")
+    )
+    # Prepended to every topic name and the consumer group: lets tests (and tenants) stay apart.
+    topic_prefix: str = ""
+    partitions: int = Field(default=12, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    app_id: str = "optimerge"
+    batch_max_events: int = Field(default=500, ge=1)
+    batch_within_seconds: float = Field(default=0.05, gt=0)
+    max_event_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    metrics_window_seconds: float = Field(default=60.0, gt=0)
+    rules: RuleThresholds = Field(default_factory=RuleThresholds)
+    infra: InfraSettings = Field(default_factory=InfraSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("OPTIMERGE_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return self.model_copy(update=changes)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

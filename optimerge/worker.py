@@ -1,0 +1,63 @@
+"""Running one merge worker process: checks, the faust worker, and a clean stop on signals."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from agents.merge_agent import MergeWorker, register_merge_agent
+from optimerge.settings import Settings
+from storage.migrations import pending_migrations
+from streams.admin import ensure_topics
+from streams.app import create_app
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+class WorkerStartupError(Exception):
+    pass
+
+
+def _check_ready(settings: Settings) -> None:
+    assert settings.database_url
+    assert settings.kafka_bootstrap_servers
+    try:
+        pending = pending_migrations(settings.database_url)
+    except Exception as exc:
+        raise WorkerStartupError(f"cannot reach the database: {exc}") from exc
+    if pending:
+        raise WorkerStartupError(
+            f"the database schema is behind ({len(pending)} migration(s) pending): "
+            "run `optimerge migrate` first"
+        )
+    ensure_topics(
+        settings.kafka_bootstrap_servers,
+        Topics(settings.topic_prefix),
+        partitions=settings.partitions,
+        replication_factor=settings.replication_factor,
+    )
+
+
+def build_worker(settings: Settings) -> tuple[faust.App, MergeWorker]:
+    app = create_app(settings)
+    merge_worker = MergeWorker(settings)
+    register_merge_agent(app, merge_worker)
+    return app, merge_worker
+
+
+def run_worker(
+    settings: Settings, *, loglevel: str = "info", metrics_port: int | None = None
+) -> int:
+    """Blocks until SIGTERM/SIGINT; returns the exit code."""
+    _check_ready(settings)
+    app, merge_worker = build_worker(settings)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        merge_worker.close()
+    return 0

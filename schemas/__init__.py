@@ -1,0 +1,39 @@
+"""Wire contract of optimerge: the events on its topics (pydantic v2, JSON on the wire)."""
+
+from schemas.events import (
+    SCHEMA_VERSION,
+    DeadLetter,
+    DocumentStatusEvent,
+    ExtractionModel,
+    ExtractionResult,
+    FlaggedItem,
+    FlagReason,
+    FlagRule,
+    HumanName,
+    PatientDemographics,
+    ProcessingStatus,
+    ReviewAction,
+    ReviewActionKind,
+    ReviewStatus,
+    deterministic_event_id,
+    utc_now,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "DeadLetter",
+    "DocumentStatusEvent",
+    "ExtractionModel",
+    "ExtractionResult",
+    "FlagReason",
+    "FlagRule",
+    "FlaggedItem",
+    "HumanName",
+    "PatientDemographics",
+    "ProcessingStatus",
+    "ReviewAction",
+    "ReviewActionKind",
+    "ReviewStatus",
+    "deterministic_event_id",
+    "utc_now",
+]

@@ -1,0 +1,228 @@
+"""The events on optimerge's topics: the wire contract of SPEC.md, as pydantic v2 models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+)
+
+SCHEMA_VERSION = 1
+
+# Namespace for the deterministic ids of output events (uuid5 of document, version and kind).
+OUTPUT_EVENT_NAMESPACE = uuid.UUID("6f1c9a52-5a0e-4d0b-9a59-0d7f3e2b8c41")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def deterministic_event_id(*parts: object) -> uuid.UUID:
+    """The same inputs always give the same id, so consumers can drop redelivered duplicates."""
+    return uuid.uuid5(OUTPUT_EVENT_NAMESPACE, ":".join(str(p) for p in parts))
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "pending"
+    AUTO_APPROVED = "auto_approved"
+    FLAGGED = "flagged"
+    REVIEWED = "reviewed"
+    REJECTED = "rejected"
+
+
+class ProcessingStatus(StrEnum):
+    PENDING = "PENDING"
+    PROCESSING = "PROCESSING"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+
+
+class FlagRule(StrEnum):
+    LOW_CONFIDENCE = "low_confidence"
+    FALLBACK_MODEL = "fallback_model"
+    NO_RESOURCES = "no_resources"
+    FEW_RESOURCES_LOW_CONFIDENCE = "few_resources_low_confidence"
+    BIRTH_DATE_CONFLICT = "birth_date_conflict"
+    NAME_MISMATCH = "name_mismatch"
+    UNKNOWN_PATIENT = "unknown_patient"
+    MERGE_ERROR = "merge_error"
+
+
+class FlagReason(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rule: FlagRule
+    text: str
+
+
+class _Event(BaseModel):
+    """Common envelope: unknown fields are kept (extractors may add their own), never rejected."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    schema_version: int = SCHEMA_VERSION
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class ExtractionModel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: NonEmptyStr
+    version: str = ""
+    is_fallback: bool = False
+
+
+class HumanName(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    family: str | None = None
+    given: list[str] = Field(default_factory=list)
+
+
+class PatientDemographics(BaseModel):
+    """The demographics as read from the document (not the patient record)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: HumanName | None = None
+    birth_date: date | None = None
+
+
+class SourceSnippet(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    text: str
+    page: int | None = None
+
+
+class DocumentInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    title: str | None = None
+    type: str | None = None
+    pages: int | None = Field(default=None, ge=0)
+
+
+FhirResource = dict[str, Any]
+
+
+def validate_resources(resources: list[FhirResource]) -> list[FhirResource]:
+    """Every resource is a JSON object with a string resourceType; the rest is FHIR's business."""
+    for index, resource in enumerate(resources):
+        resource_type = resource.get("resourceType")
+        if not isinstance(resource_type, str) or not resource_type:
+            raise ValueError(f"resources[{index}] has no resourceType")
+    return resources
+
+
+class ExtractionResult(_Event):
+    """One processed document, as an upstream AI extractor publishes it on extraction.results."""
+
+    document_id: NonEmptyStr
+    patient_id: NonEmptyStr
+    extraction_version: int = Field(default=1, ge=1)
+    uploaded_at: AwareDatetime
+    extracted_at: AwareDatetime
+    model: ExtractionModel
+    confidence: float = Field(ge=0.0, le=1.0)
+    patient: PatientDemographics = Field(default_factory=PatientDemographics)
+    resources: list[FhirResource] = Field(default_factory=list)
+    source_snippets: dict[str, list[SourceSnippet]] = Field(default_factory=dict)
+    document: DocumentInfo = Field(default_factory=DocumentInfo)
+
+    _check_resources = field_validator("resources")(validate_resources)
+
+
+class ReviewActionKind(StrEnum):
+    MARK_CORRECT = "mark_correct"
+    CORRECT_DATA = "correct_data"
+    ROLLBACK = "rollback"
+
+
+class ReviewAction(_Event):
+    """A reviewer's decision on a flagged document, published on review.actions."""
+
+    action_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    document_id: NonEmptyStr
+    patient_id: NonEmptyStr
+    action: ReviewActionKind
+    reviewer: NonEmptyStr
+    expected_version: int = Field(ge=0)
+    corrected_resources: list[FhirResource] | None = None
+    note: str = ""
+    requested_at: AwareDatetime = Field(default_factory=utc_now)
+
+    @field_validator("corrected_resources")
+    @classmethod
+    def _check_corrected(cls, value: list[FhirResource] | None) -> list[FhirResource] | None:
+        return None if value is None else validate_resources(value)
+
+
+class DocumentStatusEvent(_Event):
+    """The processing status of one document, published on document.status."""
+
+    document_id: str
+    patient_id: str
+    status: ProcessingStatus
+    review_status: ReviewStatus | None = None
+    version: int = 0
+    extraction_version: int | None = None
+    at: AwareDatetime = Field(default_factory=utc_now)
+    received_at: AwareDatetime | None = None
+    merged_at: AwareDatetime | None = None
+    failed_at: AwareDatetime | None = None
+    processing_ms: float | None = None
+    attempts: int = 1
+    error: str | None = None
+    action_id: uuid.UUID | None = None
+    action: ReviewActionKind | None = None
+    conflict: bool = False
+    reason: str | None = None
+    # merged, remerged, duplicate, stale (merges); applied, conflict, not_found (review actions).
+    outcome: str | None = None
+
+
+class FlaggedItem(_Event):
+    """A document entered the review queue (`flagged`) or left it (`resolved`)."""
+
+    kind: Literal["flagged", "resolved"]
+    document_id: str
+    patient_id: str
+    review_status: ReviewStatus
+    version: int
+    flag_reasons: list[FlagReason] = Field(default_factory=list)
+    confidence: float | None = None
+    model_name: str | None = None
+    uploaded_at: AwareDatetime | None = None
+    # For `resolved`: the review action that resolved it, and who took it.
+    resolution: ReviewActionKind | None = None
+    reviewer: str | None = None
+    at: AwareDatetime = Field(default_factory=utc_now)
+
+
+DeadLetterKind = Literal["invalid_json", "schema", "too_large", "merge_error"]
+
+
+class DeadLetter(_Event):
+    """An input event that could not be processed, with the reason, on extraction.results.dlq."""
+
+    source_topic: str
+    source_partition: int | None = None
+    source_offset: int | None = None
+    key: str | None = None
+    reason: str
+    error_kind: DeadLetterKind
+    payload: str
+    document_id: str | None = None
+    at: AwareDatetime = Field(default_factory=utc_now)

@@ -1,0 +1,36 @@
+"""The patient registry: FHIR Patient resources that the flag rules compare extractions against."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import psycopg
+
+from domain.patients import patient_record_from_fhir
+
+
+def import_patients(conn: psycopg.Connection, patients: Sequence[dict[str, Any]]) -> int:
+    """Insert or update Patient records (in a stable order, like every patient write)."""
+    records = sorted(
+        ((patient_record_from_fhir(p), p) for p in patients), key=lambda rp: rp[0].patient_id
+    )
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO patients (patient_id, record, family, given, birth_date) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (patient_id) DO UPDATE SET "
+            "record = EXCLUDED.record, family = EXCLUDED.family, given = EXCLUDED.given, "
+            "birth_date = EXCLUDED.birth_date, updated_at = now()",
+            [
+                (
+                    r.patient_id,
+                    orjson.dumps(resource).decode(),
+                    r.family,
+                    list(r.given),
+                    r.birth_date,
+                )
+                for r, resource in records
+            ],
+        )
+    return len(records)

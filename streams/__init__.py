@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic names, producer, admin, the faust app factory."""

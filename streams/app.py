@@ -1,0 +1,41 @@
+"""The faust-streaming app factory: one place that maps our settings onto faust's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faust
+
+from optimerge.settings import Settings
+
+
+def faust_broker_url(bootstrap_servers: str) -> str:
+    """'h1:9092,h2:9092' -> 'kafka://h1:9092;kafka://h2:9092' (faust's list syntax)."""
+    hosts = [h.strip() for h in bootstrap_servers.split(",") if h.strip()]
+    return ";".join(f"kafka://{h}" for h in hosts)
+
+
+def group_id(settings: Settings) -> str:
+    return f"{settings.topic_prefix}{settings.app_id}"
+
+
+def create_app(settings: Settings, *, datadir: Path | None = None) -> faust.App:
+    if not settings.kafka_bootstrap_servers:
+        raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set (run `optimerge infra up` first)")
+    data = datadir or settings.infra.state_dir / "faust" / group_id(settings)
+    return faust.App(
+        group_id(settings),
+        broker=faust_broker_url(settings.kafka_bootstrap_servers),
+        # We parse bytes ourselves, so bad input reaches our dead-letter path, not faust's.
+        key_serializer="raw",
+        value_serializer="raw",
+        store="memory://",
+        datadir=str(data),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        producer_max_request_size=8 * 1024 * 1024,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        broker_commit_interval=1.0,
+    )

@@ -1,0 +1,88 @@
+"""One thin confluent-kafka producer wrapper: idempotent, retries BufferError, flushes on exit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+
+class DeliveryFailedError(RuntimeError):
+    pass
+
+
+class EventProducer:
+    """Use as a context manager; `close()` flushes and raises if any message was not delivered."""
+
+    def __init__(self, bootstrap_servers: str, **config: Any) -> None:
+        options: dict[str, Any] = {
+            "bootstrap.servers": bootstrap_servers,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "message.max.bytes": 8 * 1024 * 1024,
+        }
+        options.update(config)
+        self._producer = Producer(options)
+        self._errors: list[str] = []
+        self.delivered = 0
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self._errors.append(f"{msg.topic()}: {err.str()}")
+        else:
+            self.delivered += 1
+
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: str | bytes | None = None,
+        headers: Iterable[tuple[str, bytes]] | None = None,
+    ) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    headers=list(headers) if headers else None,
+                    on_delivery=self._on_delivery,
+                )
+                break
+            except BufferError:
+                # Local queue full: serve delivery reports to make room, then try again.
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        remaining = self._producer.flush(timeout)
+        if remaining:
+            raise DeliveryFailedError(f"{remaining} message(s) not delivered within {timeout} s")
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise DeliveryFailedError(f"{len(errors)} message(s) failed: {errors[0]}")
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> EventProducer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._producer.flush(5.0)
+
+
+__all__ = ["DeliveryFailedError", "EventProducer", "KafkaException"]
