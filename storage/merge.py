@@ -97,13 +97,14 @@ def _merge_segment(
         reasons = evaluate(result, locked[result.patient_id].record)
         decisions.append((item, plan_merge(result, previous, reasons, now)))
     writes = [(i, d) for i, d in decisions if d.writes]
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    # Document rows first: resources reference them.
+    upsert_documents(cur, [_document_row(i, d, stored, now, elapsed_ms) for i, d in writes])
     apply_resource_changes(
         cur,
         [ChangeSet(d.patient_id, d.document_id, d.changes) for _, d in writes if d.changes],
         now,
     )
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    upsert_documents(cur, [_document_row(i, d, stored, now, elapsed_ms) for i, d in writes])
     append_audit(cur, locked, [_merge_audit(d, i.result, now) for i, d in writes])
     return [
         MergeReport(

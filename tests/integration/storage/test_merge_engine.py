@@ -1,0 +1,171 @@
+"""The merge engine against the real PostgreSQL: the rules of SPEC "Merge semantics"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from schemas import ReviewAction
+from storage.audit import verify_audit_chains
+from storage.db import connect
+from storage.merge import merge_batch
+from storage.read import document_state
+from storage.review import apply_review_actions, rollback_document
+
+from ._factories import extraction, incoming, low_confidence_flags, no_flags
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    with connect(database_url) as c:
+        yield c
+
+
+def snapshot(conn: psycopg.Connection) -> dict[str, object]:
+    return {
+        "resources": conn.execute(
+            "SELECT resource_id, document_id, version_id, body FROM resources ORDER BY 1"
+        ).fetchall(),
+        "documents": conn.execute(
+            "SELECT document_id, version, review_status, resource_count FROM documents ORDER BY 1"
+        ).fetchall(),
+        "audit": conn.execute("SELECT count(*) FROM audit_log").fetchone(),
+    }
+
+
+def test_merge_stores_resources_owned_by_the_document(conn):
+    merge_batch(conn, [incoming(extraction("d1", n=4))], evaluate=no_flags)
+    rows = conn.execute("SELECT document_id, body FROM resources").fetchall()
+    assert len(rows) == 4
+    assert {body["meta"]["source"] for _, body in rows} == {"document_d1"}
+    state = document_state(conn, "d1")
+    assert state is not None
+    assert state["review_status"] == "auto_approved" and state["auto_approved"]
+    assert state["version"] == 1 and state["is_merged"] and state["resource_count"] == 4
+
+
+def test_flagged_document_is_merged_too(conn):
+    merge_batch(conn, [incoming(extraction("d1", confidence=0.5))], evaluate=low_confidence_flags)
+    state = document_state(conn, "d1")
+    assert state is not None and state["review_status"] == "flagged" and state["is_merged"]
+    assert state["flag_reasons"][0]["rule"] == "low_confidence"
+
+
+def test_retry_safety_same_batch_applied_three_times_interleaved(conn):
+    batch = [incoming(extraction(f"d{i}", f"p-{i % 3}")) for i in range(6)]
+    merge_batch(conn, batch, evaluate=no_flags)
+    first = snapshot(conn)
+    merge_batch(conn, batch, evaluate=no_flags)
+    merge_batch(conn, [incoming(extraction("other", "p-9"))], evaluate=no_flags)
+    merge_batch(conn, list(reversed(batch)), evaluate=no_flags)
+    again = snapshot(conn)
+    assert [d for d in again["documents"] if d[0] != "other"] == first["documents"]
+    without_other = [r for r in again["resources"] if r[1] != "other"]
+    assert without_other == first["resources"]
+    assert again["audit"] == (first["audit"][0] + 1,)  # only the other document's merge
+
+
+def test_newer_version_replaces_the_document_set_and_keeps_history(conn):
+    merge_batch(conn, [incoming(extraction("d1", n=4))], evaluate=no_flags)
+    merge_batch(conn, [incoming(extraction("d1", version=2, n=2, tag="b"))], evaluate=no_flags)
+    assert conn.execute("SELECT count(*) FROM resources").fetchone() == (2,)
+    versions = conn.execute("SELECT version_id FROM resources").fetchall()
+    assert versions == [(2,), (2,)]
+    assert conn.execute("SELECT count(*) FROM resource_history").fetchone() == (4,)
+    merge_batch(conn, [incoming(extraction("d1", version=1, n=9))], evaluate=no_flags)
+    state = document_state(conn, "d1")
+    assert state is not None and state["extraction_version"] == 2 and state["resource_count"] == 2
+
+
+def test_rollback_removes_only_the_target_documents_resources(conn):
+    merge_batch(
+        conn,
+        [incoming(extraction("d1", n=3)), incoming(extraction("d2", n=5))],
+        evaluate=no_flags,
+    )
+    others_before = conn.execute(
+        "SELECT resource_id, body FROM resources WHERE document_id = 'd2' ORDER BY 1"
+    ).fetchall()
+    assert rollback_document(conn, "d1", actor="ops") == 3
+    assert rollback_document(conn, "d1", actor="ops") == 0  # idempotent
+    assert conn.execute("SELECT count(*) FROM resources WHERE document_id = 'd1'").fetchone() == (
+        0,
+    )
+    others_after = conn.execute(
+        "SELECT resource_id, body FROM resources WHERE document_id = 'd2' ORDER BY 1"
+    ).fetchall()
+    assert others_after == others_before
+    merge_batch(conn, [incoming(extraction("d1", n=3))], evaluate=no_flags)  # old event again
+    state = document_state(conn, "d1")
+    assert state is not None and state["review_status"] == "rejected" and not state["is_merged"]
+    actions = conn.execute("SELECT action FROM audit_log WHERE document_id = 'd1'").fetchall()
+    assert actions == [("merge",), ("rollback",)]
+
+
+def test_review_actions_with_expected_version(conn):
+    merge_batch(conn, [incoming(extraction("d1", confidence=0.5))], evaluate=low_confidence_flags)
+    stale = ReviewAction(
+        document_id="d1",
+        patient_id="p-1",
+        action="mark_correct",
+        reviewer="ana",
+        expected_version=0,
+    )
+    ok = ReviewAction(
+        document_id="d1",
+        patient_id="p-1",
+        action="mark_correct",
+        reviewer="ana",
+        expected_version=1,
+    )
+    reports = apply_review_actions(conn, [stale, ok, ok])
+    assert [r.decision.outcome.value for r in reports] == ["conflict", "applied", "applied"]
+    assert reports[2].replayed
+    state = document_state(conn, "d1")
+    assert state is not None and state["review_status"] == "reviewed" and state["version"] == 2
+    assert state["reviewer"] == "ana"
+
+
+def test_correct_data_replaces_the_resources_with_the_reviewers_version(conn):
+    merge_batch(conn, [incoming(extraction("d1", n=2))], evaluate=no_flags)
+    current = conn.execute("SELECT body FROM resources ORDER BY resource_type").fetchall()
+    fixed = dict(current[0][0], code={"text": "corrected"})
+    action = ReviewAction(
+        document_id="d1",
+        patient_id="p-1",
+        action="correct_data",
+        reviewer="ana",
+        expected_version=1,
+        corrected_resources=[fixed],
+    )
+    [report] = apply_review_actions(conn, [action])
+    assert report.decision.outcome.value == "applied"
+    rows = conn.execute("SELECT body FROM resources").fetchall()
+    assert [r[0]["code"]["text"] for r in rows] == ["corrected"]
+    assert rows[0][0]["meta"]["versionId"] == "2"
+    details = conn.execute("SELECT details FROM audit_log WHERE action = 'correct_data'").fetchone()
+    assert details is not None and details[0]["resources"]["removed"] == {"Observation": 1}
+
+
+def test_audit_log_is_append_only_and_chain_verifies(conn):
+    merge_batch(conn, [incoming(extraction(f"d{i}")) for i in range(3)], evaluate=no_flags)
+    assert verify_audit_chains(conn).ok
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE audit_log SET actor = 'mallory'")
+    conn.rollback()
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("DELETE FROM audit_log")
+    conn.rollback()
+
+
+def test_audit_verify_names_a_tampered_entry(conn):
+    merge_batch(conn, [incoming(extraction(f"d{i}")) for i in range(3)], evaluate=no_flags)
+    conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
+    conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+    conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete")
+    conn.commit()
+    report = verify_audit_chains(conn)
+    assert not report.ok
+    assert [(b.patient_id, b.seq) for b in report.breaks] == [("p-1", 2)]
