@@ -8,7 +8,7 @@ import faust
 
 from agents.merge_agent import MergeWorker, register_merge_agent
 from optimerge.settings import Settings
-from storage.migrations import pending_migrations
+from storage.migrate import pending_migrations
 from streams.admin import ensure_topics
 from streams.app import create_app
 from streams.topics import Topics

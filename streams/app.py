@@ -23,6 +23,7 @@ def create_app(settings: Settings, *, datadir: Path | None = None) -> faust.App:
     if not settings.kafka_bootstrap_servers:
         raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set (run `optimerge infra up` first)")
     data = datadir or settings.infra.state_dir / "faust" / group_id(settings)
+    data.mkdir(parents=True, exist_ok=True)
     return faust.App(
         group_id(settings),
         broker=faust_broker_url(settings.kafka_bootstrap_servers),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from optimerge.cli import data, infra, ops
+from optimerge.cli import data, demo, infra, ops
 
 app = typer.Typer(
     name="optimerge",
@@ -16,6 +16,7 @@ app = typer.Typer(
 infra.register(app)
 ops.register(app)
 data.register(app)
+demo.register(app)
 
 
 def main() -> None:

@@ -27,19 +27,19 @@ def print_json(obj: Any) -> None:
 
 def settings_with_endpoints(*, kafka: bool = False, database: bool = False) -> Settings:
     """Settings with Kafka / database endpoints from the env vars or the running local infra."""
-    from optimerge.infra.local import running_endpoints
+    from optimerge.infra._process import InfraError
+    from optimerge.infra.local import env
 
     settings = load_settings()
-    if (kafka and not settings.kafka_bootstrap_servers) or (database and not settings.database_url):
-        endpoints = running_endpoints(settings)
-        if endpoints is None:
-            fail(
-                "no Kafka/PostgreSQL to talk to: set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL, "
-                "or run `optimerge infra up`"
-            )
+    if (kafka and not settings.kafka_bootstrap_servers) or (
+        database and not settings.database_url
+    ):
+        try:
+            endpoints = env(settings)
+        except InfraError as exc:
+            fail(f"{exc}\n(or set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)")
         settings = settings.with_overrides(
-            kafka_bootstrap_servers=settings.kafka_bootstrap_servers
-            or endpoints.kafka_bootstrap_servers,
-            database_url=settings.database_url or endpoints.database_url,
+            kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
+            database_url=endpoints.database_url,
         )
     return settings

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 def migrate() -> None:
     """Apply pending database migrations (yoyo-migrations)."""
-    from storage.migrations import apply_migrations
+    from storage.migrate import apply_migrations
 
     settings = settings_with_endpoints(database=True)
     assert settings.database_url

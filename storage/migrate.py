@@ -6,7 +6,7 @@ from pathlib import Path
 
 from yoyo import get_backend, read_migrations
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def yoyo_url(database_url: str) -> str:

@@ -1,0 +1,28 @@
+# The front door: `make run` runs the whole system locally with a demo feed; `make test` runs every test.
+.PHONY: setup run stop test lint unit bench
+
+OPTIMERGE := .venv/bin/optimerge
+PYTEST_ARGS ?=
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	@$(OPTIMERGE) run
+
+stop: setup
+	@$(OPTIMERGE) infra down
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+unit: setup
+	.venv/bin/pytest -m "not integration" $(PYTEST_ARGS)
+
+test: lint
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+bench: setup
+	@$(OPTIMERGE) bench

@@ -1,0 +1,3 @@
+from optimerge.cli import main
+
+main()

@@ -1,0 +1,28 @@
+"""Bringing the system up: infrastructure, topics, schema; and the whole local run with a demo."""
+
+from __future__ import annotations
+
+from optimerge.infra._process import InfraError, Log, log_to_stderr
+from optimerge.infra.local import Endpoints, up
+from optimerge.settings import Settings
+from storage.migrate import apply_migrations
+from streams.admin import ensure_topics
+from streams.topics import Topics
+
+
+def bring_up(settings: Settings, log: Log = log_to_stderr) -> Endpoints:
+    """`infra up`: servers, then the topics of SPEC.md and the schema (all idempotent)."""
+    endpoints = up(settings, log)
+    ensure_topics(
+        endpoints.kafka_bootstrap_servers,
+        Topics(settings.topic_prefix),
+        partitions=settings.partitions,
+        replication_factor=settings.replication_factor,
+    )
+    log(f"topics ready ({settings.partitions} partitions)")
+    try:
+        applied = apply_migrations(endpoints.database_url)
+    except Exception as exc:
+        raise InfraError(f"migrating the database failed: {exc}") from exc
+    log(f"schema up to date ({len(applied)} migration(s) applied)")
+    return endpoints

@@ -1,0 +1,73 @@
+"""Background worker processes for the local run (`optimerge run`), stopped by `infra down`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from optimerge.infra._process import Log, is_alive, log_to_stderr, read_pid
+from optimerge.settings import Settings
+
+
+def _dir(settings: Settings) -> Path:
+    return settings.infra.state_dir / "workers"
+
+
+def running_workers(settings: Settings) -> list[tuple[int, Path]]:
+    found = []
+    for pidfile in sorted(_dir(settings).glob("worker-*.pid")):
+        pid = read_pid(pidfile, "optimerge")
+        if pid is not None:
+            found.append((pid, pidfile))
+        else:
+            pidfile.unlink(missing_ok=True)
+    return found
+
+
+def start_workers(
+    settings: Settings, count: int, env: dict[str, str], log: Log = log_to_stderr
+) -> list[Path]:
+    """Start `count` detached `optimerge worker` processes (one consumer group); returns log files."""
+    directory = _dir(settings)
+    directory.mkdir(parents=True, exist_ok=True)
+    have = len(running_workers(settings))
+    logs = []
+    for index in range(have, count):
+        log_path = directory / f"worker-{index}.log"
+        with log_path.open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "optimerge", "worker"],
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        (directory / f"worker-{index}.pid").write_text(str(proc.pid))
+        log(f"worker {index} started (pid {proc.pid}, log: {log_path})")
+        logs.append(log_path)
+    if have:
+        log(f"{have} worker(s) already running")
+    return logs
+
+
+def stop_workers(settings: Settings, log: Log = log_to_stderr, timeout: float = 15.0) -> int:
+    """SIGTERM every worker we started, wait, SIGKILL what is left; returns how many were running."""
+    workers = running_workers(settings)
+    for pid, _ in workers:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for pid, pidfile in workers:
+        while is_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if is_alive(pid):
+            log(f"worker pid {pid} did not stop within {timeout:.0f} s: killing it")
+            os.kill(pid, signal.SIGKILL)
+        pidfile.unlink(missing_ok=True)
+    if workers:
+        log(f"stopped {len(workers)} worker(s)")
+    return len(workers)
