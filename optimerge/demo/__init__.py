@@ -1,0 +1,23 @@
+"""A demo and benchmark feed of ExtractionResults built from real Synthea patients (data/synthea/).
+
+Pure: no Kafka, no database. `load_sample()` reads the sample; `build_documents()` gives each
+result with the flag reasons it was built to trigger, `build_feed()` just the results."""
+
+from .feed import big_document, build_documents, build_feed
+from .jsonl import iter_jsonl, write_jsonl
+from .mix import DemoDocument, FeedMix, FlagSummary, flag_summary
+from .sample import SampleData, load_sample
+
+__all__ = [
+    "DemoDocument",
+    "FeedMix",
+    "FlagSummary",
+    "SampleData",
+    "big_document",
+    "build_documents",
+    "build_feed",
+    "flag_summary",
+    "iter_jsonl",
+    "load_sample",
+    "write_jsonl",
+]
