@@ -14,7 +14,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.resources import FhirResource, content_of, resource_ids_for, stamp
+from domain.resources import (
+    FhirResource,
+    content_of,
+    local_reference_map,
+    resource_ids_for,
+    rewrite_references,
+    stamp,
+)
 from schemas import ExtractionResult, FlagReason, ProcessingStatus, ReviewStatus
 
 
@@ -193,10 +200,15 @@ def plan_merge(
             )
     reasons = tuple(flag_reasons)
     status = ReviewStatus.FLAGGED if reasons else ReviewStatus.AUTO_APPROVED
+    ids = resource_ids_for(result.document_id, result.resources)
+    mapping = local_reference_map(result.resources, ids)
+    resources = (
+        [rewrite_references(r, mapping) for r in result.resources] if mapping else result.resources
+    )
     changes = plan_resource_changes(
         document_id=result.document_id,
-        new_resources=result.resources,
-        new_ids=resource_ids_for(result.document_id, result.resources),
+        new_resources=resources,
+        new_ids=ids,
         stored=stored.resources if stored else (),
         now=now,
         retired_versions=stored.retired_versions if stored else None,

@@ -80,3 +80,35 @@ def stamp(
     stamped["id"] = resource_id
     stamped["meta"] = meta
     return stamped
+
+
+def local_reference_map(resources: Sequence[FhirResource], ids: Sequence[str]) -> dict[str, str]:
+    """'Type/<extractor id>' (and 'urn:uuid:<extractor id>') -> 'Type/<stored id>' for the
+    resources of one document, so links between them still resolve once stored."""
+    mapping: dict[str, str] = {}
+    for resource, new_id in zip(resources, ids, strict=True):
+        local = resource.get("id")
+        if isinstance(local, str) and local:
+            target = f"{resource['resourceType']}/{new_id}"
+            mapping[f"{resource['resourceType']}/{local}"] = target
+            mapping[f"urn:uuid:{local}"] = target
+    return mapping
+
+
+def rewrite_references(value: Any, mapping: dict[str, str]) -> Any:
+    """A copy of `value` with every `reference` found in `mapping` replaced (shared if unchanged)."""
+    if isinstance(value, dict):
+        changed = False
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == "reference" and isinstance(item, str) and item in mapping:
+                new: Any = mapping[item]
+            else:
+                new = rewrite_references(item, mapping)
+            changed = changed or new is not item
+            out[key] = new
+        return out if changed else value
+    if isinstance(value, list):
+        items = [rewrite_references(item, mapping) for item in value]
+        return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+    return value

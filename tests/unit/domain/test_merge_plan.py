@@ -161,3 +161,24 @@ def test_document_of_another_patient_is_refused():
     decision = plan_merge(other, stored_from(first.changes.inserts), [], NOW)
     assert decision.outcome == MergeOutcome.STALE
     assert "belongs to patient p-1" in decision.reason
+
+
+def test_links_between_a_documents_resources_point_to_the_stored_ids():
+    result = extraction(
+        1,
+        [
+            {"resourceType": "Condition", "id": "c1", "code": {"text": "Asthma"}},
+            {
+                "resourceType": "Observation",
+                "id": "o1",
+                "hasMember": [{"reference": "Condition/c1"}],
+                "focus": [{"reference": "urn:uuid:c1"}, {"reference": "Patient/p-1"}],
+            },
+        ],
+    )
+    decision = plan_merge(result, None, [], NOW)
+    assert decision.changes is not None
+    condition, observation = (w.body for w in decision.changes.inserts)
+    assert observation["hasMember"][0]["reference"] == f"Condition/{condition['id']}"
+    assert observation["focus"][0]["reference"] == f"Condition/{condition['id']}"
+    assert observation["focus"][1]["reference"] == "Patient/p-1"
