@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from optimerge.cli import data, demo, infra, ops
+from optimerge.cli import data, demo, dlq, infra, monitor, ops
 
 app = typer.Typer(
     name="optimerge",
@@ -17,6 +17,8 @@ infra.register(app)
 ops.register(app)
 data.register(app)
 demo.register(app)
+dlq.register(app)
+monitor.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,111 @@
+"""`optimerge dlq list|replay`: inspect dead letters and send them back once fixed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from optimerge.cli._common import fail, print_json, settings_with_endpoints
+
+dlq_app = typer.Typer(help="Dead letters: events that could not be processed, with the reason.")
+
+Kind = Annotated[
+    str | None, typer.Option(help="invalid_json, schema, too_large or merge_error.")
+]
+Document = Annotated[str | None, typer.Option(help="Only this document id.")]
+Patient = Annotated[str | None, typer.Option(help="Only this patient id (message key).")]
+Reason = Annotated[str | None, typer.Option(help="Only reasons containing this text.")]
+Since = Annotated[
+    datetime | None, typer.Option(help="Only letters written at or after this time (UTC).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dlq_app, name="dlq")
+
+
+def _filter(kind, document, patient, reason, since, refs=()):  # type: ignore[no-untyped-def]
+    from datetime import UTC
+
+    from optimerge.dlq import LetterFilter
+
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return LetterFilter(kind, document, patient, reason, since, frozenset(refs))
+
+
+def _letters(flt):  # type: ignore[no-untyped-def]
+    from optimerge.dlq import read_dead_letters
+    from streams.topics import Topics
+
+    settings = settings_with_endpoints(kafka=True)
+    assert settings.kafka_bootstrap_servers
+    topic = Topics(settings.topic_prefix).dlq
+    try:
+        found = [s for s in read_dead_letters(settings.kafka_bootstrap_servers, topic) if flt.matches(s)]
+    except (LookupError, TimeoutError) as exc:
+        fail(str(exc))
+    return settings, found
+
+
+@dlq_app.command("list")
+def dlq_list(
+    kind: Kind = None,
+    document: Document = None,
+    patient: Patient = None,
+    reason: Reason = None,
+    since: Since = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per letter.")] = False,
+) -> None:
+    """List dead letters, oldest first: where they came from, why, which document."""
+    _, found = _letters(_filter(kind, document, patient, reason, since))
+    if as_json:
+        print_json(
+            [{"ref": s.ref, **s.letter.model_dump(mode="json", exclude={"payload"})} for s in found]
+        )
+        return
+    for s in found:
+        letter = s.letter
+        typer.echo(
+            f"{s.ref:<10} {letter.at:%Y-%m-%d %H:%M:%S} {letter.error_kind:<12} "
+            f"doc={letter.document_id or '-'} {letter.reason[:160]}"
+        )
+    typer.echo(f"{len(found)} dead letter(s)", err=True)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    refs: Annotated[
+        list[str] | None, typer.Argument(help="Letters to replay as PARTITION:OFFSET (from list).")
+    ] = None,
+    kind: Kind = None,
+    document: Document = None,
+    patient: Patient = None,
+    reason: Reason = None,
+    since: Since = None,
+    fixed: Annotated[
+        Path | None,
+        typer.Option(help="Publish this fixed event (JSON file) instead of the stored payload."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Say what would be replayed; send nothing.")] = False,
+) -> None:
+    """Send matching dead letters back to their source topic (after the cause is fixed)."""
+    from optimerge.dlq import replay
+
+    if not any((refs, kind, document, patient, reason, since)):
+        fail("say which letters to replay: PARTITION:OFFSET refs or a filter (--kind, ...)")
+    settings, found = _letters(_filter(kind, document, patient, reason, since, refs or ()))
+    if fixed is not None and len(found) != 1:
+        fail(f"--fixed replaces exactly one letter; {len(found)} match")
+    if dry_run or not found:
+        for s in found:
+            typer.echo(f"would replay {s.ref} -> {s.letter.source_topic}")
+        typer.echo(f"{len(found)} letter(s) match", err=True)
+        return
+    payload = fixed.read_bytes() if fixed is not None else None
+    assert settings.kafka_bootstrap_servers
+    count = replay(settings.kafka_bootstrap_servers, found, payload_override=payload)
+    typer.echo(f"replayed {count} letter(s)", err=True)

@@ -1,0 +1,109 @@
+"""Dead letters: read them back from the DLQ topic, filter them, replay them to their source topic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from pydantic import ValidationError
+
+from schemas import DeadLetter
+from streams.producer import EventProducer
+
+REPLAY_HEADER = "x-optimerge-replay-of"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLetter:
+    partition: int
+    offset: int
+    letter: DeadLetter
+
+    @property
+    def ref(self) -> str:
+        return f"{self.partition}:{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class LetterFilter:
+    kind: str | None = None
+    document_id: str | None = None
+    patient_id: str | None = None
+    reason_contains: str | None = None
+    since: datetime | None = None
+    refs: frozenset[str] = frozenset()
+
+    def matches(self, stored: StoredLetter) -> bool:
+        letter = stored.letter
+        return (
+            (self.kind is None or letter.error_kind == self.kind)
+            and (self.document_id is None or letter.document_id == self.document_id)
+            and (self.patient_id is None or letter.key == self.patient_id)
+            and (
+                self.reason_contains is None
+                or self.reason_contains.lower() in letter.reason.lower()
+            )
+            and (self.since is None or letter.at >= self.since)
+            and (not self.refs or stored.ref in self.refs)
+        )
+
+
+def read_dead_letters(bootstrap: str, topic: str, timeout: float = 10.0) -> Iterator[StoredLetter]:
+    """Every dead letter currently on the topic, oldest first per partition (no group commit)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "optimerge-dlq-reader",
+            "enable.auto.commit": False,
+            "fetch.message.max.bytes": 8 * 1024 * 1024,
+        }
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            raise LookupError(f"topic {topic} does not exist")
+        ends = {}
+        for p in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            if high > low:
+                ends[p] = high
+        if not ends:
+            return
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        while ends:
+            msg = consumer.poll(timeout)
+            if msg is None:
+                raise TimeoutError(f"reading {topic} stalled for {timeout} s")
+            if msg.error():
+                continue
+            part, offset = msg.partition(), msg.offset()
+            if offset + 1 >= ends.get(part, 0):
+                ends.pop(part, None)
+            try:
+                letter = DeadLetter.model_validate_json(msg.value() or b"")
+            except ValidationError:
+                continue  # not ours: something else wrote to the DLQ topic
+            yield StoredLetter(part, offset, letter)
+    finally:
+        consumer.close()
+
+
+def replay(
+    bootstrap: str, letters: Iterable[StoredLetter], *, payload_override: bytes | None = None
+) -> int:
+    """Publish each letter's payload (or a fixed one) back to its source topic, keyed as before."""
+    count = 0
+    with EventProducer(bootstrap) as producer:
+        for stored in letters:
+            letter = stored.letter
+            value = payload_override if payload_override is not None else letter.payload.encode()
+            producer.send(
+                letter.source_topic,
+                value,
+                key=letter.key,
+                headers=[(REPLAY_HEADER, stored.ref.encode())],
+            )
+            count += 1
+    return count
