@@ -8,19 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from prometheus_client import CollectorRegistry
 
 from agents.decode import RawRecord
+from agents.metrics_bridge import observe_batch
 from agents.pipeline import BatchProcessor, BatchResult, StoppingError
+from domain.metrics_window import WindowedMetrics
+from optimerge.prom import PipelineMetrics
 from optimerge.settings import Settings
+from schemas.metrics import PipelineMetricsWindow
 from streams.producer import EventProducer
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def raw_record(event: Any) -> RawRecord:
@@ -36,14 +47,23 @@ def raw_record(event: Any) -> RawRecord:
 
 
 class MergeWorker:
-    """Owns the processor and the output producer; the faust agent only loops and acks."""
+    """Owns the processor, the output producer and the metrics; the agent only loops and acks."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
         assert settings.kafka_bootstrap_servers
         self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
         self.stopping = threading.Event()
         self.processor = BatchProcessor(settings, stopping=self.stopping)
         self.producer = EventProducer(settings.kafka_bootstrap_servers)
+        self.registry = registry or CollectorRegistry()
+        self.prometheus = PipelineMetrics.create(self.registry)
+        # Unique per process run, so a restarted worker's windows never share an event id.
+        worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(_utc_now().timestamp())}"
+        self.windows = WindowedMetrics(worker_id, settings.metrics_window_seconds, _utc_now)
+        self._metrics_lock = threading.Lock()
+        # Next offset to process per (topic, partition): the consumer lag is measured from it.
+        self.positions: dict[tuple[str, int], int] = {}
 
     def handle(self, records: list[RawRecord]) -> BatchResult:
         """Write the batch, then publish its outputs; returns only when both are done."""
@@ -51,16 +71,52 @@ class MergeWorker:
         for out in result.outputs:
             self.producer.send(out.topic, out.value, key=out.key)
         self.producer.flush()
+        now = _utc_now()
+        with self._metrics_lock:
+            observe_batch(self.windows, result, now)
+            self.prometheus.observe_batch(result, now)
+            for r in records:
+                self.positions[(r.topic, r.partition)] = r.offset + 1
         return result
+
+    def publish_windows(self, *, final: bool = False) -> int:
+        """Publish every closed metrics window (all of them when the worker stops)."""
+        with self._metrics_lock:
+            due = self.windows.flush() if final else self.windows.close_due()
+        self._publish(due)
+        return len(due)
+
+    def _publish(self, windows: list[PipelineMetricsWindow]) -> None:
+        for window in windows:
+            self.producer.send(
+                self.topics.pipeline_metrics,
+                window.model_dump_json().encode(),
+                key=window.worker_id,
+            )
+        if windows:
+            self.producer.flush()
+
+    def set_lag(self, highwaters: dict[tuple[str, int], int]) -> None:
+        with self._metrics_lock:
+            lags = {
+                tp: max(0, hw - self.positions[tp])
+                for tp, hw in highwaters.items()
+                if tp in self.positions
+            }
+            self.prometheus.set_consumer_lag(lags)
 
     def close(self) -> None:
         self.stopping.set()
+        try:
+            self.publish_windows(final=True)
+        except Exception:
+            log.exception("could not publish the last metrics window")
         self.processor.close()
 
 
 def register_merge_agent(app: faust.App, worker: MergeWorker) -> Any:
     settings = worker.settings
-    topic = app.topic(*Topics(settings.topic_prefix).inputs())
+    topic = app.topic(*worker.topics.inputs())
 
     @app.agent(topic, name="merge")
     async def merge(stream: Any) -> None:
@@ -71,6 +127,16 @@ def register_merge_agent(app: faust.App, worker: MergeWorker) -> Any:
             await _handle_until_done(worker, records)
             for event in events:
                 await stream.ack(event)
+
+    @app.timer(interval=min(5.0, settings.metrics_window_seconds / 4))  # type: ignore[untyped-decorator]
+    async def publish_metrics() -> None:
+        highwaters: dict[tuple[str, int], int] = {}
+        for tp in app.consumer.assignment():
+            hw = app.consumer.highwater(tp)
+            if hw is not None:
+                highwaters[(tp.topic, tp.partition)] = hw
+        worker.set_lag(highwaters)
+        await asyncio.to_thread(worker.publish_windows)
 
     return merge
 

@@ -40,9 +40,10 @@ def publish_demo(
     )
     topic = Topics(settings.topic_prefix).extraction_results
     started = time.monotonic()
-    with EventProducer(settings.kafka_bootstrap_servers) as producer, Progress(
-        transient=True
-    ) as progress:
+    with (
+        EventProducer(settings.kafka_bootstrap_servers) as producer,
+        Progress(transient=True) as progress,
+    ):
         task = progress.add_task("publishing", total=count)
         for n, doc in enumerate(documents):
             if rate:

@@ -1,4 +1,4 @@
-"""Dead letters: read them back from the DLQ topic, filter them, replay them to their source topic."""
+"""Dead letters: read them back from the DLQ topic, filter them, replay them to their source."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def read_dead_letters(bootstrap: str, topic: str, timeout: float = 10.0) -> Iter
                 raise TimeoutError(f"reading {topic} stalled for {timeout} s")
             if msg.error():
                 continue
-            part, offset = msg.partition(), msg.offset()
+            part, offset = msg.partition() or 0, msg.offset() or 0
             if offset + 1 >= ends.get(part, 0):
                 ends.pop(part, None)
             try:

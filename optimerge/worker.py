@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import faust
 
 from agents.merge_agent import MergeWorker, register_merge_agent
+from optimerge.prom import serve
 from optimerge.settings import Settings
 from storage.migrate import pending_migrations
 from streams.admin import ensure_topics
@@ -53,6 +55,9 @@ def run_worker(
     """Blocks until SIGTERM/SIGINT; returns the exit code."""
     _check_ready(settings)
     app, merge_worker = build_worker(settings)
+    if metrics_port is not None:
+        _, port = serve(merge_worker.registry, "127.0.0.1", metrics_port)
+        print(f"Prometheus metrics on http://127.0.0.1:{port}/metrics", file=sys.stderr)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

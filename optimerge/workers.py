@@ -12,6 +12,9 @@ from pathlib import Path
 from optimerge.infra._process import Log, is_alive, log_to_stderr, read_pid
 from optimerge.settings import Settings
 
+# deploy/prometheus/prometheus.yml scrapes these.
+FIRST_METRICS_PORT = 9101
+
 
 def _dir(settings: Settings) -> Path:
     return settings.infra.state_dir / "workers"
@@ -31,7 +34,7 @@ def running_workers(settings: Settings) -> list[tuple[int, Path]]:
 def start_workers(
     settings: Settings, count: int, env: dict[str, str], log: Log = log_to_stderr
 ) -> list[Path]:
-    """Start `count` detached `optimerge worker` processes (one consumer group); returns log files."""
+    """Start `count` detached `optimerge worker` processes (one consumer group); returns logs."""
     directory = _dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
     have = len(running_workers(settings))
@@ -40,7 +43,14 @@ def start_workers(
         log_path = directory / f"worker-{index}.log"
         with log_path.open("ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "optimerge", "worker"],
+                [
+                    sys.executable,
+                    "-m",
+                    "optimerge",
+                    "worker",
+                    "--metrics-port",
+                    str(FIRST_METRICS_PORT + index),
+                ],
                 env={**os.environ, **env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -56,7 +66,7 @@ def start_workers(
 
 
 def stop_workers(settings: Settings, log: Log = log_to_stderr, timeout: float = 15.0) -> int:
-    """SIGTERM every worker we started, wait, SIGKILL what is left; returns how many were running."""
+    """SIGTERM every worker we started, wait, SIGKILL what is left; returns how many ran."""
     workers = running_workers(settings)
     for pid, _ in workers:
         os.kill(pid, signal.SIGTERM)

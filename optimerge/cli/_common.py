@@ -31,9 +31,7 @@ def settings_with_endpoints(*, kafka: bool = False, database: bool = False) -> S
     from optimerge.infra.local import env
 
     settings = load_settings()
-    if (kafka and not settings.kafka_bootstrap_servers) or (
-        database and not settings.database_url
-    ):
+    if (kafka and not settings.kafka_bootstrap_servers) or (database and not settings.database_url):
         try:
             endpoints = env(settings)
         except InfraError as exc:

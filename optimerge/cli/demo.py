@@ -81,7 +81,7 @@ optimerge is running. Where to look:
   .venv/bin/optimerge document show demo-7-000000
   .venv/bin/optimerge audit verify
   .venv/bin/optimerge infra status
-  worker logs: {' '.join(str(p) for p in logs) or 'see .state/workers/'}
+  worker logs: {" ".join(str(p) for p in logs) or "see .state/workers/"}
 Publish your own document (kcat, keyed by patient id):
   echo '{patient}<TAB><ExtractionResult JSON>' | kcat -P -b {bootstrap} -t {topic} -K '\\t'
 Stop everything: make stop  (or .venv/bin/optimerge infra down)"""

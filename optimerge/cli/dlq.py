@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from optimerge.cli._common import fail, print_json, settings_with_endpoints
+from optimerge.dlq import LetterFilter, StoredLetter, read_dead_letters, replay
+from optimerge.settings import Settings
+from streams.topics import Topics
 
 dlq_app = typer.Typer(help="Dead letters: events that could not be processed, with the reason.")
 
-Kind = Annotated[
-    str | None, typer.Option(help="invalid_json, schema, too_large or merge_error.")
-]
+Kind = Annotated[str | None, typer.Option(help="invalid_json, schema, too_large or merge_error.")]
 Document = Annotated[str | None, typer.Option(help="Only this document id.")]
 Patient = Annotated[str | None, typer.Option(help="Only this patient id (message key).")]
 Reason = Annotated[str | None, typer.Option(help="Only reasons containing this text.")]
@@ -27,25 +29,29 @@ def register(app: typer.Typer) -> None:
     app.add_typer(dlq_app, name="dlq")
 
 
-def _filter(kind, document, patient, reason, since, refs=()):  # type: ignore[no-untyped-def]
-    from datetime import UTC
-
-    from optimerge.dlq import LetterFilter
+def _filter(
+    kind: str | None,
+    document: str | None,
+    patient: str | None,
+    reason: str | None,
+    since: datetime | None,
+    refs: Sequence[str] = (),
+) -> LetterFilter:
 
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     return LetterFilter(kind, document, patient, reason, since, frozenset(refs))
 
 
-def _letters(flt):  # type: ignore[no-untyped-def]
-    from optimerge.dlq import read_dead_letters
-    from streams.topics import Topics
+def _letters(flt: LetterFilter) -> tuple[Settings, list[StoredLetter]]:
 
     settings = settings_with_endpoints(kafka=True)
     assert settings.kafka_bootstrap_servers
     topic = Topics(settings.topic_prefix).dlq
     try:
-        found = [s for s in read_dead_letters(settings.kafka_bootstrap_servers, topic) if flt.matches(s)]
+        found = [
+            s for s in read_dead_letters(settings.kafka_bootstrap_servers, topic) if flt.matches(s)
+        ]
     except (LookupError, TimeoutError) as exc:
         fail(str(exc))
     return settings, found
@@ -90,11 +96,11 @@ def dlq_replay(
         Path | None,
         typer.Option(help="Publish this fixed event (JSON file) instead of the stored payload."),
     ] = None,
-    dry_run: Annotated[bool, typer.Option(help="Say what would be replayed; send nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Say what would be replayed; send nothing.")
+    ] = False,
 ) -> None:
     """Send matching dead letters back to their source topic (after the cause is fixed)."""
-    from optimerge.dlq import replay
-
     if not any((refs, kind, document, patient, reason, since)):
         fail("say which letters to replay: PARTITION:OFFSET refs or a filter (--kind, ...)")
     settings, found = _letters(_filter(kind, document, patient, reason, since, refs or ()))

@@ -69,9 +69,10 @@ def status() -> None:
     for service in services:
         typer.echo(str(service))
     workers = running_workers(settings)
-    typer.echo(f"{'workers':<10} {len(workers)} running" + (
-        f" (pids {', '.join(str(p) for p, _ in workers)})" if workers else ""
-    ))
+    typer.echo(
+        f"{'workers':<10} {len(workers)} running"
+        + (f" (pids {', '.join(str(p) for p, _ in workers)})" if workers else "")
+    )
     if settings.kafka_bootstrap_servers:
         typer.echo(f"KAFKA_BOOTSTRAP_SERVERS is set: {settings.kafka_bootstrap_servers}")
     if settings.database_url:

@@ -1,0 +1,202 @@
+"""A local PostgreSQL cluster (Debian's binaries) on 127.0.0.1 only, with scram-sha-256 auth."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+from optimerge.infra import _ports, _process
+from optimerge.infra._osuser import RunAs, run_as_for
+from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
+from optimerge.settings import InfraSettings
+
+SUPERUSER = "postgres"
+_INCLUDE = "include_if_exists = 'optimerge.conf'"
+
+
+def find_bindir() -> Path:
+    """Newest `/usr/lib/postgresql/<major>/bin`, else what `pg_config --bindir` says."""
+    candidates = sorted(
+        (p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "pg_ctl").exists()),
+        key=lambda p: [int(n) for n in re.findall(r"\d+", p.parent.name)] or [0],
+    )
+    if candidates:
+        return candidates[-1]
+    if pg_config := shutil.which("pg_config"):
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        bindir = Path(out.stdout.strip())
+        if (bindir / "pg_ctl").exists() and (bindir / "initdb").exists():
+            return bindir
+    raise InfraError("PostgreSQL server binaries (initdb, pg_ctl) not found: run scripts/setup.sh")
+
+
+def render_conf(infra: InfraSettings) -> str:
+    return (
+        "# Written by optimerge.infra.postgres on every start; edit InfraSettings instead.\n"
+        "listen_addresses = '127.0.0.1'\n"
+        f"port = {infra.postgres_port}\n"
+        # TCP only: no socket file in /var/run/postgresql (which may not exist or be ours).
+        "unix_socket_directories = ''\n"
+        "password_encryption = 'scram-sha-256'\n"
+        "max_connections = 200\n"
+    )
+
+
+class LocalPostgres:
+    def __init__(self, infra: InfraSettings, log: Log = log_to_stderr) -> None:
+        self.infra = infra
+        self.log = log
+        self.dir = (infra.state_dir / "postgres").resolve()
+        self.data_dir = self.dir / "data"
+        self.password_file = self.dir / "password"
+        self.superuser_password_file = self.dir / "superuser-password"
+        self.log_path = self.dir / "postgres.log"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.infra.postgres_port}"
+
+    def url(self) -> str:
+        """DATABASE_URL of the application role (rebuilt from the password in the state dir)."""
+        user, db = self.infra.postgres_user, self.infra.postgres_database
+        password = quote(self.password_file.read_text().strip(), safe="")
+        return f"postgresql://{user}:{password}@{self.address}/{db}"
+
+    def _run(self, run_as: RunAs, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [str(find_bindir() / tool), *args]
+        return subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=self.dir,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"},
+            # The postmaster that pg_ctl forks must not get this terminal's Ctrl-C.
+            start_new_session=True,
+            **run_as.subprocess_kwargs(),
+        )
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(((self.data_dir / "postmaster.pid").read_text().split() or ["0"])[0])
+        except (OSError, ValueError):
+            return None
+        # A postmaster.pid left by a crash names a pid that may now be someone else's.
+        return pid if pid and str(self.data_dir) in _process.cmdline(pid) else None
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Start (or reuse) the cluster; returns the application role's DATABASE_URL."""
+        if self.pid() is None and _ports.port_in_use(self.infra.postgres_port):
+            raise _ports.port_conflict(
+                "cannot start PostgreSQL",
+                self.infra.postgres_port,
+                "OPTIMERGE_INFRA__POSTGRES_PORT",
+            )
+        run_as = run_as_for(self.infra.postgres_os_user, self.log)
+        run_as.check_can_reach(self.dir, purpose="PostgreSQL")
+        self._init_once(run_as)
+        conf = self.data_dir / "optimerge.conf"
+        conf.write_text(render_conf(self.infra))
+        run_as.own(conf)
+        pid = self.pid()
+        if pid is not None:
+            self.log(f"PostgreSQL already running on {self.address} (pid {pid})")
+        else:
+            version = (self.data_dir / "PG_VERSION").read_text().strip()
+            self.log(f"starting PostgreSQL {version} on {self.address} (log: {self.log_path})")
+            started = time.monotonic()
+            done = self._run(
+                run_as, "pg_ctl", "start", "-w", "-t", str(int(timeout)), "-D", str(self.data_dir),
+                "-l", str(self.log_path),
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise InfraError(
+                    f"PostgreSQL did not start on {self.address} (pg_ctl exit {done.returncode}: "
+                    f"{done.stdout.strip()} {done.stderr.strip()}); last lines of "
+                    f"{self.log_path}:\n{_process.tail(self.log_path)}"
+                )
+            self.log(f"PostgreSQL ready in {time.monotonic() - started:.1f} s")
+        self._ensure_role_and_database()
+        return self.url()
+
+    def _init_once(self, run_as: RunAs) -> None:
+        # The include line is written last: without it, initdb was interrupted; start over.
+        conf = self.data_dir / "postgresql.conf"
+        if conf.exists() and _INCLUDE in conf.read_text():
+            return
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for path in (self.password_file, self.superuser_password_file):
+            if not path.exists():
+                path.touch(mode=0o600)
+                path.write_text(secrets.token_urlsafe(24) + "\n")
+        run_as.own(self.dir)
+        self.log(f"initialising PostgreSQL data dir {self.data_dir} (first run only)")
+        done = self._run(
+            run_as, "initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--encoding=UTF8",
+            "--no-locale", "--auth=scram-sha-256", f"--pwfile={self.superuser_password_file}",
+            # No fsync of a fresh, empty cluster: faster, and nothing in it to lose yet.
+            "--no-sync",
+        )  # fmt: skip
+        if done.returncode != 0:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            raise InfraError(f"initdb failed (exit {done.returncode}):\n{done.stdout}{done.stderr}")
+        with conf.open("a") as f:
+            f.write(f"\n{_INCLUDE}\n")
+        run_as.own(self.dir)
+
+    def _ensure_role_and_database(self) -> None:
+        password = self.password_file.read_text().strip()
+        role, db = self.infra.postgres_user, self.infra.postgres_database
+        params: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": self.infra.postgres_port,
+            "user": SUPERUSER,
+            "password": self.superuser_password_file.read_text().strip(),
+            "dbname": "postgres",
+            "connect_timeout": 10,
+        }
+        with psycopg.connect(**params, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                # CREATEDB: the tests make a database per test.
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                        sql.Identifier(role), sql.Literal(password)
+                    )
+                )
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                        sql.Identifier(db), sql.Identifier(role)
+                    )
+                )
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """`pg_ctl stop -m fast` if our cluster runs; True if there was one to stop."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        self.log(f"stopping PostgreSQL (pid {pid})")
+        run_as = run_as_for(self.infra.postgres_os_user, self.log)
+        done = self._run(
+            run_as, "pg_ctl", "stop", "-m", "fast", "-w", "-t", str(int(timeout)),
+            "-D", str(self.data_dir),
+        )  # fmt: skip
+        if done.returncode != 0 and self.pid() is not None:
+            self.log(f"fast shutdown failed ({done.stderr.strip()}); stopping immediately")
+            self._run(run_as, "pg_ctl", "stop", "-m", "immediate", "-w", "-D", str(self.data_dir))
+        return True
+
+    def status(self) -> ServiceStatus:
+        pid = self.pid()
+        return ServiceStatus("postgres", pid is not None, pid, self.address, self.log_path)

@@ -1,0 +1,74 @@
+"""Fixture plugin: real `optimerge worker` processes against the test's topics and database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from optimerge.settings import Settings
+
+
+class WorkerProcess:
+    def __init__(self, settings: Settings, log_path: Path, state_dir: Path) -> None:
+        env = dict(os.environ)
+        env.update(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
+                "DATABASE_URL": settings.database_url or "",
+                "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
+                "OPTIMERGE_PARTITIONS": str(settings.partitions),
+                "OPTIMERGE_INFRA__STATE_DIR": str(state_dir),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        self.log_path = log_path
+        self._log = log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "optimerge", "worker", "--loglevel", "info"],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait: the worker must exit within `timeout` seconds."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up at all, as in a crash."""
+        self.proc.kill()
+        self.proc.wait(10)
+        self._log.close()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[[], WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start() -> WorkerProcess:
+        worker = WorkerProcess(settings, tmp_path / f"worker-{len(started)}.log", tmp_path)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.close()
