@@ -174,8 +174,12 @@ def plan_merge(
                     f"not {result.patient_id}; refused"
                 ),
             )
-        # A document that failed to merge is retried with the same version (e.g. a DLQ replay).
-        retry_failed = stored.processing_status == ProcessingStatus.FAILED and not stored.is_merged
+        # A document that failed to merge (e.g. a DLQ replay), or a legacy one still awaiting
+        # processing, is merged by the same version; a merged or rolled-back one is not.
+        retry_failed = not stored.is_merged and stored.processing_status in (
+            ProcessingStatus.FAILED,
+            ProcessingStatus.PENDING,
+        )
         if result.extraction_version < stored.extraction_version:
             return MergeDecision(
                 MergeOutcome.STALE,

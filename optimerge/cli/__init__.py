@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from optimerge.cli import data, demo, dlq, infra, monitor, ops
+from optimerge.cli import data, demo, dlq, infra, legacy, monitor, ops
 
 app = typer.Typer(
     name="optimerge",
@@ -19,6 +19,7 @@ data.register(app)
 demo.register(app)
 dlq.register(app)
 monitor.register(app)
+legacy.register(app)
 
 
 def main() -> None:

@@ -142,3 +142,34 @@ def test_worker_emits_status_and_flagged_events(settings: Settings, start_worker
     flagged = seen[topics.flagged_items]
     assert flagged["kind"] == "flagged"
     assert "unknown_patient" in {r["rule"] for r in flagged["flag_reasons"]}
+
+
+def test_sigterm_stops_the_worker_within_10_s_with_offsets_committed(
+    settings: Settings, start_worker: Callable
+) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    from streams.app import group_id
+
+    from ._helpers import demo_feed, publish, wait_until_processed
+
+    docs = demo_feed(settings, 200, seed=31)
+    worker = start_worker()
+    publish(settings, (d.result for d in docs))
+    wait_until_processed(settings, len(docs))
+    time.sleep(1.5)  # let the worker deliver the outputs of its last batch
+    started = time.monotonic()
+    assert worker.stop(timeout=10) == 0
+    assert time.monotonic() - started < 10
+    topic = Topics(settings.topic_prefix).extraction_results
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": group_id(settings)}
+    )
+    try:
+        parts = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        committed = consumer.committed(parts, timeout=10)
+        for tp in committed:
+            _, high = consumer.get_watermark_offsets(tp, timeout=10)
+            assert tp.offset == high or (high == 0 and tp.offset < 0), (tp, high)
+    finally:
+        consumer.close()

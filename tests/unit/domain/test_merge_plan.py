@@ -182,3 +182,8 @@ def test_links_between_a_documents_resources_point_to_the_stored_ids():
     assert observation["hasMember"][0]["reference"] == f"Condition/{condition['id']}"
     assert observation["focus"][0]["reference"] == f"Condition/{condition['id']}"
     assert observation["focus"][1]["reference"] == "Patient/p-1"
+
+
+def test_pending_unmerged_document_merges_with_the_same_version():
+    stored = stored_from([], processing_status=ProcessingStatus.PENDING, is_merged=False)
+    assert plan_merge(extraction(1), stored, [], NOW).outcome == MergeOutcome.REMERGED
