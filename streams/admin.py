@@ -1,0 +1,116 @@
+"""Create and delete the pipeline's topics with confluent-kafka's AdminClient."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+
+# NewTopic is re-exported at runtime but missing from confluent-kafka 2.16's type stubs.
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from streams.topics import Topics
+
+# A 5 MB poison payload must reach the worker so that it can be dead-lettered, not bounce.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+class TopicError(RuntimeError):
+    """A topic could not be created or deleted, or exists with the wrong layout."""
+
+
+def _admin(bootstrap: str) -> AdminClient:
+    # librdkafka's connection chatter goes to logging, not straight to stderr.
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "logger": logging.getLogger("streams.admin"),
+    }
+    return AdminClient(config)
+
+
+def _error_code(exc: KafkaException) -> int | None:
+    err = exc.args[0] if exc.args else None
+    return err.code() if isinstance(err, KafkaError) else None
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Topics,
+    partitions: int,
+    replication_factor: int = 1,
+    timeout: float = 30,
+) -> list[str]:
+    """Create the missing topics of `topics.all()`; returns the names created."""
+    admin = _admin(bootstrap)
+    existing = admin.list_topics(timeout=timeout).topics
+    wrong = [
+        f"{name} has {len(existing[name].partitions)}"
+        for name in topics.inputs()
+        if name in existing and len(existing[name].partitions) != partitions
+    ]
+    if wrong:
+        raise TopicError(
+            f"input topics must have {partitions} partitions (co-partitioned by patient_id), "
+            f"but {'; '.join(wrong)}. Set `partitions` to match, or delete and recreate them."
+        )
+    large = {*topics.inputs(), topics.dlq}
+    new = [
+        NewTopic(
+            name,
+            num_partitions=partitions,
+            replication_factor=replication_factor,
+            config={"max.message.bytes": str(MAX_MESSAGE_BYTES)} if name in large else {},
+        )
+        for name in topics.all()
+        if name not in existing
+    ]
+    if not new:
+        return []
+    futures = admin.create_topics(new, operation_timeout=timeout, request_timeout=timeout)
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            # Someone else created it in the meantime: fine.
+            if _error_code(exc) != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise TopicError(f"could not create topic {name} on {bootstrap}: {exc}") from exc
+    created = [t.topic for t in new]
+    _wait_for_leaders(admin, created, timeout)
+    return created
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:
+    # Creation returns before every partition has a leader; a produce right after would retry.
+    deadline = time.monotonic() + timeout
+    while True:
+        metadata = admin.list_topics(timeout=timeout).topics
+        if all(
+            name in metadata
+            and metadata[name].error is None
+            and metadata[name].partitions
+            and all(p.leader >= 0 for p in metadata[name].partitions.values())
+            for name in names
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise TopicError(f"topics {names} have no leader after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30) -> None:
+    """Delete `names`; topics that do not exist are fine."""
+    names = list(names)
+    if not names:
+        return
+    # Keep the client referenced until the futures resolve: destroying it cancels them.
+    admin = _admin(bootstrap)
+    futures = admin.delete_topics(names, operation_timeout=timeout, request_timeout=timeout)
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            if _error_code(exc) != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise TopicError(f"could not delete topic {name} on {bootstrap}: {exc}") from exc

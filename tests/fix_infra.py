@@ -1,0 +1,256 @@
+"""Fixture plugin: a real Kafka broker and a real PostgreSQL for the tests, own topics and database
+per test. Where they come from, in order: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set; else
+testcontainers when a Docker engine answers; else local processes started once per session (own
+state dir, free ports, so a developer's `optimerge infra up` is never touched)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from optimerge.infra import InfraError, LocalKafka, LocalPostgres
+from optimerge.infra._ports import free_ports
+from optimerge.infra._process import Log, is_alive
+from optimerge.infra.kafka import wait_for_kafka
+from optimerge.infra.local import describe_url
+from optimerge.settings import InfraSettings, Settings
+from storage.migrate import apply_migrations
+from streams.admin import MAX_MESSAGE_BYTES, delete_topics, ensure_topics
+from streams.topics import Topics
+
+INFRA_FIXTURES = frozenset(
+    {"kafka_bootstrap", "database_server_url", "topics", "database_url", "settings"}
+)
+TEST_PARTITIONS = 3
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INFRA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` pointing at database `name` instead."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _progress(config: pytest.Config) -> Log:
+    capture = config.pluginmanager.getplugin("capturemanager")
+
+    def log(message: str) -> None:
+        # Starting the infrastructure can take a while: say so on the terminal, uncaptured.
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            print(f"\n[test infra] {message}", end="", file=sys.stderr, flush=True)
+
+    return log
+
+
+@pytest.fixture(scope="session")
+def _docker_available() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        done = subprocess.run(["docker", "info"], capture_output=True, timeout=5, check=False)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+def make_state_dir(prefix: str = "optimerge-test-") -> Path:
+    """A state dir for test infrastructure, marked with this session's pid."""
+    # Under /tmp and 0755: PostgreSQL runs as another OS user when we are root and must get in.
+    state_dir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    state_dir.chmod(0o755)
+    (state_dir / "owner.pid").write_text(f"{os.getpid()}\n")
+    return state_dir
+
+
+def stop_abandoned_test_infra() -> None:
+    """Stop and remove the infrastructure of test sessions that died without their teardown
+    (SIGKILL, a crash): its processes run in their own sessions and would outlive them."""
+    for state_dir in Path("/tmp").glob("optimerge-test-*"):
+        try:
+            owner = int((state_dir / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if is_alive(owner):
+            continue
+        infra = InfraSettings(state_dir=state_dir)
+        LocalKafka(infra, log=lambda _: None).stop()
+        LocalPostgres(infra, log=lambda _: None).stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def _local_infra() -> Iterator[InfraSettings]:
+    stop_abandoned_test_infra()
+    state_dir = make_state_dir()
+    kafka_port, controller_port, postgres_port = free_ports(3)
+    yield InfraSettings(
+        state_dir=state_dir,
+        kafka_port=kafka_port,
+        kafka_controller_port=controller_port,
+        postgres_port=postgres_port,
+    )
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
+class _LocalServices:
+    """Local Kafka and PostgreSQL started side by side on first use (the JVM boots while initdb
+    runs); each fixture waits only for the one it needs. Progress is queued by the starting
+    threads and printed from the main thread, where suspending pytest's capture is safe."""
+
+    def __init__(self, config: pytest.Config, infra: InfraSettings) -> None:
+        self._say = _progress(config)
+        self._messages: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.services: dict[str, LocalKafka | LocalPostgres] = {}
+        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            self.services["kafka"] = LocalKafka(infra, log=self._messages.put)
+        if not os.environ.get("DATABASE_URL"):
+            self.services["postgres"] = LocalPostgres(infra, log=self._messages.put)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="test-infra")
+        self._started = {name: self._pool.submit(svc.start) for name, svc in self.services.items()}
+
+    def _flush(self) -> None:
+        while not self._messages.empty():
+            self._say(self._messages.get_nowait())
+
+    def wait(self, name: str) -> str:
+        future = self._started[name]
+        # A first run resolves jars for a while: show progress as it comes.
+        while not futures.wait([future], timeout=0.2).done:
+            self._flush()
+        self._flush()
+        return future.result()
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=True)  # a start still under way must end before we stop it
+        for service in self.services.values():
+            service.stop()
+        self._flush()
+
+
+@pytest.fixture(scope="session")
+def _local_services(
+    request: pytest.FixtureRequest, _local_infra: InfraSettings
+) -> Iterator[_LocalServices]:
+    services = _LocalServices(request.config, _local_infra)
+    try:
+        yield services
+    finally:
+        services.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(request: pytest.FixtureRequest, _docker_available: bool) -> Iterator[str]:
+    if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        if not wait_for_kafka(bootstrap, timeout=15):
+            raise InfraError(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap} does not answer within 15 s")
+        yield bootstrap
+    elif _docker_available:
+        from testcontainers.community.kafka import KafkaContainer
+
+        container = (
+            KafkaContainer("confluentinc/cp-kafka:7.9.0")
+            .with_kraft()
+            .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+            .with_env("KAFKA_MESSAGE_MAX_BYTES", str(MAX_MESSAGE_BYTES))
+            .with_env("KAFKA_REPLICA_FETCH_MAX_BYTES", str(MAX_MESSAGE_BYTES))
+        )
+        with container:
+            yield container.get_bootstrap_server()
+    else:
+        yield request.getfixturevalue("_local_services").wait("kafka")
+
+
+@pytest.fixture(scope="session")
+def database_server_url(request: pytest.FixtureRequest, _docker_available: bool) -> Iterator[str]:
+    """URL of a role that may CREATE DATABASE."""
+    if url := os.environ.get("DATABASE_URL"):
+        try:
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            raise InfraError(f"DATABASE_URL ({describe_url(url)}) does not answer: {exc}") from exc
+        yield url
+    elif _docker_available:
+        from testcontainers.community.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15", driver=None) as container:
+            yield container.get_connection_url()
+    else:
+        yield request.getfixturevalue("_local_services").wait("postgres")
+
+
+def _admin_execute(server_url: str, statement: sql.Composed) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def _template_database(database_server_url: str) -> Iterator[str]:
+    """A migrated database that every test database is copied from: no migrations per test."""
+    name = f"optimerge_template_{uuid.uuid4().hex[:8]}"
+    _admin_execute(database_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    apply_migrations(with_database(database_server_url, name))
+    yield name
+    _admin_execute(
+        database_server_url,
+        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
+    )
+
+
+@pytest.fixture
+def database_url(database_server_url: str, _template_database: str) -> Iterator[str]:
+    """A fresh, migrated database of this test's own, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    _admin_execute(
+        database_server_url,
+        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(_template_database)
+        ),
+    )
+    yield with_database(database_server_url, name)
+    _admin_execute(
+        database_server_url,
+        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
+    )
+
+
+@pytest.fixture
+def topics(kafka_bootstrap: str) -> Iterator[Topics]:
+    """The six topics under a prefix of this test's own, 3 partitions each, deleted afterwards."""
+    names = Topics(prefix=f"t-{uuid.uuid4().hex[:8]}.")
+    ensure_topics(kafka_bootstrap, names, partitions=TEST_PARTITIONS)
+    yield names
+    delete_topics(kafka_bootstrap, names.all())
+
+
+@pytest.fixture
+def settings(
+    request: pytest.FixtureRequest, kafka_bootstrap: str, database_url: str, topics: Topics
+) -> Settings:
+    return Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        topic_prefix=topics.prefix,
+        partitions=TEST_PARTITIONS,
+        # Never the developer's own .state: a test calling `down(settings)` must not stop it.
+        infra=request.getfixturevalue("_local_infra"),
+    )
