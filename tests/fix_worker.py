@@ -15,7 +15,9 @@ from optimerge.settings import Settings
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, log_path: Path, state_dir: Path) -> None:
+    def __init__(
+        self, settings: Settings, log_path: Path, state_dir: Path, args: tuple[str, ...] = ()
+    ) -> None:
         env = dict(os.environ)
         env.update(
             {
@@ -30,7 +32,7 @@ class WorkerProcess:
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "optimerge", "worker", "--loglevel", "info"],
+            [sys.executable, "-m", "optimerge", "worker", "--loglevel", "info", *args],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -61,11 +63,13 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[[], WorkerProcess]]:
+def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+    """start_worker() runs a worker on the test's settings; start_worker(other, *args) on others."""
     started: list[WorkerProcess] = []
 
-    def start() -> WorkerProcess:
-        worker = WorkerProcess(settings, tmp_path / f"worker-{len(started)}.log", tmp_path)
+    def start(use: Settings | None = None, *args: str) -> WorkerProcess:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        worker = WorkerProcess(use or settings, log_path, tmp_path, args)
         started.append(worker)
         return worker
 

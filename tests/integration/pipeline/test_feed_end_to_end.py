@@ -67,6 +67,16 @@ def test_mixed_feed_is_merged_once_and_the_right_ones_flagged(
     assert complete == {d.result.document_id for d in docs}
     for worker in workers:
         assert worker.stop() == 0, worker.log_text()[-2000:]
+    # Each worker flushes its open window on the way out: the windows add up to the feed.
+    windows = {e["event_id"]: e for e in read_topic(settings, topics.pipeline_metrics)}
+    assert sum(w["documents"] for w in windows.values()) == FEED
+    assert sum(w["flagged"] for w in windows.values()) == len(flagged_ids)
+    assert sum(w["auto_approved"] for w in windows.values()) == FEED - len(flagged_ids)
+    per_reason = Counter(r for d in docs for r in d.intended_reasons)
+    summed: Counter[str] = Counter()
+    for w in windows.values():
+        summed.update(w["reasons"])
+    assert summed == per_reason
 
 
 def test_kill_9_mid_feed_loses_and_duplicates_nothing(

@@ -1,0 +1,79 @@
+"""Operations: a database outage is waited out, and every worker serves Prometheus metrics."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from optimerge.infra import LocalPostgres
+from optimerge.infra._ports import free_ports
+from optimerge.settings import InfraSettings, Settings
+from storage.migrate import apply_migrations
+from tests.fix_infra import make_state_dir
+
+from ._helpers import demo_feed, publish, wait_until_processed
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL of this test's own, so it can be stopped without harming other tests."""
+    state_dir = make_state_dir("optimerge-test-outage-")
+    [port] = free_ports(1)
+    server = LocalPostgres(
+        InfraSettings(state_dir=state_dir, postgres_port=port), log=lambda _: None
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def test_database_outage_is_waited_out_and_nothing_is_lost(
+    settings: Settings, own_postgres: LocalPostgres, start_worker: Callable
+) -> None:
+    url = own_postgres.url()
+    apply_migrations(url)
+    outage = settings.with_overrides(database_url=url)
+    docs = demo_feed(outage, 600, seed=41)
+    worker = start_worker(outage)
+    publish(outage, (d.result for d in docs[:300]))
+    wait_until_processed(outage, 300)
+    own_postgres.stop()
+    publish(outage, (d.result for d in docs[300:]))
+    time.sleep(4)  # the worker meets the outage and backs off
+    assert worker.proc.poll() is None, "the worker must wait, not die"
+    own_postgres.start()
+    wait_until_processed(outage, 600)
+    log = worker.log_text()
+    assert "database unavailable" in log
+    assert worker.stop() == 0
+
+
+def test_worker_serves_prometheus_metrics(settings: Settings, start_worker: Callable) -> None:
+    [port] = free_ports(1)
+    docs = demo_feed(settings, 50, seed=42)
+    worker = start_worker(settings, "--metrics-port", str(port))
+    publish(settings, (d.result for d in docs))
+    wait_until_processed(settings, 50)
+    deadline = time.monotonic() + 20
+    text = ""
+    while time.monotonic() < deadline and "optimerge_documents_total" not in text:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            time.sleep(0.5)
+    total = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("optimerge_documents_total{")
+    )
+    assert total == 50
+    assert "optimerge_merge_duration_seconds_bucket" in text
+    assert worker.stop() == 0
