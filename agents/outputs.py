@@ -47,7 +47,8 @@ def merge_outputs(topics: Topics, reports: Sequence[MergeReport]) -> list[Output
         d = report.decision
         result = report.incoming.result
         reason = None if d.writes else d.reason
-        status = DocumentStatusEvent(
+        # Built from values we made ourselves: skip validation on this hot path.
+        status = DocumentStatusEvent.model_construct(
             event_id=deterministic_event_id(d.document_id, d.version, "status", d.outcome.value),
             document_id=d.document_id,
             patient_id=d.patient_id,

@@ -108,28 +108,31 @@ class BatchProcessor:
         result = BatchResult()
         received_at = self.clock()
         decoded = [
-            decode(
-                r,
-                is_review=r.topic == self.topics.review_actions,
-                max_bytes=self.settings.max_event_bytes,
+            (
+                decode(
+                    r,
+                    is_review=r.topic == self.topics.review_actions,
+                    max_bytes=self.settings.max_event_bytes,
+                ),
+                r.value,
             )
             for r in records
         ]
         for run in _runs(decoded):
-            first = run[0]
+            first = run[0][0]
             if isinstance(first, Rejected):
-                rejected = [r for r in run if isinstance(r, Rejected)]
+                rejected = [e for e, _ in run if isinstance(e, Rejected)]
                 result.rejected.extend(rejected)
                 result.outputs.extend(dead_letter_outputs(self.topics, rejected))
             elif isinstance(first, ExtractionResult):
                 items = [
-                    IncomingExtraction(r, received_at)
-                    for r in run
-                    if isinstance(r, ExtractionResult)
+                    IncomingExtraction(e, received_at, raw=raw)
+                    for e, raw in run
+                    if isinstance(e, ExtractionResult)
                 ]
                 self._merge(items, result)
             else:
-                actions = [r for r in run if isinstance(r, ReviewAction)]
+                actions = [e for e, _ in run if isinstance(e, ReviewAction)]
                 reports = self._with_retry(partial(apply_review_actions, actions=actions))
                 result.reviews.extend(reports)
                 result.outputs.extend(review_outputs(self.topics, reports, self.clock()))
@@ -167,13 +170,15 @@ class BatchProcessor:
         result.outputs.extend(failure_outputs(self.topics, item, error, version, self.clock()))
 
 
-def _runs(decoded: Sequence[Decoded]) -> Iterator[list[Decoded]]:
+def _runs(
+    decoded: Sequence[tuple[Decoded, bytes | None]],
+) -> Iterator[list[tuple[Decoded, bytes | None]]]:
     """Consecutive events of one kind, in arrival order (so merges and reviews interleave right)."""
-    run: list[Decoded] = []
-    for event in decoded:
-        if run and type(event) is not type(run[0]):
+    run: list[tuple[Decoded, bytes | None]] = []
+    for pair in decoded:
+        if run and type(pair[0]) is not type(run[0][0]):
             yield run
             run = []
-        run.append(event)
+        run.append(pair)
     if run:
         yield run

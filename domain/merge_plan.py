@@ -18,8 +18,9 @@ from domain.resources import (
     FhirResource,
     content_of,
     local_reference_map,
+    references_any,
     resource_ids_for,
-    rewrite_references,
+    rewrite_local_references,
     stamp,
 )
 from schemas import ExtractionResult, FlagReason, ProcessingStatus, ReviewStatus
@@ -159,8 +160,12 @@ def plan_merge(
     stored: StoredDocument | None,
     flag_reasons: Sequence[FlagReason],
     now: datetime,
+    raw: bytes | None = None,
 ) -> MergeDecision:
-    """Decide what merging `result` does, given what is stored for its document."""
+    """Decide what merging `result` does, given what is stored for its document.
+
+    `raw`, the event as received, lets the planner see at once that no resource links to
+    another of the document (the common case) instead of scanning each resource."""
     doc_id, patient_id = result.document_id, result.patient_id
     if stored is not None:
         if stored.patient_id != result.patient_id:
@@ -206,9 +211,9 @@ def plan_merge(
     status = ReviewStatus.FLAGGED if reasons else ReviewStatus.AUTO_APPROVED
     ids = resource_ids_for(result.document_id, result.resources)
     mapping = local_reference_map(result.resources, ids)
-    resources = (
-        [rewrite_references(r, mapping) for r in result.resources] if mapping else result.resources
-    )
+    if mapping and raw is not None and not references_any(raw, mapping):
+        mapping = {}
+    resources = rewrite_local_references(result.resources, mapping) if mapping else result.resources
     changes = plan_resource_changes(
         document_id=result.document_id,
         new_resources=resources,

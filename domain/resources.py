@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -10,12 +12,24 @@ from typing import Any
 import orjson
 
 RESOURCE_NAMESPACE = uuid.UUID("3c5e0a8e-9f4b-4f61-8d3a-2b7f6a1c9e05")
+_NAMESPACE_BYTES = RESOURCE_NAMESPACE.bytes
+# A `reference` value in orjson's canonical output (which never escapes "/").
+_REFERENCE = re.compile(rb'"reference":"((?:[^"\\]|\\.)*)"')
 
 FhirResource = dict[str, Any]
 
 
 def document_source(document_id: str) -> str:
     return f"document_{document_id}"
+
+
+def resource_uuid(name: str) -> str:
+    """str(uuid.uuid5(RESOURCE_NAMESPACE, name)), without building UUID objects (hot path)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])  # noqa: S324
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def resource_ids_for(document_id: str, resources: Sequence[FhirResource]) -> list[str]:
@@ -33,7 +47,7 @@ def resource_ids_for(document_id: str, resources: Sequence[FhirResource]) -> lis
         if key is None or key in seen:
             key = f"{resource_type}|#{ordinal}"
         seen.add(key)
-        ids.append(str(uuid.uuid5(RESOURCE_NAMESPACE, f"{document_id}|{key}")))
+        ids.append(resource_uuid(f"{document_id}|{key}"))
     return ids
 
 
@@ -51,7 +65,7 @@ def correction_ids_for(
             rid = local
         else:
             key = f"{document_id}|correction|{version}|{ordinal}"
-            rid = str(uuid.uuid5(RESOURCE_NAMESPACE, key))
+            rid = resource_uuid(key)
         used.add(rid)
         ids.append(rid)
     return ids
@@ -96,7 +110,7 @@ def local_reference_map(resources: Sequence[FhirResource], ids: Sequence[str]) -
 
 
 def rewrite_references(value: Any, mapping: dict[str, str]) -> Any:
-    """A copy of `value` with every `reference` found in `mapping` replaced (shared if unchanged)."""
+    """A copy of `value` with every `reference` in `mapping` replaced (shared if unchanged)."""
     if isinstance(value, dict):
         changed = False
         out: dict[str, Any] = {}
@@ -112,3 +126,24 @@ def rewrite_references(value: Any, mapping: dict[str, str]) -> Any:
         items = [rewrite_references(item, mapping) for item in value]
         return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
     return value
+
+
+def rewrite_local_references(
+    resources: Sequence[FhirResource], mapping: dict[str, str]
+) -> list[FhirResource]:
+    """Rewrite links between a document's own resources; a C-speed scan of each resource's JSON
+    finds the few that have one, and only those are walked and copied."""
+    out: list[FhirResource] = []
+    for resource in resources:
+        found = _REFERENCE.findall(orjson.dumps(resource))
+        if any(ref.decode() in mapping for ref in found):
+            resource = rewrite_references(resource, mapping)
+        out.append(resource)
+    return out
+
+
+def references_any(raw: bytes, mapping: dict[str, str]) -> bool:
+    """Whether JSON text `raw` may hold a reference in `mapping` (one C-speed scan)."""
+    if b"\\/" in raw:
+        return True  # an escaped "/" would hide "Type/id" from the scan: let the walk decide
+    return any(ref.decode() in mapping for ref in _REFERENCE.findall(raw))

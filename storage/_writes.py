@@ -110,3 +110,12 @@ def upsert_documents(cur: psycopg.Cursor, rows: Sequence[dict[str, Any]]) -> Non
     """Insert or replace the merge-owned columns of document rows (one statement, pipelined)."""
     if rows:
         cur.executemany(_UPSERT_SQL, [tuple(r[c] for c in DOCUMENT_UPSERT_COLUMNS) for r in rows])
+
+
+def insert_new_documents(cur: psycopg.Cursor, rows: Sequence[dict[str, Any]]) -> None:
+    """COPY rows of documents the caller saw absent with their patient rows locked: no other
+    writer can insert them meanwhile, so no conflict handling is needed (the fast path)."""
+    if rows:
+        with cur.copy(f"COPY documents ({', '.join(DOCUMENT_UPSERT_COLUMNS)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(tuple(r[c] for c in DOCUMENT_UPSERT_COLUMNS))

@@ -16,7 +16,12 @@ from domain.audit import SYSTEM_ACTOR, AuditEntry
 from domain.merge_plan import MergeDecision, MergeOutcome, StoredDocument, plan_merge
 from domain.patients import PatientRecord
 from schemas import ExtractionResult, FlagReason, FlagRule, ProcessingStatus, ReviewStatus
-from storage._writes import ChangeSet, apply_resource_changes, upsert_documents
+from storage._writes import (
+    ChangeSet,
+    apply_resource_changes,
+    insert_new_documents,
+    upsert_documents,
+)
 from storage.audit import append_audit
 from storage.documents import LockedPatient, load_documents, lock_patients
 
@@ -33,6 +38,16 @@ class IncomingExtraction:
     result: ExtractionResult
     received_at: datetime
     attempts: int = 1
+    # The event as received: stored as is, and hashed, without serialising the model again.
+    raw: bytes | None = None
+
+    def extraction_json(self) -> str:
+        if self.raw is not None:
+            return self.raw.decode()
+        return orjson.dumps(self.result.model_dump(mode="json")).decode()
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest() if self.raw else content_hash(self.result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +110,13 @@ def _merge_segment(
         result = item.result
         previous = stored.get(result.document_id)
         reasons = evaluate(result, locked[result.patient_id].record)
-        decisions.append((item, plan_merge(result, previous, reasons, now)))
+        decisions.append((item, plan_merge(result, previous, reasons, now, item.raw)))
     writes = [(i, d) for i, d in decisions if d.writes]
     elapsed_ms = (time.perf_counter() - started) * 1000
     # Document rows first: resources reference them.
-    upsert_documents(cur, [_document_row(i, d, stored, now, elapsed_ms) for i, d in writes])
+    rows = [_document_row(i, d, stored, now, elapsed_ms) for i, d in writes]
+    insert_new_documents(cur, [r for r in rows if r["document_id"] not in stored])
+    upsert_documents(cur, [r for r in rows if r["document_id"] in stored])
     apply_resource_changes(
         cur,
         [ChangeSet(d.patient_id, d.document_id, d.changes) for _, d in writes if d.changes],
@@ -150,8 +167,8 @@ def _document_row(
         "error": None,
         "is_merged": True,
         "event_id": result.event_id,
-        "content_hash": content_hash(result),
-        "extraction": orjson.dumps(result.model_dump(mode="json")).decode(),
+        "content_hash": item.content_hash(),
+        "extraction": item.extraction_json(),
         "uploaded_at": result.uploaded_at,
         "extracted_at": result.extracted_at,
         "received_at": item.received_at,
@@ -208,7 +225,7 @@ def record_merge_failure(
         if (
             stored is not None
             and _was_failed(stored)
-            and stored.content_hash == content_hash(result)
+            and stored.content_hash == item.content_hash()
         ):
             return stored.version  # the same failure redelivered: already recorded and audited
         version = stored.version + 1 if stored else 1
@@ -235,8 +252,8 @@ def record_merge_failure(
                 "error": error,
                 "is_merged": False,
                 "event_id": result.event_id,
-                "content_hash": content_hash(result),
-                "extraction": orjson.dumps(result.model_dump(mode="json")).decode(),
+                "content_hash": item.content_hash(),
+                "extraction": item.extraction_json(),
                 "uploaded_at": result.uploaded_at,
                 "extracted_at": result.extracted_at,
                 "received_at": item.received_at,
@@ -257,7 +274,7 @@ def record_merge_failure(
                     item.attempts,
                     error,
                     now,
-                    content_hash(result),
+                    item.content_hash(),
                     result.document_id,
                 ),
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from optimerge.cli import data, demo, dlq, infra, legacy, monitor, ops
+from optimerge.cli import bench, data, demo, dlq, infra, legacy, monitor, ops
 
 app = typer.Typer(
     name="optimerge",
@@ -20,6 +20,7 @@ demo.register(app)
 dlq.register(app)
 monitor.register(app)
 legacy.register(app)
+bench.register(app)
 
 
 def main() -> None:

@@ -187,3 +187,30 @@ def test_links_between_a_documents_resources_point_to_the_stored_ids():
 def test_pending_unmerged_document_merges_with_the_same_version():
     stored = stored_from([], processing_status=ProcessingStatus.PENDING, is_merged=False)
     assert plan_merge(extraction(1), stored, [], NOW).outcome == MergeOutcome.REMERGED
+
+
+def test_fast_resource_uuid_equals_uuid5():
+    import uuid
+
+    from domain.resources import RESOURCE_NAMESPACE, resource_uuid
+
+    for name in ("doc-1|Condition|#0", "dóc|Observation|x", ""):
+        assert resource_uuid(name) == str(uuid.uuid5(RESOURCE_NAMESPACE, name))
+
+
+def test_raw_event_with_or_without_local_links_gives_the_same_plan():
+    linked = extraction(
+        1,
+        [
+            {"resourceType": "Condition", "id": "c1"},
+            {"resourceType": "Observation", "id": "o1", "focus": [{"reference": "Condition/c1"}]},
+        ],
+    )
+    for result in (linked, extraction(1, [{"resourceType": "Condition", "id": "c1"}])):
+        raw = result.model_dump_json().encode()
+        with_raw = plan_merge(result, None, [], NOW, raw)
+        without = plan_merge(result, None, [], NOW)
+        assert with_raw.changes is not None and without.changes is not None
+        assert [w.body for w in with_raw.changes.inserts] == [
+            w.body for w in without.changes.inserts
+        ]

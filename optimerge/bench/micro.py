@@ -1,0 +1,66 @@
+"""Pure CPU figures: flag-rule checks per document, and merging a 100-resource document."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from domain.flag_rules import evaluate
+from domain.patients import PatientRecord, patient_record_from_fhir
+from optimerge.bench._stats import median, percentile
+from optimerge.bench.feed import BenchDocument
+from optimerge.demo import SampleData, big_document
+from optimerge.settings import RuleThresholds
+from storage.db import connect
+from storage.merge import IncomingExtraction, merge_batch
+
+
+def rule_check_us(sample: SampleData, documents: list[BenchDocument], repeats: int = 3) -> float:
+    """Median over repeats of the mean microseconds `evaluate` takes per document."""
+    records: dict[str, PatientRecord] = {
+        p["id"]: patient_record_from_fhir(p) for p in sample.patients
+    }
+    thresholds = RuleThresholds()
+    pairs = [(d.result, records.get(d.result.patient_id)) for d in documents]
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for result, record in pairs:
+            evaluate(result, record, thresholds)
+        runs.append((time.perf_counter() - started) / len(pairs) * 1e6)
+    return median(runs)
+
+
+def big_merge_ms(database_url: str, sample: SampleData, iterations: int = 100) -> dict[str, float]:
+    """p50/p99 ms of merging a new 100-resource document, and of re-merging one (replace all)."""
+    base = big_document(sample, 100)
+    first: list[float] = []
+    again: list[float] = []
+    with connect(database_url) as conn:
+        for n in range(iterations):
+            result = base.model_copy(update={"document_id": f"big-{n}"})
+            started = time.perf_counter()
+            merge_batch(conn, [IncomingExtraction(result, datetime.now(UTC))], evaluate=_none)
+            first.append((time.perf_counter() - started) * 1000)
+        for n in range(iterations):
+            resources = [dict(r, note=[{"text": f"v{n}"}]) for r in base.resources]
+            result = base.model_copy(
+                update={
+                    "document_id": "big-0",
+                    "extraction_version": n + 2,
+                    "resources": resources,
+                }
+            )
+            started = time.perf_counter()
+            merge_batch(conn, [IncomingExtraction(result, datetime.now(UTC))], evaluate=_none)
+            again.append((time.perf_counter() - started) * 1000)
+    return {
+        "merge_p50_ms": percentile(first, 50),
+        "merge_p99_ms": percentile(first, 99),
+        "remerge_p50_ms": percentile(again, 50),
+        "remerge_p99_ms": percentile(again, 99),
+    }
+
+
+def _none(*_: object) -> list:  # type: ignore[type-arg]
+    return []

@@ -1,0 +1,133 @@
+"""The real pipeline: worker processes, first publish until every document is merged."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from optimerge.bench._stats import percentile
+from optimerge.bench.feed import BenchDocument
+from optimerge.settings import Settings
+from storage.db import connect
+from streams.producer import EventProducer
+from streams.topics import Topics
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    p50: float
+    p95: float
+    p99: float
+
+
+@contextmanager
+def workers(
+    settings: Settings, count: int, log_dir: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
+        "DATABASE_URL": settings.database_url or "",
+        "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
+        "OPTIMERGE_PARTITIONS": str(settings.partitions),
+    }
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs = []
+    logs = []
+    try:
+        for n in range(count):
+            log = (log_dir / f"bench-worker-{n}.log").open("wb")
+            logs.append(log)
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "optimerge", "worker", "--loglevel", "warning"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in logs:
+            log.close()
+
+
+def processed(database_url: str, prefix: str) -> int:
+    with connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM documents WHERE document_id LIKE %s "
+            "AND processing_status IN ('COMPLETE', 'FAILED')",
+            (prefix + "%",),
+        ).fetchone()
+    return row[0] if row else 0
+
+
+def wait_processed(
+    database_url: str,
+    prefix: str,
+    expected: int,
+    *,
+    timeout: float,
+    on_progress: Callable[[int], None] = lambda _: None,
+    procs: list[subprocess.Popen[bytes]] | None = None,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        done = processed(database_url, prefix)
+        on_progress(done)
+        if done >= expected:
+            return
+        if procs and any(p.poll() is not None for p in procs):
+            raise RuntimeError("a benchmark worker exited; see its log in the state dir")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{done} of {expected} documents merged after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def publish(
+    settings: Settings, topics: Topics, documents: list[BenchDocument], rate: float | None = None
+) -> float:
+    """Send the documents (at `rate` per second, or as fast as possible); returns the start."""
+    assert settings.kafka_bootstrap_servers
+    started = time.time()
+    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+        for n, d in enumerate(documents):
+            if rate:
+                delay = started + n / rate - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+            producer.send(topics.extraction_results, d.stamped(datetime.now(UTC)), key=d.key)
+    return started
+
+
+def merged_window(database_url: str, prefix: str) -> tuple[float, list[float]]:
+    """The last merge time (epoch s) and upload-to-merged latencies (ms) of these documents."""
+    with connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT extract(epoch FROM merged_at), "
+            "1000 * extract(epoch FROM merged_at - uploaded_at) FROM documents "
+            "WHERE document_id LIKE %s AND merged_at IS NOT NULL",
+            (prefix + "%",),
+        ).fetchall()
+    return max(float(r[0]) for r in rows), [float(r[1]) for r in rows]
+
+
+def latency(samples: list[float]) -> Latency:
+    return Latency(percentile(samples, 50), percentile(samples, 95), percentile(samples, 99))

@@ -1,0 +1,109 @@
+"""`optimerge bench`: throughput and latency of the pipeline against the ceiling and a baseline."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from optimerge.cli._common import print_json, settings_with_endpoints
+
+TARGETS = {
+    "pipeline/ceiling": 0.6,
+    "pipeline/naive": 5.0,
+}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
+
+
+def bench(
+    documents: Annotated[
+        int, typer.Option(help="Documents in the feed (about 10 resources each).")
+    ] = 20_000,
+    workers: Annotated[int, typer.Option(help="Worker processes for the pipeline phase.")] = 2,
+    repeat: Annotated[int, typer.Option(help="Repeats of every phase; medians are reported.")] = 3,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object with every figure.")
+    ] = False,
+) -> None:
+    """Measure, in one run on this machine: the pipeline (real workers), a naive one-transaction-
+    per-document consumer, the COPY ceiling of the database, rule checks and a 100-resource merge.
+
+    Targets are ratios: pipeline/ceiling >= 0.6, pipeline/naive >= 5, p99 upload-to-merged at
+    half the maximum rate <= 250 ms."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from optimerge.bench.runner import BenchConfig, run_bench
+
+    settings = settings_with_endpoints(kafka=True, database=True)
+    console = Console(file=sys.stderr)
+    config = BenchConfig(documents=documents, workers=workers, repeats=repeat)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+            if done >= total:
+                bar.remove_task(tasks.pop(phase))
+
+        result = run_bench(settings, config, say=console.print, progress=progress)
+    if as_json:
+        print_json(result)
+    else:
+        _table(result)
+
+
+def _table(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    m = result["median"]
+    table = Table(title=f"optimerge bench: medians of {result['config']['repeats']} runs")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("pipeline documents/s", f"{m['documents_per_s']:,.0f}"),
+        ("pipeline resources/s", f"{m['resources_per_s']:,.0f}"),
+        ("naive documents/s", f"{m['naive_documents_per_s']:,.0f}"),
+        ("ceiling (COPY) documents/s", f"{m['ceiling_documents_per_s']:,.0f}"),
+        (
+            "upload-to-merged at full speed p50/p95/p99 ms",
+            f"{m['full_p50_ms']:,.0f} / {m['full_p95_ms']:,.0f} / {m['full_p99_ms']:,.0f}",
+        ),
+        (
+            f"upload-to-merged at {m['half_rate_per_s']:,.0f}/s p50/p95/p99 ms",
+            f"{m['half_p50_ms']:,.0f} / {m['half_p95_ms']:,.0f} / {m['half_p99_ms']:,.0f}",
+        ),
+        ("rule checks per document", f"{result['rule_check_us_per_document']:.1f} µs"),
+        (
+            "100-resource merge p50/p99",
+            f"{result['big_document']['merge_p50_ms']:.1f} / "
+            f"{result['big_document']['merge_p99_ms']:.1f} ms",
+        ),
+        (
+            "100-resource re-merge p50/p99",
+            f"{result['big_document']['remerge_p50_ms']:.1f} / "
+            f"{result['big_document']['remerge_p99_ms']:.1f} ms",
+        ),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    for name, ratio in result["ratios"].items():
+        ok = ratio >= TARGETS[name]
+        table.add_row(
+            f"{name} (target >= {TARGETS[name]})", f"[{'green' if ok else 'red'}]{ratio:.2f}[/]"
+        )
+    Console().print(table)
