@@ -1,1 +1,1 @@
-"""`optimerge bench`: the pipeline against the database's ceiling and a naive baseline, in one run."""
+"""`optimerge bench`: the pipeline against the database ceiling and a naive baseline."""
