@@ -23,15 +23,12 @@ from agents.pipeline import BatchProcessor, BatchResult, StoppingError
 from domain.metrics_window import WindowedMetrics
 from optimerge.prom import PipelineMetrics
 from optimerge.settings import Settings
+from schemas.events import utc_now
 from schemas.metrics import PipelineMetricsWindow
 from streams.producer import EventProducer
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def raw_record(event: Any) -> RawRecord:
@@ -59,8 +56,8 @@ class MergeWorker:
         self.registry = registry or CollectorRegistry()
         self.prometheus = PipelineMetrics.create(self.registry)
         # Unique per process run, so a restarted worker's windows never share an event id.
-        worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(_utc_now().timestamp())}"
-        self.windows = WindowedMetrics(worker_id, settings.metrics_window_seconds, _utc_now)
+        worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(utc_now().timestamp())}"
+        self.windows = WindowedMetrics(worker_id, settings.metrics_window_seconds, utc_now)
         self._metrics_lock = threading.Lock()
         # Next offset to process per (topic, partition): the consumer lag is measured from it.
         self.positions: dict[tuple[str, int], int] = {}
@@ -71,7 +68,7 @@ class MergeWorker:
         for out in result.outputs:
             self.producer.send(out.topic, out.value, key=out.key)
         self.producer.flush()
-        now = _utc_now()
+        now = utc_now()
         with self._metrics_lock:
             observe_batch(self.windows, result, now)
             self.prometheus.observe_batch(result, now)

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
@@ -28,6 +28,7 @@ from agents.outputs import (
 from domain.flag_rules import evaluate
 from optimerge.settings import Settings
 from schemas import ExtractionResult, ReviewAction
+from schemas.events import utc_now
 from storage.db import connect, is_transient
 from storage.merge import (
     Evaluate,
@@ -56,17 +57,13 @@ class BatchResult:
     merge_failures: int = 0
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class BatchProcessor:
     def __init__(
         self,
         settings: Settings,
         *,
         stopping: threading.Event | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         max_backoff: float = 30.0,
     ) -> None:
         if not settings.database_url:

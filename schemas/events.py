@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -21,7 +22,11 @@ SCHEMA_VERSION = 1
 OUTPUT_EVENT_NAMESPACE = uuid.UUID("6f1c9a52-5a0e-4d0b-9a59-0d7f3e2b8c41")
 
 
+Clock = Callable[[], datetime]
+
+
 def utc_now() -> datetime:
+    """The default clock; anything computing times takes a Clock, so tests inject their own."""
     return datetime.now(UTC)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -15,12 +15,12 @@ import psycopg
 from domain.legacy import LegacyMapping, Unmapped, legacy_audit_entry, plan_legacy_resources
 from domain.merge_plan import ResourceChanges
 from schemas import ReviewStatus
+from schemas.events import Clock, utc_now
 from storage._writes import DOCUMENT_UPSERT_COLUMNS, ChangeSet, apply_resource_changes
 from storage.audit import append_audit
 from storage.documents import lock_patients
 from storage.merge import content_hash
 
-Clock = Callable[[], datetime]
 Progress = Callable[[int], None]
 
 BATCH_SIZE = 500
@@ -32,10 +32,6 @@ _COLUMNS = (*DOCUMENT_UPSERT_COLUMNS, "reviewer", "reviewed_at")
 _INSERT_SQL = (
     f"INSERT INTO documents ({', '.join(_COLUMNS)}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
 )
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(slots=True)
@@ -87,7 +83,7 @@ def import_legacy(
     actor: str,
     batch_size: int = BATCH_SIZE,
     dry_run: bool = False,
-    clock: Clock = _utc_now,
+    clock: Clock = utc_now,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import mapped records batch by batch; Unmapped items are only counted and reported.

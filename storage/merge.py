@@ -6,7 +6,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,6 +16,7 @@ from domain.audit import SYSTEM_ACTOR, AuditEntry
 from domain.merge_plan import MergeDecision, MergeOutcome, StoredDocument, plan_merge
 from domain.patients import PatientRecord
 from schemas import ExtractionResult, FlagReason, FlagRule, ProcessingStatus, ReviewStatus
+from schemas.events import Clock, utc_now
 from storage._writes import (
     ChangeSet,
     apply_resource_changes,
@@ -26,11 +27,6 @@ from storage.audit import append_audit
 from storage.documents import LockedPatient, load_documents, lock_patients
 
 Evaluate = Callable[[ExtractionResult, PatientRecord | None], Sequence[FlagReason]]
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +81,7 @@ def merge_batch(
     items: Sequence[IncomingExtraction],
     *,
     evaluate: Evaluate,
-    clock: Clock = _utc_now,
+    clock: Clock = utc_now,
 ) -> list[MergeReport]:
     """Merge the batch in one transaction; any database error rolls all of it back and raises."""
     reports: list[MergeReport] = []
@@ -136,6 +132,31 @@ def _merge_segment(
     ]
 
 
+def _extraction_row(item: IncomingExtraction, **state: Any) -> dict[str, Any]:
+    """A documents row: what the extraction says, plus the state the caller decided."""
+    result = item.result
+    return {
+        "document_id": result.document_id,
+        "patient_id": result.patient_id,
+        "extraction_version": result.extraction_version,
+        "confidence": result.confidence,
+        "model_name": result.model.name,
+        "model_version": result.model.version,
+        "is_fallback": result.model.is_fallback,
+        "event_id": result.event_id,
+        "content_hash": item.content_hash(),
+        "extraction": item.extraction_json(),
+        "uploaded_at": result.uploaded_at,
+        "extracted_at": result.extracted_at,
+        "received_at": item.received_at,
+        **state,
+    }
+
+
+def _reasons_json(reasons: Sequence[FlagReason]) -> str:
+    return orjson.dumps([r.model_dump(mode="json") for r in reasons]).decode()
+
+
 def _document_row(
     item: IncomingExtraction,
     decision: MergeDecision,
@@ -143,39 +164,23 @@ def _document_row(
     now: datetime,
     elapsed_ms: float,
 ) -> dict[str, Any]:
-    result = item.result
-    previous = stored.get(result.document_id)
+    previous = stored.get(item.result.document_id)
     status = decision.review_status or ReviewStatus.PENDING
-    return {
-        "document_id": result.document_id,
-        "patient_id": result.patient_id,
-        "extraction_version": result.extraction_version,
-        "version": decision.version,
-        "review_status": status.value,
-        "auto_approved": status == ReviewStatus.AUTO_APPROVED,
-        "flag_reasons": orjson.dumps(
-            [r.model_dump(mode="json") for r in decision.flag_reasons]
-        ).decode(),
-        "confidence": result.confidence,
-        "model_name": result.model.name,
-        "model_version": result.model.version,
-        "is_fallback": result.model.is_fallback,
-        "resource_count": len(result.resources),
-        "processing_status": ProcessingStatus.COMPLETE.value,
-        "attempts": item.attempts
-        + (previous.attempts if previous and _was_failed(previous) else 0),
-        "error": None,
-        "is_merged": True,
-        "event_id": result.event_id,
-        "content_hash": item.content_hash(),
-        "extraction": item.extraction_json(),
-        "uploaded_at": result.uploaded_at,
-        "extracted_at": result.extracted_at,
-        "received_at": item.received_at,
-        "merged_at": now,
-        "failed_at": None,
-        "processing_ms": elapsed_ms,
-    }
+    return _extraction_row(
+        item,
+        version=decision.version,
+        review_status=status.value,
+        auto_approved=status == ReviewStatus.AUTO_APPROVED,
+        flag_reasons=_reasons_json(decision.flag_reasons),
+        resource_count=len(item.result.resources),
+        processing_status=ProcessingStatus.COMPLETE.value,
+        attempts=item.attempts + (previous.attempts if previous and _was_failed(previous) else 0),
+        error=None,
+        is_merged=True,
+        merged_at=now,
+        failed_at=None,
+        processing_ms=elapsed_ms,
+    )
 
 
 def _was_failed(doc: StoredDocument) -> bool:
@@ -209,7 +214,7 @@ def record_merge_failure(
     item: IncomingExtraction,
     error: str,
     *,
-    clock: Clock = _utc_now,
+    clock: Clock = utc_now,
 ) -> int:
     """Flag a document that could not be merged, in its own transaction; returns its version.
 
@@ -230,37 +235,23 @@ def record_merge_failure(
             return stored.version  # the same failure redelivered: already recorded and audited
         version = stored.version + 1 if stored else 1
         reasons = [r for r in (stored.flag_reasons if stored else ()) if r.rule != reason.rule]
-        reasons_json = orjson.dumps(
-            [r.model_dump(mode="json") for r in [*reasons, reason]]
-        ).decode()
+        reasons_json = _reasons_json([*reasons, reason])
         if stored is None:
-            row = {
-                "document_id": result.document_id,
-                "patient_id": result.patient_id,
-                "extraction_version": result.extraction_version,
-                "version": version,
-                "review_status": ReviewStatus.FLAGGED.value,
-                "auto_approved": False,
-                "flag_reasons": reasons_json,
-                "confidence": result.confidence,
-                "model_name": result.model.name,
-                "model_version": result.model.version,
-                "is_fallback": result.model.is_fallback,
-                "resource_count": 0,
-                "processing_status": ProcessingStatus.FAILED.value,
-                "attempts": item.attempts,
-                "error": error,
-                "is_merged": False,
-                "event_id": result.event_id,
-                "content_hash": item.content_hash(),
-                "extraction": item.extraction_json(),
-                "uploaded_at": result.uploaded_at,
-                "extracted_at": result.extracted_at,
-                "received_at": item.received_at,
-                "merged_at": None,
-                "failed_at": now,
-                "processing_ms": None,
-            }
+            row = _extraction_row(
+                item,
+                version=version,
+                review_status=ReviewStatus.FLAGGED.value,
+                auto_approved=False,
+                flag_reasons=reasons_json,
+                resource_count=0,
+                processing_status=ProcessingStatus.FAILED.value,
+                attempts=item.attempts,
+                error=error,
+                is_merged=False,
+                merged_at=None,
+                failed_at=now,
+                processing_ms=None,
+            )
             upsert_documents(cur, [row])
         else:
             cur.execute(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -13,15 +13,10 @@ import psycopg
 from domain.audit import ActorKind, AuditEntry
 from domain.review_plan import ReviewDecision, ReviewOutcome, plan_review
 from schemas import ReviewAction, ReviewActionKind, ReviewStatus
+from schemas.events import Clock, utc_now
 from storage._writes import ChangeSet, apply_resource_changes
 from storage.audit import append_audit
 from storage.documents import load_documents, lock_patients
-
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +27,7 @@ class ReviewReport:
 
 
 def apply_review_actions(
-    conn: psycopg.Connection, actions: Sequence[ReviewAction], *, clock: Clock = _utc_now
+    conn: psycopg.Connection, actions: Sequence[ReviewAction], *, clock: Clock = utc_now
 ) -> list[ReviewReport]:
     """Apply actions in order, in one transaction; a redelivered action_id is not applied twice."""
     reports: list[ReviewReport] = []
@@ -160,7 +155,7 @@ def rollback_document(
     *,
     actor: str,
     note: str = "",
-    clock: Clock = _utc_now,
+    clock: Clock = utc_now,
 ) -> int:
     """Remove one document's resources and nothing else; returns how many were removed.
 
