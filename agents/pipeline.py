@@ -162,7 +162,14 @@ class BatchProcessor:
     def _fail(self, item: IncomingExtraction, exc: Exception, result: BatchResult) -> None:
         error = f"{type(exc).__name__}: {exc}".strip()
         log.error("document %s could not be merged: %s", item.result.document_id, error)
-        version = self._with_retry(lambda c: record_merge_failure(c, item, error))
+        try:
+            version = self._with_retry(lambda c: record_merge_failure(c, item, error))
+        except StoppingError:
+            raise
+        except Exception:
+            # Even the failure could not be recorded: the dead letter still carries the event.
+            log.exception("could not record the failure of document %s", item.result.document_id)
+            version = 0
         result.merge_failures += 1
         result.outputs.extend(failure_outputs(self.topics, item, error, version, self.clock()))
 

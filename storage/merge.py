@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -218,7 +218,24 @@ def record_merge_failure(
 ) -> int:
     """Flag a document that could not be merged, in its own transaction; returns its version.
 
-    A document merged before keeps its resources (they stay its last good state)."""
+    A document merged before keeps its resources (they stay its last good state). When the
+    extraction itself is what the database refuses, a stand-in is stored instead (the event as
+    received goes to the dead-letter topic)."""
+    try:
+        return _record_merge_failure(conn, item, error, clock)
+    except psycopg.errors.DataError as exc:
+        stand_in = {
+            "document_id": item.result.document_id,
+            "patient_id": item.result.patient_id,
+            "extraction_version": item.result.extraction_version,
+            "unstorable": f"the extraction could not be stored: {exc}".strip(),
+        }
+        return _record_merge_failure(conn, replace(item, raw=orjson.dumps(stand_in)), error, clock)
+
+
+def _record_merge_failure(
+    conn: psycopg.Connection, item: IncomingExtraction, error: str, clock: Clock
+) -> int:
     result = item.result
     now = clock()
     reason = FlagReason(rule=FlagRule.MERGE_ERROR, text=f"Merge failed: {error}")

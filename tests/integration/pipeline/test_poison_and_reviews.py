@@ -151,3 +151,38 @@ def test_review_actions_apply_in_order_and_stale_ones_conflict(
     assert first_state is not None and first_state["review_status"] == "reviewed"
     assert second_state is not None and second_state["review_status"] == "rejected"
     assert left == (0,)
+
+
+def test_a_document_the_database_refuses_is_flagged_and_dead_lettered(
+    settings: Settings, start_worker: Callable
+) -> None:
+    docs = demo_feed(settings, 20, seed=23)
+    bad = docs[5].result.model_copy(
+        update={
+            "document_id": "poison-nul",
+            # PostgreSQL's jsonb cannot hold a NUL character: a per-document merge error.
+            "resources": [{"resourceType": "Condition", "code": {"text": "bad\u0000text"}}],
+        }
+    )
+    start_worker()
+    publish(settings, [*(d.result for d in docs[:10]), bad, *(d.result for d in docs[10:])])
+    wait_until_processed(settings, 21)
+    assert settings.database_url
+    with connect(settings.database_url) as conn:
+        state = document_state(conn, "poison-nul")
+        merged = conn.execute(
+            "SELECT count(*) FROM documents WHERE processing_status = 'COMPLETE'"
+        ).fetchone()
+    assert state is not None
+    assert state["processing_status"] == "FAILED"
+    assert state["review_status"] == "flagged"
+    assert state["flag_reasons"][0]["rule"] == "merge_error"
+    assert merged == (20,)
+    deadline = time.monotonic() + 30
+    letters: list[dict] = []
+    while not letters and time.monotonic() < deadline:
+        letters = read_topic(settings, Topics(settings.topic_prefix).dlq)
+        time.sleep(0.2)
+    assert [(lt["error_kind"], lt["document_id"]) for lt in letters] == [
+        ("merge_error", "poison-nul")
+    ]
