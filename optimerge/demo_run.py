@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 
 from rich.progress import Progress
 
@@ -55,3 +56,22 @@ def publish_demo(
             producer.send(topic, result.model_dump_json().encode(), key=result.patient_id)
             progress.advance(task)
     log(f"published {count} documents to {topic} in {time.monotonic() - started:.1f} s")
+
+
+def ensure_demo_user(settings: Settings, name: str = "demo") -> str:
+    """A reviewer account for the local demo; its password is kept in the state dir (0600)."""
+    import secrets
+
+    from storage.webapp_queries import UserExistsError, create_user
+    from webapp.passwords import hash_password
+
+    assert settings.database_url
+    secret = settings.infra.state_dir / "demo-password"
+    if not secret.exists():
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.touch(mode=0o600)
+        secret.write_text(secrets.token_urlsafe(12))
+    password = secret.read_text().strip()
+    with connect(settings.database_url) as conn, suppress(UserExistsError):
+        create_user(conn, name, "admin", hash_password(password))
+    return password

@@ -22,7 +22,7 @@ def _dir(settings: Settings) -> Path:
 
 def running_workers(settings: Settings) -> list[tuple[int, Path]]:
     found = []
-    for pidfile in sorted(_dir(settings).glob("worker-*.pid")):
+    for pidfile in sorted(_dir(settings).glob("*.pid")):
         pid = read_pid(pidfile, "optimerge")
         if pid is not None:
             found.append((pid, pidfile))
@@ -81,3 +81,26 @@ def stop_workers(settings: Settings, log: Log = log_to_stderr, timeout: float = 
     if workers:
         log(f"stopped {len(workers)} worker(s)")
     return len(workers)
+
+
+def start_app(settings: Settings, port: int, env: dict[str, str], log: Log = log_to_stderr) -> Path:
+    """Start `optimerge app` detached (stopped with the workers); returns its log file."""
+    directory = _dir(settings)
+    directory.mkdir(parents=True, exist_ok=True)
+    log_path = directory / "app.log"
+    pidfile = directory / "app.pid"
+    if read_pid(pidfile, "optimerge") is not None:
+        log(f"reviewer app already running (log: {log_path})")
+        return log_path
+    with log_path.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "optimerge", "app", "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    pidfile.write_text(str(proc.pid))
+    log(f"reviewer app started on http://127.0.0.1:{port}/ (pid {proc.pid}, log: {log_path})")
+    return log_path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from optimerge.cli import app as app_cmd
 from optimerge.cli import bench, data, demo, dlq, infra, legacy, monitor, ops
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ dlq.register(app)
 monitor.register(app)
 legacy.register(app)
 bench.register(app)
+app_cmd.register(app)
 
 
 def main() -> None:

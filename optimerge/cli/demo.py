@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -35,15 +36,17 @@ def demo(
 def run(
     workers: Annotated[int, typer.Option(help="Worker processes (one consumer group).")] = 2,
     count: Annotated[int, typer.Option(help="Documents in the demo feed.")] = 300,
+    app_port: Annotated[int, typer.Option(help="Port of the reviewer app.")] = 8000,
 ) -> None:
-    """Everything locally: Kafka, PostgreSQL, topics, schema, workers and a demo feed.
+    """Everything locally: Kafka, PostgreSQL, topics, schema, workers, the reviewer app and a
+    demo feed.
 
     Leaves it all running; `optimerge infra down` (or `make stop`) stops it."""
     from optimerge.bootstrap import bring_up
-    from optimerge.demo_run import import_demo_patients, publish_demo
+    from optimerge.demo_run import ensure_demo_user, import_demo_patients, publish_demo
     from optimerge.infra._process import InfraError
     from optimerge.settings import load_settings
-    from optimerge.workers import start_workers
+    from optimerge.workers import start_app, start_workers
 
     settings = load_settings()
     try:
@@ -54,20 +57,19 @@ def run(
         kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
         database_url=endpoints.database_url,
     )
-    logs = start_workers(
-        settings,
-        workers,
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
-            "DATABASE_URL": endpoints.database_url,
-        },
-    )
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
+        "DATABASE_URL": endpoints.database_url,
+    }
+    logs = start_workers(settings, workers, env)
+    logs.append(start_app(settings, app_port, env))
+    password = ensure_demo_user(settings)
     typer.echo(f"imported {import_demo_patients(settings)} patients from the Synthea sample")
     publish_demo(settings, count, log=typer.echo)
-    _where_to_look(endpoints.kafka_bootstrap_servers, settings, logs)
+    _where_to_look(endpoints.kafka_bootstrap_servers, logs, app_port, password)
 
 
-def _where_to_look(bootstrap: str, settings: object, logs: list) -> None:  # type: ignore[type-arg]
+def _where_to_look(bootstrap: str, logs: list[Path], app_port: int, password: str) -> None:
     from optimerge.demo import load_sample
     from streams.topics import Topics
 
@@ -76,12 +78,13 @@ def _where_to_look(bootstrap: str, settings: object, logs: list) -> None:  # typ
     typer.echo(
         f"""
 optimerge is running. Where to look:
+  http://127.0.0.1:{app_port}/   reviewer app: log in as demo / {password}
   eval "$(.venv/bin/optimerge infra env)"         # point your shell at it
   .venv/bin/optimerge patient bundle {patient}   # a merged record (FHIR Bundle)
   .venv/bin/optimerge document show demo-7-000000
   .venv/bin/optimerge audit verify
   .venv/bin/optimerge infra status
-  worker logs: {" ".join(str(p) for p in logs) or "see .state/workers/"}
+  logs: {" ".join(str(p) for p in logs)}
 Publish your own document (kcat, keyed by patient id):
   echo '{patient}<TAB><ExtractionResult JSON>' | kcat -P -b {bootstrap} -t {topic} -K '\\t'
 Stop everything: make stop  (or .venv/bin/optimerge infra down)"""

@@ -1,0 +1,134 @@
+"""`optimerge users add|password|list|token` and `optimerge app`, through the CLI's register()."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import httpx2 as httpx
+import pytest
+import typer
+from starlette.testclient import TestClient
+from typer.testing import CliRunner
+
+from optimerge.cli.app import register
+from optimerge.infra._ports import free_ports
+from optimerge.settings import Settings
+
+from ._support import login
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    assert settings.database_url
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+
+    def run(*args: str, stdin: str | None = None):
+        return runner.invoke(app, list(args), input=stdin)
+
+    return run
+
+
+def test_users_add_list_and_token(cli, make_client: Callable[[], TestClient]) -> None:
+    added = cli(
+        "users", "add", "ana", "--role", "reviewer", "--password-stdin", stdin="a long passphrase\n"
+    )
+    assert added.exit_code == 0, added.output
+    again = cli(
+        "users", "add", "ana", "--role", "admin", "--password-stdin", stdin="a long passphrase\n"
+    )
+    assert again.exit_code == 1 and "already exists" in again.output
+    short = cli("users", "add", "bob", "--role", "reviewer", "--password-stdin", stdin="short\n")
+    assert short.exit_code == 1 and "at least 10 characters" in short.output
+    role = cli(
+        "users", "add", "bob", "--role", "root", "--password-stdin", stdin="a long passphrase\n"
+    )
+    assert role.exit_code == 1 and "unknown role" in role.output
+    prompted = cli(
+        "users", "add", "carol", "--role", "auditor", stdin="a long passphrase\na long passphrase\n"
+    )
+    assert prompted.exit_code == 0, prompted.output
+
+    listed = cli("users", "list")
+    assert [(u["name"], u["role"]) for u in json.loads(listed.stdout)] == [
+        ("ana", "reviewer"),
+        ("carol", "auditor"),
+    ]
+    assert "argon2" not in listed.output
+
+    token = cli("users", "token", "carol").stdout.strip()
+    assert token.startswith("omt_")
+    client = make_client()
+    assert (
+        client.get("/api/flagged", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    )
+    assert login(make_client(), "ana", "a long passphrase").status_code == 303
+    assert cli("users", "token", "nobody").exit_code == 1
+
+    changed = cli("users", "password", "ana", "--password-stdin", stdin="another passphrase\n")
+    assert changed.exit_code == 0, changed.output
+    assert login(make_client(), "ana", "a long passphrase").status_code == 401
+    assert login(make_client(), "ana", "another passphrase").status_code == 303
+    assert cli("users", "password", "nobody", "--password-stdin", stdin="x" * 12).exit_code == 1
+
+
+def test_app_command_is_registered(cli) -> None:
+    shown = cli("app", "--help")
+    assert shown.exit_code == 0
+    assert "--host" in shown.output and "--port" in shown.output
+
+
+def test_optimerge_app_serves_and_stops_on_sigterm(settings: Settings, tmp_path) -> None:
+    """The real command in its own process: uvicorn on the given port, the session key made in
+    the state dir, /healthz up, pages behind the login, a clean stop on SIGTERM."""
+    [port] = free_ports(1)
+    env = dict(
+        os.environ,
+        KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers or "",
+        DATABASE_URL=settings.database_url or "",
+        OPTIMERGE_TOPIC_PREFIX=settings.topic_prefix,
+        OPTIMERGE_INFRA__STATE_DIR=str(tmp_path),
+    )
+    env.pop("OPTIMERGE_APP_SECRET_KEY", None)
+    script = (
+        "import typer; from optimerge.cli.app import register; "
+        "app = typer.Typer(); register(app); app()"
+    )
+    log = (tmp_path / "app.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, "app", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                health = httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert health is not None, (tmp_path / "app.log").read_text()
+        assert health.json()["database"] is True
+        assert httpx.get(f"{base}/", timeout=5).status_code == 302
+        key = tmp_path / "app-secret-key"
+        assert key.exists() and stat.S_IMODE(key.stat().st_mode) == 0o600
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        log.close()

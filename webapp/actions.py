@@ -1,0 +1,108 @@
+"""Turning a reviewer's decision into a ReviewAction on review.actions (keyed by patient_id)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaException
+
+from schemas import ReviewAction, ReviewActionKind
+from streams.producer import DeliveryFailedError, EventProducer
+from webapp.corrections import CorrectionError, parse_corrected_resources
+from webapp.roles import User
+
+MAX_NOTE = 2000
+
+
+class ActionInvalid(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class ActionNotSent(RuntimeError):
+    pass
+
+
+def build_action(
+    user: User,
+    document: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    *,
+    max_bytes: int,
+) -> ReviewAction:
+    """A ReviewAction from a submitted form or JSON body; ActionInvalid says what is wrong.
+
+    `corrected_resources` may be JSON text (the form) or a list already (the API)."""
+    problems: list[str] = []
+    try:
+        kind = ReviewActionKind(str(fields.get("action", "")))
+    except ValueError:
+        raise ActionInvalid(
+            ["“action” must be one of mark_correct, correct_data, rollback."]
+        ) from None
+    raw_version = fields.get("expected_version")
+    try:
+        expected = int(str(raw_version))
+        if expected < 0:
+            raise ValueError
+    except ValueError:
+        problems.append("“expected_version” must be the document version you reviewed.")
+        expected = 0
+    note = str(fields.get("note") or "").strip()
+    if len(note) > MAX_NOTE:
+        problems.append(f"The note has more than {MAX_NOTE} characters.")
+    corrected: list[dict[str, Any]] | None = None
+    if kind == ReviewActionKind.CORRECT_DATA:
+        raw = fields.get("corrected_resources")
+        text = raw if isinstance(raw, str) else _json_text(raw)
+        try:
+            corrected = parse_corrected_resources(
+                text, patient_id=str(document["patient_id"]), max_bytes=max_bytes
+            )
+        except CorrectionError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ActionInvalid(problems)
+    return ReviewAction(
+        document_id=str(document["document_id"]),
+        patient_id=str(document["patient_id"]),
+        action=kind,
+        reviewer=user.name,
+        expected_version=expected,
+        corrected_resources=corrected,
+        note=note,
+    )
+
+
+def _json_text(value: Any) -> str:
+    return "" if value is None else json.dumps(value)
+
+
+class ActionSender:
+    """Publishes one action at a time and waits for Kafka's acknowledgement, so 'sent' means
+    the merge agent will see it."""
+
+    def __init__(self, producer: EventProducer, topic: str, timeout: float) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._timeout = timeout
+        self._lock = threading.Lock()
+
+    def send(self, action: ReviewAction) -> None:
+        with self._lock:
+            try:
+                self._producer.send(
+                    self._topic, action.model_dump_json().encode(), key=action.patient_id
+                )
+                self._producer.flush(self._timeout)
+            except (DeliveryFailedError, KafkaException, BufferError) as exc:
+                raise ActionNotSent(str(exc)) from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(DeliveryFailedError):
+            self._producer.flush(5.0)

@@ -1,0 +1,141 @@
+"""Who is asking: a signed session cookie (pages) or an API token (Authorization: Bearer).
+
+Deny by default: the middleware refuses every path but a short public list before any endpoint
+runs (pages: 302 to the login page; API and event stream: 401); endpoints then check the role's
+permission."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import MutableMapping
+from typing import Any
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from storage.webapp_queries import get_user, user_for_token
+from webapp import csrf
+from webapp.context import AppContext
+from webapp.passwords import token_digest
+from webapp.roles import Permission, Role, User
+
+SESSION_USER = "user"
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/metrics", "/favicon.ico"})
+PUBLIC_PREFIXES = ("/static/",)
+# Answered with 401 rather than a redirect: programs and the browser's EventSource ask these.
+API_PREFIXES = ("/api/", "/events")
+
+
+class Forbidden(Exception):
+    def __init__(self, user: User, permission: Permission) -> None:
+        super().__init__(f"{user.name} ({user.role}) may not {permission}")
+        self.user = user
+        self.permission = permission
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def is_api(path: str) -> bool:
+    return path.startswith(API_PREFIXES)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never `//host` or a full URL (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def login_session(session: MutableMapping[str, Any], user: User) -> None:
+    # A fresh session and CSRF token at login: nothing set before it carries over.
+    session.clear()
+    session[SESSION_USER] = user.name
+    session["since"] = int(time.time())
+    session[csrf.SESSION_KEY] = csrf.new_token()
+
+
+def logout_session(session: MutableMapping[str, Any]) -> None:
+    session.clear()
+
+
+def _bearer(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def _resolve(context: AppContext, token: str | None, name: str | None) -> User | None:
+    with_token = token is not None
+    if with_token:
+        row = context.run_db(user_for_token, token_digest(token or ""))
+    elif name:
+        row = context.run_db(get_user, name)
+    else:
+        return None
+    return None if row is None else User(row.name, Role(row.role))
+
+
+def unauthenticated(path: str, query: str) -> Response:
+    if is_api(path):
+        return JSONResponse(
+            {
+                "error": "not logged in: log in to the app, or send "
+                "'Authorization: Bearer <token>' (optimerge users token NAME)"
+            },
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="optimerge"'},
+        )
+    target = path + (f"?{query}" if query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=302)
+
+
+class AuthMiddleware:
+    """Inside SessionMiddleware: sets scope['state']['user'] (and 'auth': session or token)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or is_public(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        context: AppContext = scope["app"].state.ctx
+        token = _bearer(conn)
+        name = None if token else conn.session.get(SESSION_USER)
+        user = await run_in_threadpool(_resolve, context, token, name)
+        if user is None:
+            if name:  # the account is gone: forget the session
+                conn.session.clear()
+            response = unauthenticated(scope["path"], scope.get("query_string", b"").decode())
+            await response(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["user"] = user
+        state["auth"] = "token" if token else "session"
+        await self.app(scope, receive, send)
+
+
+def current_user(request: Request) -> User | None:
+    user = getattr(request.state, "user", None)
+    return user if isinstance(user, User) else None
+
+
+def require(request: Request, permission: Permission) -> User:
+    user = current_user(request)
+    if user is None:  # the middleware let a public path through: never for these endpoints
+        raise RuntimeError(f"{request.url.path} is guarded but not behind AuthMiddleware")
+    if not user.can(permission):
+        raise Forbidden(user, permission)
+    return user
+
+
+def by_token(request: Request) -> bool:
+    return getattr(request.state, "auth", None) == "token"

@@ -1,0 +1,146 @@
+"""What the app's endpoints share: settings, the database pool, the action sender, the live hub.
+
+Built by `create_app`, opened and closed by its lifespan; nothing lives at module level."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Concatenate, ParamSpec, TypeVar
+
+import psycopg
+from prometheus_client import CollectorRegistry
+from psycopg_pool import ConnectionPool
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from optimerge.settings import Settings
+from schemas.events import Clock
+from storage.webapp_queries import QueueSummary, configure_connection, queue_summary, schema_ready
+from streams.producer import EventProducer
+from streams.topics import Topics
+from webapp.actions import ActionSender
+from webapp.feed import LiveFeed
+from webapp.live import LiveHub
+from webapp.metrics import AppMetrics
+from webapp.settings import AppSettings
+from webapp.throttle import LoginThrottle
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class NotReadyError(RuntimeError):
+    pass
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    app_settings: AppSettings
+    topics: Topics
+    clock: Clock
+    templates: Jinja2Templates
+    metrics: AppMetrics
+    registry: CollectorRegistry
+    throttle: LoginThrottle
+    hub: LiveHub = field(default_factory=LiveHub)
+    pool: ConnectionPool | None = None
+    sender: ActionSender | None = None
+    feed: LiveFeed | None = None
+
+    @property
+    def database_url(self) -> str:
+        if not self.settings.database_url:
+            raise NotReadyError("no database configured (DATABASE_URL)")
+        return self.settings.database_url
+
+    def open(self) -> None:
+        """Open the pool, the producer and the live feed (in a worker thread: all blocking)."""
+        pool = ConnectionPool(
+            self.database_url,
+            min_size=1,
+            max_size=self.app_settings.db_pool_max,
+            kwargs={"autocommit": True},
+            configure=configure_connection,
+            open=False,
+            name="webapp",
+        )
+        pool.open(wait=True, timeout=15)
+        self.pool = pool
+        with pool.connection() as conn:
+            if not schema_ready(conn):
+                raise NotReadyError(
+                    "the database has no users table yet: run `optimerge migrate` first"
+                )
+        bootstrap = self.settings.kafka_bootstrap_servers
+        if not bootstrap:
+            raise NotReadyError("no Kafka configured (KAFKA_BOOTSTRAP_SERVERS)")
+        self.sender = ActionSender(
+            # Idle connections are closed by brokers; that is no news for the app's log.
+            EventProducer(bootstrap, **{"log.connection.close": False}),
+            self.topics.review_actions,
+            self.app_settings.publish_timeout_seconds,
+        )
+        if self.app_settings.live_updates:
+            self.feed = LiveFeed(
+                bootstrap,
+                self.topics,
+                self.hub.publish,
+                on_event=lambda kind: self.metrics.live_events.labels(kind).inc(),
+            )
+            self.feed.start()
+
+    def close(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+            self.feed = None
+        if self.sender is not None:
+            self.sender.close()
+            # Dropped, so librdkafka's client goes now rather than at some later collection.
+            self.sender = None
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+
+    def run_db(
+        self,
+        fn: Callable[Concatenate[psycopg.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        if self.pool is None:
+            raise NotReadyError("the database pool is not open")
+        with self.pool.connection() as conn:
+            return fn(conn, *args, **kwargs)
+
+    def queue_summary(self) -> QueueSummary | None:
+        if self.pool is None:
+            return None
+        overdue_before = self.clock() - timedelta(days=self.app_settings.overdue_after_days)
+        return self.run_db(queue_summary, overdue_before)
+
+
+def ctx(request: Request) -> AppContext:
+    context: AppContext = request.app.state.ctx
+    return context
+
+
+async def db(
+    request: Request,
+    fn: Callable[Concatenate[psycopg.Connection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """Run `fn(conn, ...)` on a pooled connection in a worker thread."""
+    context = ctx(request)
+
+    def call() -> T:
+        return context.run_db(fn, *args, **kwargs)
+
+    return await run_in_threadpool(call)

@@ -1,0 +1,1 @@
+"""The app's endpoints, one module per area; `webapp.app` lists their routes."""

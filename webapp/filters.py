@@ -1,0 +1,115 @@
+"""Query-string filters of the flagged list and the audit view, parsed and echoed back (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import date
+from typing import Generic, TypeVar
+from urllib.parse import urlencode
+
+from schemas import FlagRule
+from storage.webapp_queries import AuditFilters, FlaggedFilters
+
+MAX_TEXT = 200
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed(Generic[T]):
+    filters: T
+    page: int
+    errors: list[str] = field(default_factory=list)
+
+
+def _date(query: Mapping[str, str], key: str, label: str, errors: list[str]) -> date | None:
+    raw = query.get(key, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors.append(f"“{label}” must be a date like 2026-11-22; it was ignored.")
+        return None
+
+
+def _text(query: Mapping[str, str], key: str) -> str | None:
+    raw = " ".join(query.get(key, "").split())[:MAX_TEXT]
+    return raw or None
+
+
+def parse_page(query: Mapping[str, str]) -> int:
+    try:
+        page = int(query.get("page", "1"))
+    except ValueError:
+        return 1
+    return min(max(page, 1), 100_000)
+
+
+def _date_range(query: Mapping[str, str], errors: list[str]) -> tuple[date | None, date | None]:
+    since = _date(query, "from", "From", errors)
+    until = _date(query, "to", "To", errors)
+    if since and until and since > until:
+        errors.append("“From” is after “To”: the two dates were swapped.")
+        since, until = until, since
+    return since, until
+
+
+def parse_flagged(query: Mapping[str, str]) -> Parsed[FlaggedFilters]:
+    errors: list[str] = []
+    since, until = _date_range(query, errors)
+    reason = _text(query, "reason")
+    if reason and reason not in {r.value for r in FlagRule}:
+        errors.append(f"There is no flag reason “{reason}”; showing every reason.")
+        reason = None
+    filters = FlaggedFilters(
+        since=since, until=until, reason=reason, patient=_text(query, "patient")
+    )
+    return Parsed(filters, parse_page(query), errors)
+
+
+def flagged_query(filters: FlaggedFilters, page: int | None = None) -> str:
+    """The query string that gives these filters (and page) back."""
+    params = {
+        "from": filters.since.isoformat() if filters.since else "",
+        "to": filters.until.isoformat() if filters.until else "",
+        "reason": filters.reason or "",
+        "patient": filters.patient or "",
+    }
+    pairs = [(k, v) for k, v in params.items() if v]
+    if page and page > 1:
+        pairs.append(("page", str(page)))
+    return urlencode(pairs)
+
+
+def parse_audit(query: Mapping[str, str]) -> Parsed[AuditFilters]:
+    errors: list[str] = []
+    since, until = _date_range(query, errors)
+    filters = AuditFilters(
+        patient=_text(query, "patient"),
+        document=_text(query, "document"),
+        actor=_text(query, "actor"),
+        action=_text(query, "action"),
+        since=since,
+        until=until,
+    )
+    return Parsed(filters, parse_page(query), errors)
+
+
+def audit_query(filters: AuditFilters, page: int | None = None) -> str:
+    params = {
+        "patient": filters.patient or "",
+        "document": filters.document or "",
+        "actor": filters.actor or "",
+        "action": filters.action or "",
+        "from": filters.since.isoformat() if filters.since else "",
+        "to": filters.until.isoformat() if filters.until else "",
+    }
+    pairs = [(k, v) for k, v in params.items() if v]
+    if page and page > 1:
+        pairs.append(("page", str(page)))
+    return urlencode(pairs)
+
+
+def is_filtered(filters: FlaggedFilters | AuditFilters) -> bool:
+    return any(getattr(filters, f.name) for f in fields(filters))

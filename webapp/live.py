@@ -1,0 +1,135 @@
+"""Fan-out of live events to the browsers listening (Server-Sent Events).
+
+The Kafka reader runs in a thread; each subscriber is an asyncio queue on the server's loop,
+fed with `call_soon_threadsafe`. A subscriber that falls behind gets a `resync` instead of an
+unbounded queue: its page then reloads what it shows."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import orjson
+
+FLAGGED = "flagged"
+STATUS = "status"
+RESYNC = "resync"
+KINDS = frozenset({FLAGGED, STATUS})
+_EVENT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    kind: str
+    event_id: str
+    document_id: str
+    data: bytes
+
+    def sse(self) -> bytes:
+        """The event in text/event-stream framing (its JSON is one line)."""
+        return b"event: %s\nid: %s\ndata: %s\n\n" % (
+            self.kind.encode(),
+            self.event_id.encode(),
+            self.data,
+        )
+
+
+def resync_event() -> LiveEvent:
+    return LiveEvent(RESYNC, "resync", "", b"{}")
+
+
+class Subscription:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        kinds: frozenset[str],
+        document_id: str | None,
+        size: int,
+    ) -> None:
+        self.loop = loop
+        self.kinds = kinds
+        self.document_id = document_id
+        self.queue: asyncio.Queue[LiveEvent] = asyncio.Queue(size)
+
+    def wants(self, event: LiveEvent) -> bool:
+        if event.kind not in self.kinds:
+            return False
+        return self.document_id is None or event.document_id == self.document_id
+
+    def offer(self, event: LiveEvent) -> None:
+        """On the loop's thread."""
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            # Behind: drop what is queued and tell the page to reload its data instead.
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(resync_event())
+
+
+class LiveHub:
+    def __init__(self, *, queue_size: int = 256, remember: int = 10_000) -> None:
+        self._lock = threading.Lock()
+        self._subscriptions: set[Subscription] = set()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._remember = remember
+        self._queue_size = queue_size
+
+    @property
+    def clients(self) -> int:
+        with self._lock:
+            return len(self._subscriptions)
+
+    def publish(self, event: LiveEvent) -> bool:
+        """Hand an event to every interested subscriber (any thread). Output events have
+        deterministic ids, so a redelivered one is recognised and dropped: returns False."""
+        with self._lock:
+            if event.event_id in self._seen:
+                return False
+            self._seen[event.event_id] = None
+            if len(self._seen) > self._remember:
+                self._seen.popitem(last=False)
+            targets = [s for s in self._subscriptions if s.wants(event)]
+        for subscription in targets:
+            # A closed loop means the server is shutting down: nobody to tell.
+            with contextlib.suppress(RuntimeError):
+                subscription.loop.call_soon_threadsafe(subscription.offer, event)
+        return True
+
+    @contextmanager
+    def subscribe(
+        self, *, kinds: frozenset[str] = KINDS, document_id: str | None = None
+    ) -> Iterator[Subscription]:
+        """On the event loop: a subscription that lives as long as the `with` block."""
+        subscription = Subscription(
+            asyncio.get_running_loop(), kinds, document_id, self._queue_size
+        )
+        with self._lock:
+            self._subscriptions.add(subscription)
+        try:
+            yield subscription
+        finally:
+            with self._lock:
+                self._subscriptions.discard(subscription)
+
+
+def event_from_message(kind: str, value: bytes) -> LiveEvent | None:
+    """A LiveEvent from a flagged.items or document.status message; None if it is not one."""
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    event_id, document_id = data.get("event_id"), data.get("document_id")
+    if not isinstance(event_id, str) or not isinstance(document_id, str):
+        return None
+    if not _EVENT_ID.match(event_id):
+        return None
+    return LiveEvent(kind, event_id, document_id, orjson.dumps(data))

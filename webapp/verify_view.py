@@ -1,0 +1,244 @@
+"""The verify page's content: reasons, the extraction with its snippets, the patient's record
+(pure: built from what `load_verify` read)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+
+from domain.resources import document_source
+from storage.read import document_extraction, document_resources, document_state
+from storage.webapp_queries import (
+    action_outcome,
+    next_flagged,
+    patient_resources,
+    patient_row,
+    snapshot,
+)
+from webapp import present
+from webapp.corrections import editable_resources
+from webapp.queue_view import Reason, reasons_of
+
+RECORD_ITEMS_PER_TYPE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyData:
+    state: dict[str, Any]
+    extraction: dict[str, Any]
+    resources: list[dict[str, Any]]
+    patient: dict[str, Any] | None
+    record: list[dict[str, Any]]
+    outcome: dict[str, Any] | None
+    next_document: str | None
+
+
+def load_verify(
+    conn: psycopg.Connection, document_id: str, action_id: uuid.UUID | None
+) -> VerifyData | None:
+    with snapshot(conn):
+        state = document_state(conn, document_id)
+        if state is None:
+            return None
+        patient_id = str(state["patient_id"])
+        return VerifyData(
+            state=state,
+            extraction=document_extraction(conn, document_id) or {},
+            resources=document_resources(conn, document_id),
+            patient=patient_row(conn, patient_id),
+            record=patient_resources(conn, patient_id),
+            outcome=action_outcome(conn, document_id, action_id) if action_id else None,
+            next_document=next_flagged(conn, document_id),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedItem:
+    number: int
+    resource_type: str
+    summary: str
+    snippets: list[dict[str, Any]]
+    json: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordItem:
+    summary: str
+    document_id: str
+    document_title: str
+    from_this_document: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecordGroup:
+    resource_type: str
+    total: int
+    mine: list[RecordItem]
+    others: list[RecordItem]
+    others_total: int
+
+    @property
+    def from_this_document(self) -> int:
+        return len(self.mine)
+
+
+@dataclass(frozen=True, slots=True)
+class Demographics:
+    name_read: str
+    birth_read: str | None
+    name_record: str | None
+    birth_record: str | None
+    gender: str | None
+    name_differs: bool
+    birth_differs: bool
+    known: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyView:
+    document_id: str
+    patient_id: str
+    title: str
+    document_type: str | None
+    pages: int | None
+    review_status: str
+    version: int
+    reasons: list[Reason]
+    state: dict[str, Any]
+    model: str
+    demographics: Demographics
+    extracted: list[ExtractedItem]
+    stored_count: int
+    editor_text: str
+    record: list[RecordGroup]
+    record_total: int
+    record_documents: int
+    can_be_acted_on: bool
+    why_not_actionable: str | None
+    next_document: str | None
+
+
+def _iso(value: Any) -> str | None:
+    if isinstance(value, date | datetime):
+        return value.isoformat()[:10]
+    return str(value)[:10] if value else None
+
+
+def _demographics(data: VerifyData, rules: set[str]) -> Demographics:
+    read = data.extraction.get("patient") or {}
+    patient = data.patient or {}
+    record = patient.get("record") or {}
+    known = bool(record)
+    return Demographics(
+        name_read=present.name_as_read(read),
+        birth_read=_iso(read.get("birth_date")),
+        name_record=present.person_name(patient.get("family"), patient.get("given"))
+        if known
+        else None,
+        birth_record=_iso(patient.get("birth_date")) if known else None,
+        gender=str(record.get("gender")) if record.get("gender") else None,
+        name_differs="name_mismatch" in rules,
+        birth_differs="birth_date_conflict" in rules,
+        known=known,
+    )
+
+
+def _extracted(extraction: Mapping[str, Any]) -> list[ExtractedItem]:
+    snippets = extraction.get("source_snippets") or {}
+    items = []
+    for index, resource in enumerate(extraction.get("resources") or ()):
+        if not isinstance(resource, Mapping):
+            continue
+        items.append(
+            ExtractedItem(
+                number=index + 1,
+                resource_type=str(resource.get("resourceType", "?")),
+                summary=present.resource_summary(resource),
+                snippets=[dict(s) for s in snippets.get(str(index), ()) if isinstance(s, Mapping)],
+                json=json.dumps(resource, indent=2, ensure_ascii=False),
+            )
+        )
+    return items
+
+
+def _record(rows: Sequence[Mapping[str, Any]], document_id: str) -> list[RecordGroup]:
+    source = document_source(document_id)
+    groups: dict[str, list[RecordItem]] = {}
+    for row in rows:
+        body = row["body"]
+        mine = (body.get("meta") or {}).get("source") == source
+        groups.setdefault(str(row["resource_type"]), []).append(
+            RecordItem(
+                summary=present.resource_summary(body),
+                document_id=str(row["document_id"]),
+                document_title=str(row.get("document_title") or row["document_id"]),
+                from_this_document=mine,
+            )
+        )
+    out = []
+    for rtype, items in sorted(groups.items()):
+        # This document's own resources are always shown; the others' up to a limit.
+        others = [i for i in items if not i.from_this_document]
+        out.append(
+            RecordGroup(
+                resource_type=rtype,
+                total=len(items),
+                mine=[i for i in items if i.from_this_document],
+                others=others[:RECORD_ITEMS_PER_TYPE],
+                others_total=len(others),
+            )
+        )
+    return out
+
+
+def _actionable(state: Mapping[str, Any]) -> tuple[bool, str | None]:
+    if state["review_status"] == "rejected":
+        return False, (
+            "This document was removed from the record. Only a newer extraction of it can "
+            "merge again."
+        )
+    if not state["is_merged"]:
+        return False, (
+            "This document could not be merged, so there is nothing in the record to verify. "
+            "An operator can fix and replay it (optimerge dlq replay)."
+        )
+    return True, None
+
+
+def verify_view(data: VerifyData, editor_text: str | None = None) -> VerifyView:
+    state = data.state
+    extraction = data.extraction
+    document = extraction.get("document") or {}
+    reasons = reasons_of(state.get("flag_reasons"))
+    rules = {r.rule for r in reasons}
+    model = " ".join(p for p in (state.get("model_name"), state.get("model_version")) if p)
+    can, why_not = _actionable(state)
+    record = _record(data.record, str(state["document_id"]))
+    return VerifyView(
+        document_id=str(state["document_id"]),
+        patient_id=str(state["patient_id"]),
+        title=str(document.get("title") or "Untitled document"),
+        document_type=document.get("type"),
+        pages=document.get("pages"),
+        review_status=str(state["review_status"]),
+        version=int(state["version"]),
+        reasons=reasons,
+        state=state,
+        model=model or "unknown model",
+        demographics=_demographics(data, rules),
+        extracted=_extracted(extraction),
+        stored_count=len(data.resources),
+        editor_text=editor_text if editor_text is not None else editable_resources(data.resources),
+        record=record,
+        record_total=len(data.record),
+        record_documents=len({r["document_id"] for r in data.record}),
+        can_be_acted_on=can,
+        why_not_actionable=why_not,
+        next_document=data.next_document,
+    )
