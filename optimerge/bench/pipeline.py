@@ -102,18 +102,23 @@ def wait_processed(
 
 
 def publish(
-    settings: Settings, topics: Topics, documents: list[BenchDocument], rate: float | None = None
+    producer: EventProducer,
+    topics: Topics,
+    documents: list[BenchDocument],
+    rate: float | None = None,
 ) -> float:
-    """Send the documents (at `rate` per second, or as fast as possible); returns the start."""
-    assert settings.kafka_bootstrap_servers
+    """Send the documents (at `rate` per second, or as fast as possible); returns the start.
+
+    The producer must be warm (one message delivered before): a new idempotent producer waits
+    for its producer id, which would count as latency of the first documents."""
     started = time.time()
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
-        for n, d in enumerate(documents):
-            if rate:
-                delay = started + n / rate - time.time()
-                if delay > 0:
-                    time.sleep(delay)
-            producer.send(topics.extraction_results, d.stamped(datetime.now(UTC)), key=d.key)
+    for n, d in enumerate(documents):
+        if rate:
+            delay = started + n / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+        producer.send(topics.extraction_results, d.stamped(datetime.now(UTC)), key=d.key)
+    producer.flush()
     return started
 
 
