@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
+import threading
 
 import faust
 
@@ -21,6 +23,39 @@ log = logging.getLogger(__name__)
 
 class WorkerStartupError(Exception):
     pass
+
+
+# SPEC: a worker stops within 10 s of SIGTERM/SIGINT, whatever state Kafka is in.
+SHUTDOWN_DEADLINE_SECONDS = 8.0
+
+
+class _Worker(faust.Worker):
+    """faust's worker, with a deadline on shutdown: stopping can hang forever while the broker
+    is unreachable (aiokafka retries its fetches), and a worker must never ignore SIGTERM."""
+
+    def _on_sigint(self) -> None:
+        _arm_shutdown_deadline()
+        super()._on_sigint()
+
+    def _on_sigterm(self) -> None:
+        _arm_shutdown_deadline()
+        super()._on_sigterm()
+
+
+def _arm_shutdown_deadline(seconds: float = SHUTDOWN_DEADLINE_SECONDS) -> None:
+    def force_exit() -> None:
+        print(
+            f"optimerge worker: shutdown did not finish within {seconds:.0f} s (is Kafka "
+            "reachable?); exiting now. Batches not acked are redelivered to the next worker, "
+            "which is harmless: merges are idempotent.",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(0)
+
+    timer = threading.Timer(seconds, force_exit)
+    timer.daemon = True
+    timer.start()
 
 
 def _check_ready(settings: Settings) -> None:
@@ -64,7 +99,7 @@ def run_worker(
     if metrics_port is not None:
         _, port = serve(merge_worker.registry, "127.0.0.1", metrics_port)
         print(f"Prometheus metrics on http://127.0.0.1:{port}/metrics", file=sys.stderr)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker = _Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

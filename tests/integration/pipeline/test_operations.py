@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from optimerge.infra import LocalPostgres
+from optimerge.infra import LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
 from optimerge.settings import InfraSettings, Settings
 from storage.migrate import apply_migrations
+from streams.admin import ensure_topics
+from streams.topics import Topics
 from tests.fix_infra import make_state_dir
 
 from ._helpers import demo_feed, publish, wait_until_processed
@@ -77,3 +79,37 @@ def test_worker_serves_prometheus_metrics(settings: Settings, start_worker: Call
     assert total == 50
     assert "optimerge_merge_duration_seconds_bucket" in text
     assert worker.stop() == 0
+
+
+@pytest.fixture
+def own_kafka() -> Iterator[LocalKafka]:
+    """A broker of this test's own, so it can be stopped without harming other tests."""
+    state_dir = make_state_dir("optimerge-test-broker-")
+    kafka_port, controller_port = free_ports(2)
+    infra = InfraSettings(
+        state_dir=state_dir, kafka_port=kafka_port, kafka_controller_port=controller_port
+    )
+    broker = LocalKafka(infra, log=lambda _: None)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def test_sigterm_stops_the_worker_within_10_s_even_with_kafka_gone(
+    settings: Settings, own_kafka: LocalKafka, start_worker: Callable
+) -> None:
+    topics = Topics(settings.topic_prefix)
+    ensure_topics(own_kafka.bootstrap, topics, partitions=settings.partitions)
+    cut_off = settings.with_overrides(kafka_bootstrap_servers=own_kafka.bootstrap)
+    docs = demo_feed(cut_off, 5, seed=43)
+    worker = start_worker(cut_off)
+    publish(cut_off, (d.result for d in docs))
+    wait_until_processed(cut_off, 5)
+    own_kafka.stop()
+    time.sleep(2)  # the worker notices the broker is gone
+    started = time.monotonic()
+    assert worker.stop(timeout=10) == 0
+    assert time.monotonic() - started < 10
