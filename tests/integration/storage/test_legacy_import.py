@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from storage.db import connect
 from storage.legacy import ImportReport, import_legacy
 from storage.merge import merge_batch
 from storage.read import document_state
+from tests.cli_runner import run_optimerge
 
 from ._factories import extraction, incoming, no_flags
 
@@ -202,15 +201,7 @@ def test_documents_the_pipeline_already_stored_are_present_or_refused(
 
 
 def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "optimerge", "import-legacy", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_optimerge("import-legacy", *args, DATABASE_URL=database_url)
 
 
 def test_cli_imports_reports_and_exits_1_for_unmapped_records(
