@@ -74,7 +74,9 @@ class Settings(BaseSettings):
     replication_factor: int = Field(default=1, ge=1)
     app_id: str = "optimerge"
     batch_max_events: int = Field(default=500, ge=1)
-    batch_within_seconds: float = Field(default=0.05, gt=0)
+    # How long a batch waits to fill; a full batch (batch_max_events) goes at once.
+    batch_within_seconds: float = Field(default=0.02, gt=0)
+    gil_switch_interval_seconds: float = Field(default=0.001, gt=0, le=0.1)
     max_event_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     metrics_window_seconds: float = Field(default=60.0, gt=0)
     rules: RuleThresholds = Field(default_factory=RuleThresholds)
