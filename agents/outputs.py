@@ -82,6 +82,21 @@ def merge_outputs(topics: Topics, reports: Sequence[MergeReport]) -> list[Output
                 at=report.merged_at or report.incoming.received_at,
             )
             outputs.append(_out(topics.flagged_items, d.patient_id, flagged))
+        elif d.resolves_flag and d.review_status is not None:
+            # Off the reviewers' queue without a review: a newer extraction passed every rule.
+            resolved = FlaggedItem(
+                event_id=deterministic_event_id(d.document_id, d.version, "resolved"),
+                kind="resolved",
+                document_id=d.document_id,
+                patient_id=d.patient_id,
+                review_status=d.review_status,
+                version=d.version,
+                confidence=result.confidence,
+                model_name=result.model.name,
+                uploaded_at=result.uploaded_at,
+                at=report.merged_at or report.incoming.received_at,
+            )
+            outputs.append(_out(topics.flagged_items, d.patient_id, resolved))
     return outputs
 
 

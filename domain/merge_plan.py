@@ -149,10 +149,21 @@ class MergeDecision:
     review_status: ReviewStatus | None = None
     flag_reasons: tuple[FlagReason, ...] = ()
     version: int = 0
+    # The review status before this merge (None for a new document).
+    previous_review_status: ReviewStatus | None = None
 
     @property
     def writes(self) -> bool:
         return self.outcome in (MergeOutcome.MERGED, MergeOutcome.REMERGED)
+
+    @property
+    def resolves_flag(self) -> bool:
+        """A newer extraction of a flagged document that is no longer doubtful."""
+        return (
+            self.outcome == MergeOutcome.REMERGED
+            and self.previous_review_status == ReviewStatus.FLAGGED
+            and self.review_status != ReviewStatus.FLAGGED
+        )
 
 
 def plan_merge(
@@ -230,4 +241,5 @@ def plan_merge(
         review_status=status,
         flag_reasons=reasons,
         version=1 if stored is None else stored.version + 1,
+        previous_review_status=stored.review_status if stored else None,
     )

@@ -214,3 +214,14 @@ def test_raw_event_with_or_without_local_links_gives_the_same_plan():
         assert [w.body for w in with_raw.changes.inserts] == [
             w.body for w in without.changes.inserts
         ]
+
+
+def test_a_newer_extraction_that_passes_every_rule_resolves_the_flag():
+    flagged = stored_from([], review_status=ReviewStatus.FLAGGED)
+    decision = plan_merge(extraction(2), flagged, [], NOW)
+    assert decision.resolves_flag
+    still = plan_merge(
+        extraction(2), flagged, [FlagReason(rule=FlagRule.LOW_CONFIDENCE, text="x")], NOW
+    )
+    assert not still.resolves_flag
+    assert not plan_merge(extraction(1), None, [], NOW).resolves_flag
