@@ -6,11 +6,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pydantic import ValidationError
 
 from schemas import DeadLetter
 from streams.producer import EventProducer
+from streams.reader import read_to_end
 
 REPLAY_HEADER = "x-optimerge-replay-of"
 
@@ -52,42 +52,12 @@ class LetterFilter:
 
 def read_dead_letters(bootstrap: str, topic: str, timeout: float = 10.0) -> Iterator[StoredLetter]:
     """Every dead letter currently on the topic, oldest first per partition (no group commit)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "optimerge-dlq-reader",
-            "enable.auto.commit": False,
-            "fetch.message.max.bytes": 8 * 1024 * 1024,
-        }
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            raise LookupError(f"topic {topic} does not exist")
-        ends = {}
-        for p in metadata.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-            if high > low:
-                ends[p] = high
-        if not ends:
-            return
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-        while ends:
-            msg = consumer.poll(timeout)
-            if msg is None:
-                raise TimeoutError(f"reading {topic} stalled for {timeout} s")
-            if msg.error():
-                continue
-            part, offset = msg.partition() or 0, msg.offset() or 0
-            if offset + 1 >= ends.get(part, 0):
-                ends.pop(part, None)
-            try:
-                letter = DeadLetter.model_validate_json(msg.value() or b"")
-            except ValidationError:
-                continue  # not ours: something else wrote to the DLQ topic
-            yield StoredLetter(part, offset, letter)
-    finally:
-        consumer.close()
+    for record in read_to_end(bootstrap, topic, timeout):
+        try:
+            letter = DeadLetter.model_validate_json(record.value)
+        except ValidationError:
+            continue  # not ours: something else wrote to the DLQ topic
+        yield StoredLetter(record.partition, record.offset, letter)
 
 
 def replay(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -49,19 +48,6 @@ def append_audit(
         "UPDATE patients SET audit_seq = %s, audit_head = %s WHERE patient_id = %s",
         [(locked[p].audit_seq, locked[p].audit_head, p) for p in sorted(touched)],
     )
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRow:
-    audit_id: int
-    patient_id: str
-    seq: int
-    document_id: str | None
-    action: str
-    actor_kind: str
-    actor: str
-    details: dict[str, Any]
-    occurred_at: datetime
 
 
 def _entry(row: tuple[Any, ...]) -> AuditEntry:

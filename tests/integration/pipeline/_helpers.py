@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterable
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from optimerge.demo import DemoDocument, build_documents, load_sample
 from optimerge.settings import Settings
@@ -14,6 +13,7 @@ from schemas import ExtractionResult
 from storage.db import connect
 from storage.patients import import_patients
 from streams.producer import EventProducer
+from streams.reader import read_to_end
 from streams.topics import Topics
 
 
@@ -57,31 +57,6 @@ def wait_until_processed(settings: Settings, expected: int, timeout: float = 180
 def read_topic(settings: Settings, topic: str, timeout: float = 10.0) -> list[dict]:
     """Every message currently on `topic`, decoded, in partition order."""
     assert settings.kafka_bootstrap_servers
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": "test-reader",
-            "enable.auto.commit": False,
-            "fetch.message.max.bytes": 8 * 1024 * 1024,
-        }
-    )
-    try:
-        meta = consumer.list_topics(topic, timeout=timeout).topics[topic]
-        ends = {}
-        for p in meta.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-            if high > low:
-                ends[p] = high
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-        out: list[dict] = []
-        while ends:
-            msg = consumer.poll(timeout)
-            assert msg is not None, f"reading {topic} stalled"
-            if msg.error():
-                continue
-            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
-            out.append(orjson.loads(msg.value()))
-        return out
-    finally:
-        consumer.close()
+    return [
+        orjson.loads(r.value) for r in read_to_end(settings.kafka_bootstrap_servers, topic, timeout)
+    ]
