@@ -17,6 +17,7 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 unit: setup
 	.venv/bin/pytest -m "not integration" $(PYTEST_ARGS)

@@ -1,1 +1,2 @@
-"""faust-streaming agents: thin loops that batch, call pure functions and storage, then ack."""
+"""The stream agents: the faust agent that batches and acks, the worker that hands its batches to
+the pipeline, its Prometheus metrics, and the worker process."""

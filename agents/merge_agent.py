@@ -8,25 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from prometheus_client import CollectorRegistry
 
-from agents.decode import RawRecord
-from agents.metrics_bridge import observe_batch
-from agents.pipeline import BatchProcessor, BatchResult, StoppingError
-from domain.metrics_window import WindowedMetrics
-from optimerge.prom import PipelineMetrics
-from optimerge.settings import Settings
-from schemas.events import utc_now
-from schemas.metrics import PipelineMetricsWindow
-from streams.producer import EventProducer
-from streams.topics import Topics
+from agents.worker import MergeWorker
+from pipeline.batch import StoppingError
+from pipeline.decode import RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -41,74 +30,6 @@ def raw_record(event: Any) -> RawRecord:
         value=message.value,
         timestamp=datetime.fromtimestamp(message.timestamp, UTC),
     )
-
-
-class MergeWorker:
-    """Owns the processor, the output producer and the metrics; the agent only loops and acks."""
-
-    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
-        assert settings.kafka_bootstrap_servers
-        self.settings = settings
-        self.topics = Topics(settings.topic_prefix)
-        self.stopping = threading.Event()
-        self.processor = BatchProcessor(settings, stopping=self.stopping)
-        self.producer = EventProducer(settings.kafka_bootstrap_servers)
-        self.registry = registry or CollectorRegistry()
-        self.prometheus = PipelineMetrics.create(self.registry)
-        # Unique per process run, so a restarted worker's windows never share an event id.
-        worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(utc_now().timestamp())}"
-        self.windows = WindowedMetrics(worker_id, settings.metrics_window_seconds, utc_now)
-        self._metrics_lock = threading.Lock()
-        # Next offset to process per (topic, partition): the consumer lag is measured from it.
-        self.positions: dict[tuple[str, int], int] = {}
-
-    def handle(self, records: list[RawRecord]) -> BatchResult:
-        """Write the batch, then publish its outputs; returns only when both are done."""
-        result = self.processor.process(records)
-        for out in result.outputs:
-            self.producer.send(out.topic, out.value, key=out.key)
-        self.producer.flush()
-        now = utc_now()
-        with self._metrics_lock:
-            observe_batch(self.windows, result, now)
-            self.prometheus.observe_batch(result, now)
-            for r in records:
-                self.positions[(r.topic, r.partition)] = r.offset + 1
-        return result
-
-    def publish_windows(self, *, final: bool = False) -> int:
-        """Publish every closed metrics window (all of them when the worker stops)."""
-        with self._metrics_lock:
-            due = self.windows.flush() if final else self.windows.close_due()
-        self._publish(due)
-        return len(due)
-
-    def _publish(self, windows: list[PipelineMetricsWindow]) -> None:
-        for window in windows:
-            self.producer.send(
-                self.topics.pipeline_metrics,
-                window.model_dump_json().encode(),
-                key=window.worker_id,
-            )
-        if windows:
-            self.producer.flush()
-
-    def set_lag(self, highwaters: dict[tuple[str, int], int]) -> None:
-        with self._metrics_lock:
-            lags = {
-                tp: max(0, hw - self.positions[tp])
-                for tp, hw in highwaters.items()
-                if tp in self.positions
-            }
-            self.prometheus.set_consumer_lag(lags)
-
-    def close(self) -> None:
-        self.stopping.set()
-        try:
-            self.publish_windows(final=True)
-        except Exception:
-            log.exception("could not publish the last metrics window")
-        self.processor.close()
 
 
 def register_merge_agent(app: faust.App, worker: MergeWorker) -> Any:

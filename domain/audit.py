@@ -1,25 +1,39 @@
-"""Audit entries and their per-patient hash chain: altering an entry breaks every later hash."""
+"""Audit entries and their per-patient hash chain: altering an entry breaks every later hash
+(docs/contract.md#audit-trail)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import orjson
 
-ActorKind = Literal["system", "reviewer", "operator"]
+from schemas.events import ActorKind
 
 SYSTEM_ACTOR = "optimerge-merge-agent"
+
+
+class AuditAction(StrEnum):
+    """What an audit entry records (stored as its value; part of the chained hash)."""
+
+    MERGE = "merge"
+    REMERGE = "remerge"
+    MERGE_FAILED = "merge_failed"
+    MARK_CORRECT = "mark_correct"
+    CORRECT_DATA = "correct_data"
+    ROLLBACK = "rollback"
+    LEGACY_IMPORT = "legacy_import"
 
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     patient_id: str
     document_id: str | None
-    action: str
+    action: AuditAction
     actor_kind: ActorKind
     actor: str
     details: dict[str, Any]
@@ -53,10 +67,23 @@ class ChainBreak:
     reason: str
 
 
-def verify_chain(
-    patient_id: str, rows: Iterable[tuple[int, str, str, AuditEntry]]
-) -> ChainBreak | None:
-    """Check one patient's entries, given in seq order as (seq, prev_hash, hash, entry)."""
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    patients: int
+    entries: int
+    breaks: list[ChainBreak] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+
+# One stored entry as the verifier reads it: (seq, prev_hash, hash, entry).
+ChainRow = tuple[int, str, str, AuditEntry]
+
+
+def verify_chain(patient_id: str, rows: Iterable[ChainRow]) -> ChainBreak | None:
+    """Check one patient's entries, given in seq order."""
     expected_prev = ""
     expected_seq = 1
     for seq, prev_hash, stored_hash, entry in rows:
@@ -69,3 +96,25 @@ def verify_chain(
         expected_prev = stored_hash
         expected_seq += 1
     return None
+
+
+def verify_chains(
+    chains: Iterable[tuple[str, list[ChainRow]]],
+    heads: Iterable[tuple[str, int, str]],
+    last_entries: dict[str, tuple[int, str]],
+) -> ChainReport:
+    """Every patient's chain, and each stored head (patient, seq, hash) against its last entry."""
+    breaks: list[ChainBreak] = []
+    patients = entries = 0
+    for patient_id, rows in chains:
+        patients += 1
+        entries += len(rows)
+        found = verify_chain(patient_id, rows)
+        if found:
+            breaks.append(found)
+    for patient_id, seq, head in heads:
+        if last_entries.get(patient_id, (0, "")) != (seq, head):
+            breaks.append(
+                ChainBreak(patient_id, seq, "chain head on the patient row does not match")
+            )
+    return ChainReport(patients, entries, breaks)

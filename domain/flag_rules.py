@@ -1,7 +1,8 @@
-"""The flag rules of SPEC.md: which extractions a person should check before trusting them.
+"""The flag rules (docs/contract.md#flag-rules): which extractions a person should check before
+trusting them.
 
-Every rule is evaluated and every one that fires is reported, in SPEC order, each with a text a
-reviewer understands at a glance. With zero resources both `no_resources` and
+Every rule is evaluated and every one that fires is reported, in the contract's order, each with
+a text a reviewer understands at a glance. With zero resources both `no_resources` and
 `few_resources_low_confidence` (when the confidence is also low) fire: zero is fewer than three.
 Without a patient record only `unknown_patient` speaks for it: birth date and name have nothing
 to be compared with.
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from domain.names import compare_names, describe_name_comparison
 from domain.patients import PatientRecord
-from optimerge.settings import RuleThresholds
+from domain.thresholds import RuleThresholds
 from schemas import ExtractionResult, FlagReason, FlagRule, ReviewStatus
 
 Rule = Callable[[ExtractionResult, PatientRecord | None, RuleThresholds], FlagReason | None]
@@ -113,7 +114,7 @@ def unknown_patient(
     )
 
 
-# SPEC order: reasons are reported in this order.
+# The contract's order: reasons are reported in this order.
 RULES: tuple[Rule, ...] = (
     low_confidence,
     fallback_model,
@@ -128,7 +129,8 @@ RULES: tuple[Rule, ...] = (
 def evaluate(
     result: ExtractionResult, record: PatientRecord | None, thresholds: RuleThresholds
 ) -> list[FlagReason]:
-    """Every rule that fires for this extraction, in SPEC order; empty means auto-approve."""
+    """Every rule that fires for this extraction, in the contract's order; empty means
+    auto-approve."""
     return [reason for rule in RULES if (reason := rule(result, record, thresholds)) is not None]
 
 

@@ -1,14 +1,16 @@
-"""Mapping records of the legacy review workflow onto optimerge's document states (seed R5).
+"""Mapping records of the legacy review workflow onto optimerge's document states
+(docs/contract.md#legacy-import).
 
 `approved` without a reviewer becomes `auto_approved`, with one `reviewed`; `pending`, `rejected`
 and `flagged` stay as they are. Any other status is reported, never guessed. Auto-approved,
 reviewed and flagged documents are merged (their resources stored exactly as a merge would store
 them); rejected ones keep no resources; pending ones wait for processing.
 
-The legacy free-text `flag_reason` becomes SPEC flag reasons. SPEC's rule codes are a fixed
-contract, so none is added: each part of the text (split on ";" and new lines) gets the rule it
-names ("confidence", "fallback", "DOB", ...); a part naming no rule is kept verbatim under
-`low_confidence`, the broadest "do not trust this extraction yet", with a "Legacy flag:" prefix.
+The legacy free-text `flag_reason` becomes flag reasons. The rule codes are a fixed contract
+(docs/contract.md#flag-rules), so none is added: each part of the text (split on ";" and new
+lines) gets the rule it names ("confidence", "fallback", "DOB", ...); a part naming no rule is
+kept verbatim under `low_confidence`, the broadest "do not trust this extraction yet", with a
+"Legacy flag:" prefix.
 The document stays flagged either way, so a reviewer reads the original text; only the per-rule
 statistics carry the approximation, and the import report counts those texts.
 """
@@ -24,9 +26,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from domain.audit import AuditEntry
+from domain.audit import AuditAction, AuditEntry
 from domain.merge_plan import ResourceChanges, plan_merge
 from schemas import (
+    ActorKind,
     ExtractionResult,
     FlagReason,
     FlagRule,
@@ -40,7 +43,7 @@ LEGACY_STATUSES = ("approved", "pending", "rejected", "flagged")
 MERGED_STATUSES = frozenset(
     {ReviewStatus.AUTO_APPROVED, ReviewStatus.REVIEWED, ReviewStatus.FLAGGED}
 )
-AUDIT_ACTION = "legacy_import"
+AUDIT_ACTION = AuditAction.LEGACY_IMPORT
 # ExtractionResult needs a model name; the legacy export may not have recorded one.
 UNRECORDED_MODEL = "unrecorded-legacy-model"
 GENERIC_RULE = FlagRule.LOW_CONFIDENCE
@@ -78,7 +81,7 @@ class LegacyMapping:
     extraction: ExtractionResult
     flag_reasons: tuple[FlagReason, ...] = ()
     where: str = ""
-    # Flag texts that named no SPEC rule and were filed under GENERIC_RULE.
+    # Flag texts that named no rule code and were filed under GENERIC_RULE.
     generic_flag_reasons: int = 0
 
     @property
@@ -115,7 +118,7 @@ def new_status(old_status: str, reviewer: str | None) -> ReviewStatus | None:
 
 
 def flag_reasons_from_text(text: str | None) -> tuple[tuple[FlagReason, ...], int]:
-    """SPEC flag reasons for a legacy free text, and how many parts fell back to GENERIC_RULE."""
+    """Flag reasons for a legacy free text, and how many parts fell back to GENERIC_RULE."""
     reasons: list[FlagReason] = []
     generic = 0
     for part in re.split(r"[;\n]+", text or ""):
@@ -239,7 +242,7 @@ def legacy_audit_entry(
         patient_id=mapping.patient_id,
         document_id=mapping.document_id,
         action=AUDIT_ACTION,
-        actor_kind="operator",
+        actor_kind=ActorKind.OPERATOR,
         actor=actor,
         details={
             "legacy_status": mapping.old_status,

@@ -140,6 +140,15 @@ def plan_resource_changes(
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """Resource changes of one document, with whom they belong to."""
+
+    patient_id: str
+    document_id: str
+    changes: ResourceChanges
+
+
+@dataclass(frozen=True, slots=True)
 class MergeDecision:
     outcome: MergeOutcome
     document_id: str

@@ -12,7 +12,6 @@ exact). The default of 10,000 keeps a 60 s window exact up to about 160 document
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from domain.review_plan import ReviewOutcome
+from domain.stats import percentile
 from schemas.events import ReviewActionKind, ReviewStatus, deterministic_event_id
 from schemas.metrics import LatencySummary, PipelineMetricsWindow
 
@@ -28,14 +28,6 @@ Clock = Callable[[], datetime]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 DEFAULT_MAX_SAMPLES = 10_000
-
-
-def percentile(sorted_samples: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile: the smallest sample with at least q % of all samples at or below."""
-    if not sorted_samples:
-        raise ValueError("no samples")
-    rank = max(1, math.ceil(q / 100 * len(sorted_samples)))
-    return sorted_samples[rank - 1]
 
 
 def rate(part: int, whole: int) -> float:
@@ -74,9 +66,9 @@ class _Samples:
             return LatencySummary()
         ordered = sorted(self._values)
         return LatencySummary(
-            p50=percentile(ordered, 50),
-            p95=percentile(ordered, 95),
-            p99=percentile(ordered, 99),
+            p50=percentile(ordered, 50, is_sorted=True),
+            p95=percentile(ordered, 95, is_sorted=True),
+            p99=percentile(ordered, 99, is_sorted=True),
             count=self.count,
             max=self.max,
         )

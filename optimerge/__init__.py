@@ -1,1 +1,2 @@
-"""optimerge: the operator command, settings and local infrastructure."""
+"""optimerge: the operator command (cli/), the local Kafka/PostgreSQL supervisor (infra/), the demo
+feed and the bench: the roof, which nothing below imports."""

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import ValidationError
 
-from optimerge.settings import Settings
 from schemas import ExtractionResult, ReviewAction
 from streams.producer import EventProducer
-from streams.topics import Topics
+from streams.topics import BoundTopic, Topics
 
 
 class PublishError(Exception):
@@ -47,13 +46,21 @@ def iter_json_events(path: Path) -> Iterator[tuple[str, Any]]:
             raise PublishError(f"{path}:{number}: invalid JSON: {exc}") from exc
 
 
-def publish_files(settings: Settings, paths: list[Path], *, review: bool = False) -> PublishCounts:
+def publish_files(
+    bootstrap: str, topics: Topics, paths: list[Path], *, review: bool = False
+) -> PublishCounts:
     """Validate every event before sending any, so a bad file publishes nothing."""
-    assert settings.kafka_bootstrap_servers
-    topics = Topics(settings.topic_prefix)
-    topic = topics.review_actions if review else topics.extraction_results
-    model = ReviewAction if review else ExtractionResult
-    events: list[ExtractionResult | ReviewAction] = []
+    if review:
+        return _publish(bootstrap, topics.review_actions, paths)
+    return _publish(bootstrap, topics.extraction_results, paths)
+
+
+E = TypeVar("E", ExtractionResult, ReviewAction)
+
+
+def _publish(bootstrap: str, topic: BoundTopic[E], paths: list[Path]) -> PublishCounts:
+    model = topic.spec.model
+    events: list[E] = []
     for path in paths:
         if not path.is_file():
             raise PublishError(f"{path}: no such file")
@@ -62,7 +69,7 @@ def publish_files(settings: Settings, paths: list[Path], *, review: bool = False
                 events.append(model.model_validate(obj))
             except ValidationError as exc:
                 raise PublishError(f"{where}: not a valid {model.__name__}:\n{exc}") from exc
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(bootstrap) as producer:
         for event in events:
-            producer.send(topic, event.model_dump_json().encode(), key=event.patient_id)
-    return PublishCounts(topic, len(events))
+            producer.publish(topic, event)
+    return PublishCounts(topic.name, len(events))

@@ -1,7 +1,9 @@
-"""Wire contract of optimerge: the events on its topics (pydantic v2, JSON on the wire)."""
+"""Wire contract of optimerge: the events on its topics (pydantic v2, JSON on the wire;
+docs/contract.md#events)."""
 
 from schemas.events import (
     SCHEMA_VERSION,
+    ActorKind,
     DeadLetter,
     DocumentStatusEvent,
     ExtractionModel,
@@ -21,6 +23,7 @@ from schemas.events import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ActorKind",
     "DeadLetter",
     "DocumentStatusEvent",
     "ExtractionModel",

@@ -1,4 +1,5 @@
-"""The events on optimerge's topics: the wire contract of SPEC.md, as pydantic v2 models."""
+"""The events on optimerge's topics, as pydantic v2 models: the wire contract of
+docs/contract.md#events."""
 
 from __future__ import annotations
 
@@ -149,6 +150,14 @@ class ExtractionResult(_Event):
     _check_resources = field_validator("resources")(validate_resources)
 
 
+class ActorKind(StrEnum):
+    """Who made a change: the merge agent itself, a reviewer in the app, or an operator."""
+
+    SYSTEM = "system"
+    REVIEWER = "reviewer"
+    OPERATOR = "operator"
+
+
 class ReviewActionKind(StrEnum):
     MARK_CORRECT = "mark_correct"
     CORRECT_DATA = "correct_data"
@@ -156,13 +165,16 @@ class ReviewActionKind(StrEnum):
 
 
 class ReviewAction(_Event):
-    """A reviewer's decision on a flagged document, published on review.actions."""
+    """A person's decision on a document, published on review.actions: a reviewer's from the
+    app, or an operator's from the command line. Every write to a document travels so."""
 
     action_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     document_id: NonEmptyStr
     patient_id: NonEmptyStr
     action: ReviewActionKind
+    # Who acted: the reviewer's account, or the operator named on the command line.
     reviewer: NonEmptyStr
+    actor_kind: Literal[ActorKind.REVIEWER, ActorKind.OPERATOR] = ActorKind.REVIEWER
     expected_version: int = Field(ge=0)
     corrected_resources: list[FhirResource] | None = None
     note: str = ""

@@ -1,4 +1,5 @@
-"""The windowed pipeline metrics a worker publishes on pipeline.metrics (SPEC.md "Metrics")."""
+"""The windowed pipeline metrics a worker publishes on pipeline.metrics
+(docs/contract.md#metrics)."""
 
 from __future__ import annotations
 

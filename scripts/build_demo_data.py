@@ -1,4 +1,5 @@
-"""Build data/synthea/: a compact, derived sample of the Synthea R4 bundles for the demo feed.
+"""Build optimerge/demo/data/: a compact, derived sample of the Synthea R4 bundles for the demo
+feed.
 
 Reads 12 of the 40 bundles in /work/shared/data/fhir-r4-samples, keeps each Patient and the
 clinical resources an extractor reads from documents, rewrites their references, and writes one
@@ -20,7 +21,7 @@ from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = Path("/work/shared/data/fhir-r4-samples")
-DEFAULT_OUT = PROJECT_ROOT / "data" / "synthea"
+DEFAULT_OUT = PROJECT_ROOT / "optimerge" / "demo" / "data"
 SAMPLE_NAME = "sample.json.gz"
 
 # Six women and six men born 1924-2008: two deceased, four with allergies, two born on a day <= 12

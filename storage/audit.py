@@ -1,16 +1,22 @@
-"""The append-only audit trail: written in the caller's transaction, hash-chained per patient."""
+"""The append-only audit trail: appended in the caller's transaction, read back for the chain
+check and the audit pages."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
 import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
 
-from domain.audit import AuditEntry, ChainBreak, chain_hash, verify_chain
+from domain.audit import AuditAction, AuditEntry, ChainRow, chain_hash
+from schemas import ActorKind
 from storage.documents import LockedPatient
+from storage.queue import day_start
 
 
 def append_audit(
@@ -33,8 +39,8 @@ def append_audit(
                     entry.patient_id,
                     seq,
                     entry.document_id,
-                    entry.action,
-                    entry.actor_kind,
+                    entry.action.value,
+                    entry.actor_kind.value,
                     entry.actor,
                     orjson.dumps(entry.details).decode(),
                     entry.occurred_at,
@@ -50,43 +56,25 @@ def append_audit(
     )
 
 
-def _entry(row: tuple[Any, ...]) -> AuditEntry:
-    _, patient_id, _, document_id, action, actor_kind, actor, details, occurred_at = row[:9]
-    return AuditEntry(patient_id, document_id, action, actor_kind, actor, details, occurred_at)
-
-
 @dataclass(frozen=True, slots=True)
-class ChainReport:
-    patients: int
-    entries: int
-    breaks: list[ChainBreak]
+class StoredChains:
+    """What the chain check reads, in one snapshot: the entries, the heads kept on patient rows,
+    and each patient's last entry."""
 
-    @property
-    def ok(self) -> bool:
-        return not self.breaks
+    chains: Iterator[tuple[str, list[ChainRow]]]
+    heads: list[tuple[str, int, str]]
+    last_entries: dict[str, tuple[int, str]]
 
 
-def verify_audit_chains(conn: psycopg.Connection, patient_id: str | None = None) -> ChainReport:
-    """Recompute every patient's chain (or one patient's) and compare it with the stored heads."""
+def read_chains(conn: psycopg.Connection, patient_id: str | None = None) -> StoredChains:
+    """Run inside a transaction: the entries stream through a server-side cursor."""
     where, params = ("WHERE patient_id = %s", (patient_id,)) if patient_id else ("", ())
-    breaks: list[ChainBreak] = []
-    patients = entries = 0
-    with conn.cursor(name="audit_verify") as cur:
-        cur.itersize = 5000
-        cur.execute(
-            "SELECT audit_id, patient_id, seq, document_id, action, actor_kind, actor, details, "
-            f"occurred_at, prev_hash, hash FROM audit_log {where} ORDER BY patient_id, seq",
-            params,
-        )
-        for pid, rows in _group_by_patient(cur):
-            patients += 1
-            entries += len(rows)
-            found = verify_chain(pid, ((r[2], r[9], r[10], _entry(r)) for r in rows))
-            if found:
-                breaks.append(found)
-    heads = conn.execute(
-        f"SELECT patient_id, audit_seq, audit_head FROM patients {where}", params
-    ).fetchall()
+    heads = [
+        (pid, seq, head)
+        for pid, seq, head in conn.execute(
+            f"SELECT patient_id, audit_seq, audit_head FROM patients {where}", params
+        ).fetchall()
+    ]
     last = {
         pid: (seq, h)
         for pid, seq, h in conn.execute(
@@ -95,22 +83,84 @@ def verify_audit_chains(conn: psycopg.Connection, patient_id: str | None = None)
             params,
         ).fetchall()
     }
-    for pid, seq, head in heads:
-        if last.get(pid, (0, "")) != (seq, head):
-            breaks.append(ChainBreak(pid, seq, "chain head on the patient row does not match"))
-    return ChainReport(patients, entries, breaks)
+    return StoredChains(_chains(conn, where, params), heads, last)
 
 
-def _group_by_patient(
-    cur: psycopg.Cursor,
-) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
-    current: str | None = None
-    rows: list[tuple[Any, ...]] = []
-    for row in cur:
-        if row[1] != current:
-            if current is not None:
-                yield current, rows
-            current, rows = row[1], []
-        rows.append(row)
-    if current is not None:
-        yield current, rows
+def _chains(
+    conn: psycopg.Connection, where: str, params: tuple[Any, ...]
+) -> Iterator[tuple[str, list[ChainRow]]]:
+    with conn.cursor(name="audit_verify") as cur:
+        cur.itersize = 5000
+        cur.execute(
+            "SELECT patient_id, seq, document_id, action, actor_kind, actor, details, "
+            f"occurred_at, prev_hash, hash FROM audit_log {where} ORDER BY patient_id, seq",
+            params,
+        )
+        current: str | None = None
+        rows: list[ChainRow] = []
+        for pid, seq, doc, action, kind, actor, details, at, prev, digest in cur:
+            if pid != current:
+                if current is not None:
+                    yield current, rows
+                current, rows = pid, []
+            entry = AuditEntry(pid, doc, AuditAction(action), ActorKind(kind), actor, details, at)
+            rows.append((seq, prev, digest, entry))
+        if current is not None:
+            yield current, rows
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilters:
+    patient: str | None = None
+    document: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def _audit_where(filters: AuditFilters) -> tuple[sql.Composable, dict[str, Any]]:
+    clauses: list[sql.Composable] = [sql.SQL("true")]
+    params: dict[str, Any] = {}
+    for column, key, value in (
+        ("patient_id", "patient", filters.patient),
+        ("document_id", "document", filters.document),
+        ("actor", "actor", filters.actor),
+        ("action", "action", filters.action),
+    ):
+        if value:
+            clauses.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(key)))
+            params[key] = value
+    if filters.since is not None:
+        clauses.append(sql.SQL("occurred_at >= %(since)s"))
+        params["since"] = day_start(filters.since)
+    if filters.until is not None:
+        clauses.append(sql.SQL("occurred_at < %(until)s"))
+        params["until"] = day_start(filters.until + timedelta(days=1))
+    return sql.SQL(" AND ").join(clauses), params
+
+
+def audit_page(
+    conn: psycopg.Connection, filters: AuditFilters, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Audit entries, newest first, and how many match in all."""
+    where, params = _audit_where(filters)
+    count_row = conn.execute(
+        sql.SQL("SELECT count(*) FROM audit_log WHERE {}").format(where), params
+    ).fetchone()
+    total = int(count_row[0]) if count_row else 0
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT audit_id, patient_id, seq, document_id, action, actor_kind, actor, "
+                "details, occurred_at FROM audit_log WHERE {} "
+                "ORDER BY occurred_at DESC, audit_id DESC LIMIT %(limit)s OFFSET %(offset)s"
+            ).format(where),
+            {**params, "limit": limit, "offset": offset},
+        )
+        return cur.fetchall(), total
+
+
+def audit_actions(conn: psycopg.Connection) -> list[str]:
+    """The action names the trail holds (merge, rollback, ...), for the filter's choices."""
+    return [r[0] for r in conn.execute("SELECT DISTINCT action FROM audit_log ORDER BY 1")]

@@ -1,7 +1,10 @@
-"""Connections, and the line between a database outage (retry) and a bad document (dead-letter)."""
+"""Connections and transactions, and the line between a database outage (retry) and a bad
+document (dead-letter)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -14,12 +17,34 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-def connect(database_url: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection:
-    conn = psycopg.connect(database_url, autocommit=autocommit, **kwargs)
-    # orjson is several times faster than json for the JSONB bodies we move.
+def configure_connection(conn: psycopg.Connection) -> None:
+    """orjson for the JSONB bodies we move: several times faster than json (pools call this)."""
     set_json_dumps(_dumps, context=conn)
     set_json_loads(orjson.loads, context=conn)
+
+
+def connect(database_url: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection:
+    conn = psycopg.connect(database_url, autocommit=autocommit, **kwargs)
+    configure_connection(conn)
     return conn
+
+
+@contextmanager
+def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:
+    """One transaction and a cursor in it: committed when the block ends, rolled back if it
+    raises. A use case's writes and its audit entry go through one of these."""
+    with conn.transaction(), conn.cursor() as cur:
+        yield cur
+
+
+@contextmanager
+def snapshot(conn: psycopg.Connection) -> Iterator[None]:
+    """Several reads that must agree (a document's state and the outcome of an action on it)
+    in one read-only REPEATABLE READ transaction: a merge agent committing between them cannot
+    make the page contradict itself."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 # Errors after which the same batch may well succeed: the database, not the data, was the problem.

@@ -1,14 +1,19 @@
-"""Reading the stored state of documents, and the patient rows that serialise writes per patient."""
+"""Document rows: their stored state, their writes, and the patient rows that serialise every
+write per patient."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 
+from domain.documents import DocumentWrite, reasons_json
+from domain.failure_plan import FailureDecision
 from domain.merge_plan import StoredDocument, StoredResource
 from domain.patients import PatientRecord
+from domain.review_plan import ReviewDecision
 from schemas import FlagReason, ProcessingStatus, ReviewStatus
 
 
@@ -42,7 +47,7 @@ def lock_patients(cur: psycopg.Cursor, patient_ids: Collection[str]) -> dict[str
     return locked
 
 
-_DOCUMENT_COLUMNS = (
+_STATE_COLUMNS = (
     "document_id, patient_id, extraction_version, version, review_status, processing_status, "
     "is_merged, flag_reasons, attempts, content_hash"
 )
@@ -56,7 +61,7 @@ def load_documents(
         return {}
     lock = " FOR UPDATE" if for_update else ""
     cur.execute(
-        f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE document_id = ANY(%s){lock}",
+        f"SELECT {_STATE_COLUMNS} FROM documents WHERE document_id = ANY(%s){lock}",
         (list(document_ids),),
     )
     rows = cur.fetchall()
@@ -107,3 +112,152 @@ def load_documents(
             chash,
         ) in rows
     }
+
+
+# The columns a merge owns; the review columns are cleared by a merge (a new extraction).
+DOCUMENT_COLUMNS = (
+    "document_id",
+    "patient_id",
+    "extraction_version",
+    "version",
+    "review_status",
+    "auto_approved",
+    "flag_reasons",
+    "confidence",
+    "model_name",
+    "model_version",
+    "is_fallback",
+    "resource_count",
+    "processing_status",
+    "attempts",
+    "error",
+    "is_merged",
+    "event_id",
+    "content_hash",
+    "extraction",
+    "uploaded_at",
+    "extracted_at",
+    "received_at",
+    "merged_at",
+    "failed_at",
+    "processing_ms",
+    "reviewer",
+    "reviewed_at",
+)
+
+_UPSERT_SQL = (
+    f"INSERT INTO documents ({', '.join(DOCUMENT_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(DOCUMENT_COLUMNS))}) "
+    "ON CONFLICT (document_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in DOCUMENT_COLUMNS[1:])
+    + ", review_note = NULL, updated_at = now()"
+)
+
+
+def _row(doc: DocumentWrite) -> tuple[object, ...]:
+    return (
+        doc.document_id,
+        doc.patient_id,
+        doc.extraction_version,
+        doc.version,
+        doc.review_status.value,
+        doc.auto_approved,
+        doc.flag_reasons_json(),
+        doc.confidence,
+        doc.model_name,
+        doc.model_version,
+        doc.is_fallback,
+        doc.resource_count,
+        doc.processing_status.value,
+        doc.attempts,
+        doc.error,
+        doc.is_merged,
+        doc.event_id,
+        doc.content_hash,
+        doc.extraction,
+        doc.uploaded_at,
+        doc.extracted_at,
+        doc.received_at,
+        doc.merged_at,
+        doc.failed_at,
+        doc.processing_ms,
+        doc.reviewer,
+        doc.reviewed_at,
+    )
+
+
+def insert_new_documents(cur: psycopg.Cursor, docs: Sequence[DocumentWrite]) -> None:
+    """COPY rows of documents the caller saw absent with their patient rows locked: no other
+    writer can insert them meanwhile, so no conflict handling is needed (the fast path)."""
+    if docs:
+        with cur.copy(f"COPY documents ({', '.join(DOCUMENT_COLUMNS)}) FROM STDIN") as copy:
+            for doc in docs:
+                copy.write_row(_row(doc))
+
+
+def insert_documents_strictly(cur: psycopg.Cursor, docs: Sequence[DocumentWrite]) -> None:
+    """INSERT without ON CONFLICT: a document stored meanwhile by another writer fails the
+    whole statement (the legacy import retries its batch) rather than being overwritten."""
+    if docs:
+        cur.executemany(
+            f"INSERT INTO documents ({', '.join(DOCUMENT_COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(DOCUMENT_COLUMNS))})",
+            [_row(doc) for doc in docs],
+        )
+
+
+def upsert_documents(cur: psycopg.Cursor, docs: Sequence[DocumentWrite]) -> None:
+    """Insert or replace the merge-owned columns of document rows (one statement, pipelined)."""
+    if docs:
+        cur.executemany(_UPSERT_SQL, [_row(doc) for doc in docs])
+
+
+def mark_failed(
+    cur: psycopg.Cursor,
+    document_id: str,
+    decision: FailureDecision,
+    error: str,
+    content_hash: str,
+    now: datetime,
+) -> None:
+    """A stored document whose newer extraction failed: flagged and FAILED, resources kept."""
+    cur.execute(
+        "UPDATE documents SET version = %s, review_status = 'flagged', auto_approved = false, "
+        "flag_reasons = %s, processing_status = 'FAILED', attempts = %s, error = %s, "
+        "failed_at = %s, content_hash = %s, updated_at = now() WHERE document_id = %s",
+        (
+            decision.version,
+            reasons_json(decision.flag_reasons),
+            decision.attempts,
+            error,
+            now,
+            content_hash,
+            document_id,
+        ),
+    )
+
+
+def record_review(cur: psycopg.Cursor, decision: ReviewDecision, now: datetime) -> None:
+    """The document row after an applied review action (its resources are written apart)."""
+    action = decision.action
+    status = decision.review_status or ReviewStatus.REVIEWED
+    count_sql = (
+        "(SELECT count(*) FROM resources WHERE document_id = %(doc)s)"
+        if decision.changes is not None
+        else "resource_count"
+    )
+    cur.execute(
+        "UPDATE documents SET version = %(version)s, review_status = %(status)s, "
+        "auto_approved = false, is_merged = %(merged)s, reviewer = %(reviewer)s, "
+        f"reviewed_at = %(now)s, review_note = %(note)s, resource_count = {count_sql}, "
+        "updated_at = now() WHERE document_id = %(doc)s",
+        {
+            "version": decision.version,
+            "status": status.value,
+            "merged": decision.is_merged,
+            "reviewer": action.reviewer,
+            "now": now,
+            "note": action.note or None,
+            "doc": action.document_id,
+        },
+    )

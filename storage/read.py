@@ -9,6 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from domain.bundle import Contribution, patient_bundle
+from domain.documents import DocumentView
 
 DOCUMENT_STATE_COLUMNS = (
     "document_id, patient_id, extraction_version, version, review_status, auto_approved, "
@@ -19,13 +20,14 @@ DOCUMENT_STATE_COLUMNS = (
 )
 
 
-def document_state(conn: psycopg.Connection, document_id: str) -> dict[str, Any] | None:
+def document_state(conn: psycopg.Connection, document_id: str) -> DocumentView | None:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             f"SELECT {DOCUMENT_STATE_COLUMNS} FROM documents WHERE document_id = %s",
             (document_id,),
         )
-        return cur.fetchone()
+        row = cur.fetchone()
+    return None if row is None else DocumentView.model_validate(row)
 
 
 def document_extraction(conn: psycopg.Connection, document_id: str) -> dict[str, Any] | None:

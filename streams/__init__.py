@@ -1,1 +1,2 @@
-"""Kafka plumbing: topic names, producer, admin, the faust app factory."""
+"""All Kafka clients of optimerge: the topic registry (names, keys, models, codecs), producer,
+consumers, admin, the faust app factory."""

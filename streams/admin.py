@@ -1,4 +1,5 @@
-"""Create and delete the pipeline's topics with confluent-kafka's AdminClient."""
+"""Create and delete the pipeline's topics, and wait for a broker, with confluent-kafka's
+AdminClient."""
 
 from __future__ import annotations
 
@@ -12,10 +13,7 @@ from confluent_kafka import KafkaError, KafkaException
 # NewTopic is re-exported at runtime but missing from confluent-kafka 2.16's type stubs.
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from streams.topics import Topics
-
-# A 5 MB poison payload must reach the worker so that it can be dead-lettered, not bounce.
-MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+from streams.topics import MAX_MESSAGE_BYTES, Topics
 
 
 class TopicError(RuntimeError):
@@ -29,6 +27,19 @@ def _admin(bootstrap: str) -> AdminClient:
         "logger": logging.getLogger("streams.admin"),
     }
     return AdminClient(config)
+
+
+def wait_for_kafka(bootstrap: str, timeout: float) -> bool:
+    """True once a broker answers a metadata request."""
+    admin = _admin(bootstrap)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if admin.list_topics(timeout=min(2.0, max(0.1, deadline - time.monotonic()))).brokers:
+                return True
+        except Exception:  # any failure here just means "not yet"
+            time.sleep(0.1)
+    return False
 
 
 def _error_code(exc: KafkaException) -> int | None:
@@ -56,7 +67,7 @@ def ensure_topics(
             f"input topics must have {partitions} partitions (co-partitioned by patient_id), "
             f"but {'; '.join(wrong)}. Set `partitions` to match, or delete and recreate them."
         )
-    large = {*topics.inputs(), topics.dlq}
+    large = set(topics.large())
     new = [
         NewTopic(
             name,

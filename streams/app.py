@@ -6,7 +6,8 @@ from pathlib import Path
 
 import faust
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
+from streams.topics import MAX_MESSAGE_BYTES
 
 
 def faust_broker_url(bootstrap_servers: str) -> str:
@@ -15,13 +16,11 @@ def faust_broker_url(bootstrap_servers: str) -> str:
     return ";".join(f"kafka://{h}" for h in hosts)
 
 
-def group_id(settings: Settings) -> str:
+def group_id(settings: ResolvedSettings) -> str:
     return f"{settings.topic_prefix}{settings.app_id}"
 
 
-def create_app(settings: Settings, *, datadir: Path | None = None) -> faust.App:
-    if not settings.kafka_bootstrap_servers:
-        raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set (run `optimerge infra up` first)")
+def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> faust.App:
     data = datadir or settings.infra.state_dir / "faust" / group_id(settings)
     data.mkdir(parents=True, exist_ok=True)
     return faust.App(
@@ -36,7 +35,7 @@ def create_app(settings: Settings, *, datadir: Path | None = None) -> faust.App:
         topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
-        producer_max_request_size=8 * 1024 * 1024,
-        consumer_max_fetch_size=8 * 1024 * 1024,
+        producer_max_request_size=MAX_MESSAGE_BYTES,
+        consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         broker_commit_interval=1.0,
     )

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from pydantic import BaseModel
+
+from streams.topics import MAX_MESSAGE_BYTES, BoundTopic
+
+E = TypeVar("E", bound=BaseModel)
 
 
 class DeliveryFailedError(RuntimeError):
@@ -23,7 +28,7 @@ class EventProducer:
             "acks": "all",
             "linger.ms": 5,
             "compression.type": "lz4",
-            "message.max.bytes": 8 * 1024 * 1024,
+            "message.max.bytes": MAX_MESSAGE_BYTES,
         }
         options.update(config)
         self._producer = Producer(options)
@@ -58,6 +63,16 @@ class EventProducer:
                 # Local queue full: serve delivery reports to make room, then try again.
                 self._producer.poll(0.1)
         self._producer.poll(0)
+
+    def publish(
+        self,
+        topic: BoundTopic[E],
+        event: E,
+        *,
+        headers: Iterable[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Send an event encoded and keyed as its topic says (docs/contract.md#topics)."""
+        self.send(topic.name, topic.encode(event), key=topic.key(event), headers=headers)
 
     def flush(self, timeout: float = 30.0) -> None:
         remaining = self._producer.flush(timeout)

@@ -1,58 +1,140 @@
-"""Topic names of SPEC.md, with an optional prefix so that tests and tenants never share topics."""
+"""The topic registry: every topic's name, key, event model and codec in one place
+(docs/contract.md#topics). Each edge (the agents' decode, their outputs, the app's live feed,
+the monitor, dead letters, publishing) encodes and decodes through it.
+
+Names take an optional prefix, so tests and tenants never share topics."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-EXTRACTION_RESULTS = "extraction.results"
-REVIEW_ACTIONS = "review.actions"
-FLAGGED_ITEMS = "flagged.items"
-DOCUMENT_STATUS = "document.status"
-PIPELINE_METRICS = "pipeline.metrics"
-EXTRACTION_RESULTS_DLQ = "extraction.results.dlq"
+from pydantic import BaseModel
+
+from schemas import DeadLetter, DocumentStatusEvent, ExtractionResult, FlaggedItem, ReviewAction
+from schemas.metrics import PipelineMetricsWindow
+
+# The largest message a topic, producer or consumer of ours takes. A 5 MB poison payload must
+# still reach the worker, so that it is dead-lettered rather than bounced at the producer.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+E = TypeVar("E", bound=BaseModel)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Topic(Generic[E]):
+    """What a topic carries: its base name, its event model, and how its messages are keyed."""
+
+    base: str
+    model: type[E]
+    key_of: Callable[[E], str | None]
+    # An input of the merge agent: keyed by patient_id and co-partitioned with the other input.
+    is_input: bool = False
+    # Carries whole documents: the topic's max.message.bytes is raised to MAX_MESSAGE_BYTES.
+    is_large: bool = False
+
+    def encode(self, event: E) -> bytes:
+        return event.model_dump_json().encode()
+
+    def decode(self, value: bytes) -> E:
+        """The event in `value`; raises pydantic's ValidationError for anything else."""
+        return self.model.model_validate_json(value)
+
+    def key(self, event: E) -> str | None:
+        return self.key_of(event)
+
+
+def _patient(event: Any) -> str:
+    return str(event.patient_id)
+
+
+EXTRACTION_RESULTS: Topic[ExtractionResult] = Topic(
+    "extraction.results", ExtractionResult, _patient, is_input=True, is_large=True
+)
+# A correct_data action carries a document's resources: as large as an extraction.
+REVIEW_ACTIONS: Topic[ReviewAction] = Topic(
+    "review.actions", ReviewAction, _patient, is_input=True, is_large=True
+)
+FLAGGED_ITEMS: Topic[FlaggedItem] = Topic("flagged.items", FlaggedItem, _patient)
+DOCUMENT_STATUS: Topic[DocumentStatusEvent] = Topic(
+    "document.status", DocumentStatusEvent, _patient
+)
+PIPELINE_METRICS: Topic[PipelineMetricsWindow] = Topic(
+    "pipeline.metrics", PipelineMetricsWindow, lambda window: window.worker_id
+)
+DEAD_LETTERS: Topic[DeadLetter] = Topic(
+    "extraction.results.dlq", DeadLetter, lambda letter: letter.key, is_large=True
+)
+
+REGISTRY: tuple[Topic[Any], ...] = (
+    EXTRACTION_RESULTS,
+    REVIEW_ACTIONS,
+    FLAGGED_ITEMS,
+    DOCUMENT_STATUS,
+    PIPELINE_METRICS,
+    DEAD_LETTERS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BoundTopic(Generic[E]):
+    """A registered topic under its full (prefixed) name: what clients produce to and read."""
+
+    name: str
+    spec: Topic[E]
+
+    def encode(self, event: E) -> bytes:
+        return self.spec.encode(event)
+
+    def decode(self, value: bytes) -> E:
+        return self.spec.decode(value)
+
+    def key(self, event: E) -> str | None:
+        return self.spec.key(event)
+
+
+@dataclass(frozen=True, slots=True)
 class Topics:
     prefix: str = ""
 
-    def _name(self, base: str) -> str:
-        return f"{self.prefix}{base}"
+    def bind(self, spec: Topic[E]) -> BoundTopic[E]:
+        return BoundTopic(f"{self.prefix}{spec.base}", spec)
 
     @property
-    def extraction_results(self) -> str:
-        return self._name(EXTRACTION_RESULTS)
+    def extraction_results(self) -> BoundTopic[ExtractionResult]:
+        return self.bind(EXTRACTION_RESULTS)
 
     @property
-    def review_actions(self) -> str:
-        return self._name(REVIEW_ACTIONS)
+    def review_actions(self) -> BoundTopic[ReviewAction]:
+        return self.bind(REVIEW_ACTIONS)
 
     @property
-    def flagged_items(self) -> str:
-        return self._name(FLAGGED_ITEMS)
+    def flagged_items(self) -> BoundTopic[FlaggedItem]:
+        return self.bind(FLAGGED_ITEMS)
 
     @property
-    def document_status(self) -> str:
-        return self._name(DOCUMENT_STATUS)
+    def document_status(self) -> BoundTopic[DocumentStatusEvent]:
+        return self.bind(DOCUMENT_STATUS)
 
     @property
-    def pipeline_metrics(self) -> str:
-        return self._name(PIPELINE_METRICS)
+    def pipeline_metrics(self) -> BoundTopic[PipelineMetricsWindow]:
+        return self.bind(PIPELINE_METRICS)
 
     @property
-    def dlq(self) -> str:
-        return self._name(EXTRACTION_RESULTS_DLQ)
+    def dlq(self) -> BoundTopic[DeadLetter]:
+        return self.bind(DEAD_LETTERS)
 
-    def inputs(self) -> tuple[str, str]:
-        """The co-partitioned input topics (keyed by patient_id)."""
-        return (self.extraction_results, self.review_actions)
+    def spec_named(self, name: str) -> Topic[Any] | None:
+        """The registered topic that `name` (a full name, as a record carries it) is."""
+        return next((t for t in REGISTRY if f"{self.prefix}{t.base}" == name), None)
+
+    def inputs(self) -> tuple[str, ...]:
+        """Names of the co-partitioned input topics (keyed by patient_id)."""
+        return tuple(self.bind(t).name for t in REGISTRY if t.is_input)
+
+    def large(self) -> tuple[str, ...]:
+        return tuple(self.bind(t).name for t in REGISTRY if t.is_large)
 
     def all(self) -> tuple[str, ...]:
-        return (
-            self.extraction_results,
-            self.review_actions,
-            self.flagged_items,
-            self.document_status,
-            self.pipeline_metrics,
-            self.dlq,
-        )
+        return tuple(self.bind(t).name for t in REGISTRY)

@@ -23,15 +23,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from config import InfraSettings, ResolvedSettings, Settings
 from optimerge.infra import InfraError, LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
 from optimerge.infra._process import Log, is_alive
-from optimerge.infra.kafka import wait_for_kafka
 from optimerge.infra.local import describe_url
-from optimerge.settings import InfraSettings, Settings
 from storage.migrate import apply_migrations
-from streams.admin import MAX_MESSAGE_BYTES, delete_topics, ensure_topics
-from streams.topics import Topics
+from streams.admin import delete_topics, ensure_topics, wait_for_kafka
+from streams.topics import MAX_MESSAGE_BYTES, Topics
 
 INFRA_FIXTURES = frozenset(
     {"kafka_bootstrap", "database_server_url", "topics", "database_url", "settings"}
@@ -245,7 +244,7 @@ def topics(kafka_bootstrap: str) -> Iterator[Topics]:
 @pytest.fixture
 def settings(
     request: pytest.FixtureRequest, kafka_bootstrap: str, database_url: str, topics: Topics
-) -> Settings:
+) -> ResolvedSettings:
     return Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=database_url,
@@ -253,4 +252,4 @@ def settings(
         partitions=TEST_PARTITIONS,
         # Never the developer's own .state: a test calling `down(settings)` must not stop it.
         infra=request.getfixturevalue("_local_infra"),
-    )
+    ).resolved()

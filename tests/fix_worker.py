@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
 
 
 class WorkerProcess:
     def __init__(
-        self, settings: Settings, log_path: Path, state_dir: Path, args: tuple[str, ...] = ()
+        self,
+        settings: ResolvedSettings,
+        log_path: Path,
+        state_dir: Path,
+        args: tuple[str, ...] = (),
     ) -> None:
         env = dict(os.environ)
         env.update(
@@ -63,11 +67,13 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def start_worker(
+    settings: ResolvedSettings, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
     """start_worker() runs a worker on the test's settings; start_worker(other, *args) on others."""
     started: list[WorkerProcess] = []
 
-    def start(use: Settings | None = None, *args: str) -> WorkerProcess:
+    def start(use: ResolvedSettings | None = None, *args: str) -> WorkerProcess:
         log_path = tmp_path / f"worker-{len(started)}.log"
         worker = WorkerProcess(use or settings, log_path, tmp_path, args)
         started.append(worker)

@@ -10,8 +10,10 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
+from domain.documents import DocumentView
 from schemas import ReviewAction, ReviewActionKind
 from streams.producer import DeliveryFailedError, EventProducer
+from streams.topics import BoundTopic
 from webapp.corrections import CorrectionError, parse_corrected_resources
 from webapp.roles import User
 
@@ -30,7 +32,7 @@ class ActionNotSent(RuntimeError):
 
 def build_action(
     user: User,
-    document: Mapping[str, Any],
+    document: DocumentView,
     fields: Mapping[str, Any],
     *,
     max_bytes: int,
@@ -62,15 +64,15 @@ def build_action(
         text = raw if isinstance(raw, str) else _json_text(raw)
         try:
             corrected = parse_corrected_resources(
-                text, patient_id=str(document["patient_id"]), max_bytes=max_bytes
+                text, patient_id=document.patient_id, max_bytes=max_bytes
             )
         except CorrectionError as exc:
             problems.extend(exc.problems)
     if problems:
         raise ActionInvalid(problems)
     return ReviewAction(
-        document_id=str(document["document_id"]),
-        patient_id=str(document["patient_id"]),
+        document_id=document.document_id,
+        patient_id=document.patient_id,
         action=kind,
         reviewer=user.name,
         expected_version=expected,
@@ -87,7 +89,9 @@ class ActionSender:
     """Publishes one action at a time and waits for Kafka's acknowledgement, so 'sent' means
     the merge agent will see it."""
 
-    def __init__(self, producer: EventProducer, topic: str, timeout: float) -> None:
+    def __init__(
+        self, producer: EventProducer, topic: BoundTopic[ReviewAction], timeout: float
+    ) -> None:
         self._producer = producer
         self._topic = topic
         self._timeout = timeout
@@ -96,9 +100,7 @@ class ActionSender:
     def send(self, action: ReviewAction) -> None:
         with self._lock:
             try:
-                self._producer.send(
-                    self._topic, action.model_dump_json().encode(), key=action.patient_id
-                )
+                self._producer.publish(self._topic, action)
                 self._producer.flush(self._timeout)
             except (DeliveryFailedError, KafkaException, BufferError) as exc:
                 raise ActionNotSent(str(exc)) from exc

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
 from schemas.events import Clock, utc_now
 from streams.topics import Topics
 from webapp.auth import AuthMiddleware, Forbidden
@@ -123,7 +123,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    settings: Settings,
+    settings: ResolvedSettings,
     app_settings: AppSettings,
     *,
     registry: CollectorRegistry | None = None,

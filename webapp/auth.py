@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from storage.webapp_queries import get_user, user_for_token
+from storage.accounts import get_user, user_for_token
 from webapp import csrf
 from webapp.context import AppContext
 from webapp.passwords import token_digest

@@ -17,9 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
 from schemas.events import Clock
-from storage.webapp_queries import QueueSummary, configure_connection, queue_summary, schema_ready
+from storage.accounts import schema_ready
+from storage.db import configure_connection
+from storage.queue import QueueSummary, queue_summary
 from streams.producer import EventProducer
 from streams.topics import Topics
 from webapp.actions import ActionSender
@@ -41,7 +43,7 @@ class NotReadyError(RuntimeError):
 
 @dataclass
 class AppContext:
-    settings: Settings
+    settings: ResolvedSettings
     app_settings: AppSettings
     topics: Topics
     clock: Clock
@@ -54,16 +56,10 @@ class AppContext:
     sender: ActionSender | None = None
     feed: LiveFeed | None = None
 
-    @property
-    def database_url(self) -> str:
-        if not self.settings.database_url:
-            raise NotReadyError("no database configured (DATABASE_URL)")
-        return self.settings.database_url
-
     def open(self) -> None:
         """Open the pool, the producer and the live feed (in a worker thread: all blocking)."""
         pool = ConnectionPool(
-            self.database_url,
+            self.settings.database_url,
             min_size=1,
             max_size=self.app_settings.db_pool_max,
             kwargs={"autocommit": True},
@@ -79,8 +75,6 @@ class AppContext:
                     "the database has no users table yet: run `optimerge migrate` first"
                 )
         bootstrap = self.settings.kafka_bootstrap_servers
-        if not bootstrap:
-            raise NotReadyError("no Kafka configured (KAFKA_BOOTSTRAP_SERVERS)")
         self.sender = ActionSender(
             # Idle connections are closed by brokers; that is no news for the app's log.
             EventProducer(bootstrap, **{"log.connection.close": False}),

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
-from streams.topics import Topics
-from webapp.live import FLAGGED, STATUS, LiveEvent, event_from_message
+from schemas import DocumentStatusEvent, FlaggedItem
+from streams.consumers import TopicMissingError, assign_all, tail_consumer
+from streams.topics import BoundTopic, Topics
+from webapp.live import FLAGGED, STATUS, LiveEvent, live_event
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[LiveEvent], object]
+LiveTopic = BoundTopic[FlaggedItem] | BoundTopic[DocumentStatusEvent]
 
 
 class LiveFeed:
@@ -31,21 +33,16 @@ class LiveFeed:
         on_event: Callable[[str], None] | None = None,
         retry_seconds: float = 0.5,
     ) -> None:
-        self._kinds = {topics.flagged_items: FLAGGED, topics.document_status: STATUS}
+        self._decoders: dict[str, tuple[str, LiveTopic]] = {
+            topics.flagged_items.name: (FLAGGED, topics.flagged_items),
+            topics.document_status.name: (STATUS, topics.document_status),
+        }
+        self._bootstrap = bootstrap_servers
         self._sink = sink
         self._on_event = on_event
         self._retry = retry_seconds
         self._stop = threading.Event()
         self._ready = threading.Event()
-        self._config = {
-            "bootstrap.servers": bootstrap_servers,
-            # Required by librdkafka; never joined (assign, not subscribe) and never committed.
-            "group.id": f"optimerge-webapp-{uuid.uuid4().hex[:12]}",
-            "enable.auto.commit": False,
-            "enable.partition.eof": False,
-            "fetch.message.max.bytes": 8 * 1024 * 1024,
-            "log.connection.close": False,
-        }
         self._thread = threading.Thread(target=self._run, name="webapp-live-feed", daemon=True)
 
     @property
@@ -64,28 +61,16 @@ class LiveFeed:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def _assign_at_end(self, consumer: Consumer) -> bool:
-        partitions: list[TopicPartition] = []
-        for topic in self._kinds:
-            meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
-            if meta is None or meta.error is not None or not meta.partitions:
-                log.warning("live feed: topic %s is not there yet; retrying", topic)
-                return False
-            for p in sorted(meta.partitions):
-                # Explicit end offsets: a message produced right after we look is not skipped.
-                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
-                partitions.append(TopicPartition(topic, p, high))
-        consumer.assign(partitions)
-        return True
-
     def _run(self) -> None:
-        consumer = Consumer(self._config)
+        consumer = tail_consumer(self._bootstrap, purpose="webapp")
         try:
             while not self._stop.is_set() and not self._ready.is_set():
                 try:
-                    if self._assign_at_end(consumer):
-                        self._ready.set()
-                        break
+                    assign_all(consumer, self._decoders, start="end")
+                    self._ready.set()
+                    break
+                except TopicMissingError as exc:
+                    log.warning("live feed: %s yet; retrying", exc)
                 except KafkaException as exc:
                     log.warning("live feed: Kafka is not ready (%s); retrying", exc)
                 self._stop.wait(self._retry)
@@ -96,11 +81,12 @@ class LiveFeed:
                 if msg.error():
                     log.warning("live feed: %s", msg.error())
                     continue
-                kind = self._kinds.get(msg.topic() or "")
+                decoder = self._decoders.get(msg.topic() or "")
                 value = msg.value()
-                if kind is None or value is None:
+                if decoder is None or value is None:
                     continue
-                event = event_from_message(kind, value)
+                kind, topic = decoder
+                event = live_event(kind, topic, value)
                 if event is None:
                     continue
                 if self._on_event is not None:

@@ -9,7 +9,8 @@ from typing import Generic, TypeVar
 from urllib.parse import urlencode
 
 from schemas import FlagRule
-from storage.webapp_queries import AuditFilters, FlaggedFilters
+from storage.audit import AuditFilters
+from storage.queue import FlaggedFilters
 
 MAX_TEXT = 200
 T = TypeVar("T")

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import orjson
+from pydantic import ValidationError
+
+from schemas import DocumentStatusEvent, FlaggedItem
+from streams.topics import BoundTopic
 
 FLAGGED = "flagged"
 STATUS = "status"
 RESYNC = "resync"
 KINDS = frozenset({FLAGGED, STATUS})
-_EVENT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,17 +120,12 @@ class LiveHub:
                 self._subscriptions.discard(subscription)
 
 
-def event_from_message(kind: str, value: bytes) -> LiveEvent | None:
+def live_event(
+    kind: str, topic: BoundTopic[FlaggedItem] | BoundTopic[DocumentStatusEvent], value: bytes
+) -> LiveEvent | None:
     """A LiveEvent from a flagged.items or document.status message; None if it is not one."""
     try:
-        data = orjson.loads(value)
-    except orjson.JSONDecodeError:
+        event = topic.decode(value)
+    except ValidationError:
         return None
-    if not isinstance(data, dict):
-        return None
-    event_id, document_id = data.get("event_id"), data.get("document_id")
-    if not isinstance(event_id, str) or not isinstance(document_id, str):
-        return None
-    if not _EVENT_ID.match(event_id):
-        return None
-    return LiveEvent(kind, event_id, document_id, orjson.dumps(data))
+    return LiveEvent(kind, str(event.event_id), event.document_id, event.model_dump_json().encode())

@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from schemas.events import Clock
-from storage.webapp_queries import QueueSummary
+from storage.queue import QueueSummary
 
 log = logging.getLogger(__name__)
 

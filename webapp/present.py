@@ -7,62 +7,84 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from domain.audit import AuditAction
 from domain.names import display_name
+from schemas import FlagRule, ReviewActionKind, ReviewStatus
 
 AgeBand = Literal["ok", "warn", "overdue"]
 ReasonCategory = Literal["identity", "quality", "error"]
 
 # Identity problems (is this the right patient?) weigh more than extraction quality doubts.
-REASONS: dict[str, tuple[str, ReasonCategory]] = {
-    "unknown_patient": ("Unknown patient", "identity"),
-    "name_mismatch": ("Name differs", "identity"),
-    "birth_date_conflict": ("Birth date differs", "identity"),
-    "low_confidence": ("Low confidence", "quality"),
-    "few_resources_low_confidence": ("Few resources", "quality"),
-    "no_resources": ("Nothing extracted", "quality"),
-    "fallback_model": ("Fallback model", "quality"),
-    "merge_error": ("Merge failed", "error"),
+REASONS: dict[FlagRule, tuple[str, ReasonCategory]] = {
+    FlagRule.UNKNOWN_PATIENT: ("Unknown patient", "identity"),
+    FlagRule.NAME_MISMATCH: ("Name differs", "identity"),
+    FlagRule.BIRTH_DATE_CONFLICT: ("Birth date differs", "identity"),
+    FlagRule.LOW_CONFIDENCE: ("Low confidence", "quality"),
+    FlagRule.FEW_RESOURCES_LOW_CONFIDENCE: ("Few resources", "quality"),
+    FlagRule.NO_RESOURCES: ("Nothing extracted", "quality"),
+    FlagRule.FALLBACK_MODEL: ("Fallback model", "quality"),
+    FlagRule.MERGE_ERROR: ("Merge failed", "error"),
 }
 
-REVIEW_STATUS_LABELS = {
-    "pending": "Pending",
-    "auto_approved": "Auto-approved",
-    "flagged": "Flagged",
-    "reviewed": "Reviewed",
-    "rejected": "Removed from record",
+REVIEW_STATUS_LABELS: dict[ReviewStatus, str] = {
+    ReviewStatus.PENDING: "Pending",
+    ReviewStatus.AUTO_APPROVED: "Auto-approved",
+    ReviewStatus.FLAGGED: "Flagged",
+    ReviewStatus.REVIEWED: "Reviewed",
+    ReviewStatus.REJECTED: "Removed from record",
 }
 
-ACTION_LABELS = {
-    "mark_correct": "Mark as correct",
-    "correct_data": "Correct data",
-    "rollback": "Remove from record",
+ACTION_LABELS: dict[ReviewActionKind, str] = {
+    ReviewActionKind.MARK_CORRECT: "Mark as correct",
+    ReviewActionKind.CORRECT_DATA: "Correct data",
+    ReviewActionKind.ROLLBACK: "Remove from record",
 }
 
 # What the audit trail's entries record, said as done deeds.
-AUDIT_ACTION_LABELS = {
-    "merge": "Merged",
-    "remerge": "Merged again",
-    "merge_failed": "Merge failed",
-    "mark_correct": "Marked correct",
-    "correct_data": "Data corrected",
-    "rollback": "Removed from record",
+AUDIT_ACTION_LABELS: dict[AuditAction, str] = {
+    AuditAction.MERGE: "Merged",
+    AuditAction.REMERGE: "Merged again",
+    AuditAction.MERGE_FAILED: "Merge failed",
+    AuditAction.MARK_CORRECT: "Marked correct",
+    AuditAction.CORRECT_DATA: "Data corrected",
+    AuditAction.ROLLBACK: "Removed from record",
+    AuditAction.LEGACY_IMPORT: "Legacy import",
 }
 
 
+def _fallback(code: str) -> str:
+    # A code from a newer version than this app (read from the database): still readable.
+    return code.replace("_", " ").capitalize()
+
+
 def audit_action_label(action: str) -> str:
-    return AUDIT_ACTION_LABELS.get(action, action.replace("_", " ").capitalize())
+    return AUDIT_ACTION_LABELS[AuditAction(action)] if action in _AUDIT else _fallback(action)
+
+
+def status_label(status: str) -> str:
+    return REVIEW_STATUS_LABELS[ReviewStatus(status)] if status in _STATUSES else _fallback(status)
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS[ReviewActionKind(action)] if action in _ACTIONS else _fallback(action)
 
 
 def reason_label(rule: str) -> str:
-    return REASONS.get(rule, (rule.replace("_", " ").capitalize(), "quality"))[0]
+    return REASONS[FlagRule(rule)][0] if rule in _RULES else _fallback(rule)
 
 
 def reason_category(rule: str) -> ReasonCategory:
-    return REASONS.get(rule, ("", "quality"))[1]
+    return REASONS[FlagRule(rule)][1] if rule in _RULES else "quality"
+
+
+_AUDIT = frozenset(AuditAction)
+_STATUSES = frozenset(ReviewStatus)
+_ACTIONS = frozenset(ReviewActionKind)
+_RULES = frozenset(FlagRule)
 
 
 def age_band(age: timedelta, *, warn_after_days: float, overdue_after_days: float) -> AgeBand:
-    """Red once older than the overdue limit (SPEC: 7 days), amber past the warning one."""
+    """Red once older than the overdue limit (7 days by default), amber past the warning one."""
     if age > timedelta(days=overdue_after_days):
         return "overdue"
     if age > timedelta(days=warn_after_days):
@@ -175,7 +197,7 @@ def describe_outcome(
     action: str, outcome: str | None, reason: str | None, version_after: int | None
 ) -> Outcome:
     """What to tell the reviewer once the merge agent has applied (or refused) an action."""
-    label = ACTION_LABELS.get(action, "your action")
+    label = action_label(action) if action in _ACTIONS else "your action"
     if outcome is None:
         return Outcome(
             "pending",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.webapp_queries import QueueSummary
+from pydantic import ValidationError
+
+from schemas import FlagReason, FlagRule
+from storage.queue import QueueSummary
 from webapp import present
 from webapp.render import doc_url
 from webapp.settings import AppSettings
@@ -56,12 +59,12 @@ def widget(summary: QueueSummary, now: datetime, settings: AppSettings) -> Widge
     )
 
 
-LOW_CONFIDENCE_RULES = frozenset({"low_confidence", "few_resources_low_confidence"})
+LOW_CONFIDENCE_RULES = frozenset({FlagRule.LOW_CONFIDENCE, FlagRule.FEW_RESOURCES_LOW_CONFIDENCE})
 
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    rule: str
+    rule: FlagRule
     label: str
     category: present.ReasonCategory
     text: str
@@ -89,20 +92,16 @@ class FlaggedRow:
     version: int
 
 
-def reasons_of(flag_reasons: Any) -> list[Reason]:
+def reasons_of(flag_reasons: Iterable[FlagReason | Mapping[str, Any]] | None) -> list[Reason]:
+    """Reasons as the pages show them, from the stored JSON or from FlagReason models."""
     out = []
-    for reason in flag_reasons or ():
-        if not isinstance(reason, Mapping):
-            continue
-        rule = str(reason.get("rule", ""))
-        out.append(
-            Reason(
-                rule,
-                present.reason_label(rule),
-                present.reason_category(rule),
-                str(reason.get("text", "")),
-            )
-        )
+    for raw in flag_reasons or ():
+        try:
+            reason = raw if isinstance(raw, FlagReason) else FlagReason.model_validate(raw)
+        except ValidationError:
+            continue  # not a reason this version knows: the rest still shows
+        label, category = present.REASONS[reason.rule]
+        out.append(Reason(reason.rule, label, category, reason.text))
     # Identity problems first: they decide whether the data belongs to this patient at all.
     order = {"error": 0, "identity": 1, "quality": 2}
     return sorted(out, key=lambda r: order[r.category])

@@ -23,7 +23,7 @@ class AppSettings(BaseSettings):
     secure_cookies: bool = False
     page_size: int = Field(default=50, ge=5, le=500)
     # The widget's colours: amber once the oldest flagged document waits this long, red past
-    # `overdue_after_days` (SPEC: red over 7 days).
+    # `overdue_after_days` (red over 7 days by default).
     warn_after_days: float = Field(default=2.0, gt=0)
     overdue_after_days: float = Field(default=7.0, gt=0)
     # How long to wait for Kafka to confirm a review action before telling the reviewer.

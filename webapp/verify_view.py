@@ -12,15 +12,12 @@ from typing import Any
 
 import psycopg
 
+from domain.documents import DocumentView
 from domain.resources import document_source
+from schemas import FlagRule, ReviewStatus
+from storage.db import snapshot
+from storage.queue import action_outcome, next_flagged, patient_resources, patient_row
 from storage.read import document_extraction, document_resources, document_state
-from storage.webapp_queries import (
-    action_outcome,
-    next_flagged,
-    patient_resources,
-    patient_row,
-    snapshot,
-)
 from webapp import present
 from webapp.corrections import editable_resources
 from webapp.queue_view import Reason, reasons_of
@@ -30,7 +27,7 @@ RECORD_ITEMS_PER_TYPE = 50
 
 @dataclass(frozen=True, slots=True)
 class VerifyData:
-    state: dict[str, Any]
+    state: DocumentView
     extraction: dict[str, Any]
     resources: list[dict[str, Any]]
     patient: dict[str, Any] | None
@@ -46,7 +43,7 @@ def load_verify(
         state = document_state(conn, document_id)
         if state is None:
             return None
-        patient_id = str(state["patient_id"])
+        patient_id = state.patient_id
         return VerifyData(
             state=state,
             extraction=document_extraction(conn, document_id) or {},
@@ -107,10 +104,10 @@ class VerifyView:
     title: str
     document_type: str | None
     pages: int | None
-    review_status: str
+    review_status: ReviewStatus
     version: int
     reasons: list[Reason]
-    state: dict[str, Any]
+    state: DocumentView
     model: str
     demographics: Demographics
     extracted: list[ExtractedItem]
@@ -130,7 +127,7 @@ def _iso(value: Any) -> str | None:
     return str(value)[:10] if value else None
 
 
-def _demographics(data: VerifyData, rules: set[str]) -> Demographics:
+def _demographics(data: VerifyData, rules: set[FlagRule]) -> Demographics:
     read = data.extraction.get("patient") or {}
     patient = data.patient or {}
     record = patient.get("record") or {}
@@ -143,8 +140,8 @@ def _demographics(data: VerifyData, rules: set[str]) -> Demographics:
         else None,
         birth_record=_iso(patient.get("birth_date")) if known else None,
         gender=str(record.get("gender")) if record.get("gender") else None,
-        name_differs="name_mismatch" in rules,
-        birth_differs="birth_date_conflict" in rules,
+        name_differs=FlagRule.NAME_MISMATCH in rules,
+        birth_differs=FlagRule.BIRTH_DATE_CONFLICT in rules,
         known=known,
     )
 
@@ -197,13 +194,13 @@ def _record(rows: Sequence[Mapping[str, Any]], document_id: str) -> list[RecordG
     return out
 
 
-def _actionable(state: Mapping[str, Any]) -> tuple[bool, str | None]:
-    if state["review_status"] == "rejected":
+def _actionable(state: DocumentView) -> tuple[bool, str | None]:
+    if state.review_status == ReviewStatus.REJECTED:
         return False, (
             "This document was removed from the record. Only a newer extraction of it can "
             "merge again."
         )
-    if not state["is_merged"]:
+    if not state.is_merged:
         return False, (
             "This document could not be merged, so there is nothing in the record to verify. "
             "An operator can fix and replay it (optimerge dlq replay)."
@@ -215,19 +212,19 @@ def verify_view(data: VerifyData, editor_text: str | None = None) -> VerifyView:
     state = data.state
     extraction = data.extraction
     document = extraction.get("document") or {}
-    reasons = reasons_of(state.get("flag_reasons"))
+    reasons = reasons_of(state.flag_reasons)
     rules = {r.rule for r in reasons}
-    model = " ".join(p for p in (state.get("model_name"), state.get("model_version")) if p)
+    model = " ".join(p for p in (state.model_name, state.model_version) if p)
     can, why_not = _actionable(state)
-    record = _record(data.record, str(state["document_id"]))
+    record = _record(data.record, state.document_id)
     return VerifyView(
-        document_id=str(state["document_id"]),
-        patient_id=str(state["patient_id"]),
+        document_id=state.document_id,
+        patient_id=state.patient_id,
         title=str(document.get("title") or "Untitled document"),
         document_type=document.get("type"),
         pages=document.get("pages"),
-        review_status=str(state["review_status"]),
-        version=int(state["version"]),
+        review_status=state.review_status,
+        version=state.version,
         reasons=reasons,
         state=state,
         model=model or "unknown model",

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
 from storage.migrate import apply_migrations
 from streams.admin import delete_topics, ensure_topics
 from streams.topics import Topics
@@ -50,8 +50,7 @@ def _drop(server_url: str, name: str, attempts: int = 20) -> None:
 
 
 @contextmanager
-def scratch_topics(settings: Settings, label: str) -> Iterator[Topics]:
-    assert settings.kafka_bootstrap_servers
+def scratch_topics(settings: ResolvedSettings, label: str) -> Iterator[Topics]:
     topics = Topics(prefix=f"bench-{label}-{uuid.uuid4().hex[:8]}.")
     ensure_topics(settings.kafka_bootstrap_servers, topics, partitions=settings.partitions)
     try:

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 import orjson
 
-from domain.audit import SYSTEM_ACTOR, AuditEntry, chain_hash
+from domain.audit import SYSTEM_ACTOR, AuditAction, AuditEntry, chain_hash
 from domain.merge_plan import plan_merge
+from domain.reports import content_hash
 from optimerge.bench.feed import BenchDocument
+from schemas import ActorKind
 from storage.db import connect
-from storage.merge import content_hash
 
 BATCH = 500
 
@@ -69,8 +70,8 @@ def _rows(documents: list[BenchDocument]) -> tuple[list[tuple], list[tuple], lis
         entry = AuditEntry(
             r.patient_id,
             r.document_id,
-            "merge",
-            "system",
+            AuditAction.MERGE,
+            ActorKind.SYSTEM,
             SYSTEM_ACTOR,
             {"resource_count": len(r.resources)},
             now,

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 
 from domain.flag_rules import evaluate
 from domain.patients import PatientRecord, patient_record_from_fhir
-from optimerge.bench._stats import median, percentile
+from domain.reports import IncomingExtraction
+from domain.stats import median, percentile
+from domain.thresholds import RuleThresholds
 from optimerge.bench.feed import BenchDocument
 from optimerge.demo import SampleData, big_document
-from optimerge.settings import RuleThresholds
+from pipeline.service import MergeService, judge_with
 from schemas import ExtractionResult
 from storage.db import connect
-from storage.merge import IncomingExtraction, merge_batch
 
 
 def rule_check_us(sample: SampleData, documents: list[BenchDocument], repeats: int = 3) -> float:
@@ -37,17 +38,19 @@ def big_merge_ms(database_url: str, sample: SampleData, iterations: int = 200) -
     base = big_document(sample, 100)
     first: list[float] = []
     again: list[float] = []
+    # The rules run as in the worker: a merge includes judging the document.
+    service = MergeService(judge_with(RuleThresholds()))
     with connect(database_url) as conn:
         for n in range(10):  # warm-up: connection, caches, the first pages of each index
             result = base.model_copy(update={"document_id": f"warm-{n}"})
             item = IncomingExtraction(result, datetime.now(UTC), raw=_raw(result))
-            merge_batch(conn, [item], evaluate=_none)
+            service.merge(conn, [item])
         for n in range(iterations):
             result = base.model_copy(update={"document_id": f"big-{n}"})
             # As the worker has it: the event as received rides along (stored and hashed as is).
             item = IncomingExtraction(result, datetime.now(UTC), raw=_raw(result))
             started = time.perf_counter()
-            merge_batch(conn, [item], evaluate=_none)
+            service.merge(conn, [item])
             first.append((time.perf_counter() - started) * 1000)
         for n in range(iterations):
             resources = [dict(r, note=[{"text": f"v{n}"}]) for r in base.resources]
@@ -60,7 +63,7 @@ def big_merge_ms(database_url: str, sample: SampleData, iterations: int = 200) -
             )
             item = IncomingExtraction(result, datetime.now(UTC), raw=_raw(result))
             started = time.perf_counter()
-            merge_batch(conn, [item], evaluate=_none)
+            service.merge(conn, [item])
             again.append((time.perf_counter() - started) * 1000)
     return {
         "merge_p50_ms": percentile(first, 50),
@@ -68,10 +71,6 @@ def big_merge_ms(database_url: str, sample: SampleData, iterations: int = 200) -
         "remerge_p50_ms": percentile(again, 50),
         "remerge_p99_ms": percentile(again, 99),
     }
-
-
-def _none(*_: object) -> list:  # type: ignore[type-arg]
-    return []
 
 
 def _raw(result: ExtractionResult) -> bytes:

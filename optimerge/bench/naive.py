@@ -5,38 +5,31 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from confluent_kafka import Consumer
-
-from domain.flag_rules import evaluate
+from config import ResolvedSettings
+from domain.reports import IncomingExtraction
 from optimerge.bench.feed import BenchDocument
-from optimerge.settings import Settings
-from schemas import ExtractionResult
+from pipeline.service import MergeService, judge_with
 from storage.db import connect
-from storage.merge import IncomingExtraction, merge_batch
+from streams.consumers import group_consumer
 from streams.producer import EventProducer
 from streams.topics import Topics
 
 
 def run_naive(
-    settings: Settings, topics: Topics, documents: list[BenchDocument], *, time_box: float = 30.0
+    settings: ResolvedSettings,
+    topics: Topics,
+    documents: list[BenchDocument],
+    *,
+    time_box: float = 30.0,
 ) -> tuple[float, int]:
     """Documents per second (and how many were done) merging one per transaction, committing
     the Kafka offset after each, as a per-document task would."""
-    assert settings.kafka_bootstrap_servers
-    assert settings.database_url
     with EventProducer(settings.kafka_bootstrap_servers) as producer:
         for d in documents:
-            producer.send(topics.extraction_results, d.stamped(datetime.now(UTC)), key=d.key)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": f"{topics.prefix}naive",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topics.extraction_results])
-    thresholds = settings.rules
+            producer.send(topics.extraction_results.name, d.stamped(datetime.now(UTC)), key=d.key)
+    consumer = group_consumer(settings.kafka_bootstrap_servers, f"{topics.prefix}naive")
+    consumer.subscribe([topics.extraction_results.name])
+    service = MergeService(judge_with(settings.rules))
     done = 0
     try:
         with connect(settings.database_url) as conn:
@@ -45,12 +38,8 @@ def run_naive(
                 msg = consumer.poll(1.0)
                 if msg is None or msg.error():
                     continue
-                result = ExtractionResult.model_validate_json(msg.value() or b"")
-                merge_batch(
-                    conn,
-                    [IncomingExtraction(result, datetime.now(UTC))],
-                    evaluate=lambda r, rec: evaluate(r, rec, thresholds),
-                )
+                result = topics.extraction_results.decode(msg.value() or b"")
+                service.merge(conn, [IncomingExtraction(result, datetime.now(UTC))])
                 consumer.commit(message=msg, asynchronous=False)
                 done += 1
             elapsed = time.perf_counter() - started

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from optimerge.bench._stats import percentile
+from config import ResolvedSettings
+from domain.stats import percentile
 from optimerge.bench.feed import BenchDocument
-from optimerge.settings import Settings
 from storage.db import connect
 from streams.producer import EventProducer
 from streams.topics import Topics
@@ -30,12 +30,12 @@ class Latency:
 
 @contextmanager
 def workers(
-    settings: Settings, count: int, log_dir: Path
+    settings: ResolvedSettings, count: int, log_dir: Path
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
-        "DATABASE_URL": settings.database_url or "",
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "DATABASE_URL": settings.database_url,
         "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
         "OPTIMERGE_PARTITIONS": str(settings.partitions),
     }
@@ -117,7 +117,7 @@ def publish(
             delay = started + n / rate - time.time()
             if delay > 0:
                 time.sleep(delay)
-        producer.send(topics.extraction_results, d.stamped(datetime.now(UTC)), key=d.key)
+        producer.send(topics.extraction_results.name, d.stamped(datetime.now(UTC)), key=d.key)
     producer.flush()
     return started
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from config import ResolvedSettings
+from domain.stats import median
 from optimerge.bench._env import scratch_database, scratch_topics
-from optimerge.bench._stats import median
 from optimerge.bench.ceiling import run_ceiling
 from optimerge.bench.feed import BenchDocument, bench_documents, resource_count
 from optimerge.bench.micro import big_merge_ms, rule_check_us
@@ -21,7 +22,6 @@ from optimerge.bench.pipeline import (
     workers,
 )
 from optimerge.demo import SampleData, load_sample
-from optimerge.settings import Settings
 from storage.db import connect
 from storage.patients import import_patients
 from streams.producer import EventProducer
@@ -52,13 +52,12 @@ def _load_patients(database_url: str, sample: SampleData, documents: list[BenchD
 
 
 def _pipeline_run(
-    settings: Settings,
+    settings: ResolvedSettings,
     sample: SampleData,
     feed: list[BenchDocument],
     config: BenchConfig,
     progress: Progress,
 ) -> dict[str, float]:
-    assert settings.database_url
     with (
         scratch_database(settings.database_url, "pipe") as url,
         scratch_topics(settings, "pipe") as topics,
@@ -66,7 +65,6 @@ def _pipeline_run(
         run = settings.with_overrides(database_url=url, topic_prefix=topics.prefix)
         warm = bench_documents(sample, 1, seed=303)
         _load_patients(url, sample, feed + warm)
-        assert settings.kafka_bootstrap_servers
         with (
             workers(run, config.workers, settings.infra.state_dir / "bench") as procs,
             EventProducer(settings.kafka_bootstrap_servers) as producer,
@@ -106,9 +104,8 @@ def _pipeline_run(
 
 
 def _naive_run(
-    settings: Settings, sample: SampleData, feed: list[BenchDocument], config: BenchConfig
+    settings: ResolvedSettings, sample: SampleData, feed: list[BenchDocument], config: BenchConfig
 ) -> float:
-    assert settings.database_url
     subset = feed[: config.naive_documents]
     with (
         scratch_database(settings.database_url, "naive") as url,
@@ -120,15 +117,16 @@ def _naive_run(
     return rate
 
 
-def _ceiling_run(settings: Settings, sample: SampleData, feed: list[BenchDocument]) -> float:
-    assert settings.database_url
+def _ceiling_run(
+    settings: ResolvedSettings, sample: SampleData, feed: list[BenchDocument]
+) -> float:
     with scratch_database(settings.database_url, "ceiling") as url:
         _load_patients(url, sample, feed)
         return run_ceiling(url, feed)
 
 
 def run_bench(
-    settings: Settings, config: BenchConfig, say: Say, progress: Progress
+    settings: ResolvedSettings, config: BenchConfig, say: Say, progress: Progress
 ) -> dict[str, Any]:
     sample = load_sample()
     say(f"building {config.documents:,} documents from the Synthea sample")
@@ -146,7 +144,6 @@ def run_bench(
         pipe = _pipeline_run(settings, sample, feed, config, progress)
         runs.append({"ceiling_documents_per_s": ceiling, "naive_documents_per_s": naive, **pipe})
     say("pure CPU figures: rule checks, 100-resource merge")
-    assert settings.database_url
     with scratch_database(settings.database_url, "micro") as url:
         _load_patients(url, sample, [])
         big = big_merge_ms(url, sample)

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 import orjson
 import typer
 
-from optimerge.settings import Settings, load_settings
+from config import ResolvedSettings, Settings, load_settings
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -25,19 +25,44 @@ def print_json(obj: Any) -> None:
     )
 
 
-def settings_with_endpoints(*, kafka: bool = False, database: bool = False) -> Settings:
-    """Settings with Kafka / database endpoints from the env vars or the running local infra."""
-    from optimerge.infra._process import InfraError
+_HOW = "(or set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)"
+
+
+def with_kafka() -> tuple[Settings, str]:
+    """Settings and the Kafka bootstrap servers: from the env vars or the running local infra."""
+    from optimerge.infra import InfraError
+    from optimerge.infra.local import kafka_bootstrap
+
+    settings = load_settings()
+    try:
+        return settings, kafka_bootstrap(settings)
+    except InfraError as exc:
+        fail(f"{exc}\n{_HOW}")
+
+
+def with_database() -> tuple[Settings, str]:
+    """Settings and the DATABASE_URL: from the env vars or the running local infra."""
+    from optimerge.infra import InfraError
+    from optimerge.infra.local import database_url
+
+    settings = load_settings()
+    try:
+        return settings, database_url(settings)
+    except InfraError as exc:
+        fail(f"{exc}\n{_HOW}")
+
+
+def resolved() -> ResolvedSettings:
+    """Settings with both endpoints known, for what needs Kafka and PostgreSQL."""
+    from optimerge.infra import InfraError
     from optimerge.infra.local import env
 
     settings = load_settings()
-    if (kafka and not settings.kafka_bootstrap_servers) or (database and not settings.database_url):
-        try:
-            endpoints = env(settings)
-        except InfraError as exc:
-            fail(f"{exc}\n(or set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)")
-        settings = settings.with_overrides(
-            kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
-            database_url=endpoints.database_url,
-        )
-    return settings
+    try:
+        endpoints = env(settings)
+    except InfraError as exc:
+        fail(f"{exc}\n{_HOW}")
+    return settings.resolved(
+        kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
+        database_url=endpoints.database_url,
+    )

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from optimerge.cli._common import fail, print_json, settings_with_endpoints
+from optimerge.cli._common import fail, print_json, resolved, with_database
 
 users_app = typer.Typer(help="Accounts of the reviewer app (reviewer, auditor, admin).")
 
@@ -33,7 +33,7 @@ def serve_app(
 
     from webapp import AppSettings, create_app
 
-    settings = settings_with_endpoints(kafka=True, database=True)
+    settings = resolved()
     app = create_app(settings, AppSettings())
     typer.echo(f"optimerge app on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for whoever handled
@@ -74,8 +74,8 @@ def users_add(
     """Add an account; the password is prompted for (twice) unless --password-stdin."""
     import psycopg
 
+    from storage.accounts import UserExistsError, create_user
     from storage.db import connect
-    from storage.webapp_queries import UserExistsError, create_user
     from webapp.passwords import check_name, check_password, hash_password
     from webapp.roles import parse_role
 
@@ -88,10 +88,9 @@ def users_add(
     password = _read_password(password_stdin)
     if problem := check_password(password):
         fail(problem)
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
+    _, url = with_database()
     try:
-        with connect(settings.database_url) as conn:
+        with connect(url) as conn:
             create_user(conn, name, chosen.value, hash_password(password))
     except UserExistsError as exc:
         fail(str(exc))
@@ -110,17 +109,16 @@ def users_password(
     """Set a new password for an account (prompted for twice unless --password-stdin)."""
     import psycopg
 
+    from storage.accounts import get_user, update_password_hash
     from storage.db import connect
-    from storage.webapp_queries import get_user, update_password_hash
     from webapp.passwords import check_password, hash_password
 
     password = _read_password(password_stdin)
     if problem := check_password(password):
         fail(problem)
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
+    _, url = with_database()
     try:
-        with connect(settings.database_url) as conn:
+        with connect(url) as conn:
             if get_user(conn, name) is None:
                 fail(f"there is no account {name}")
             update_password_hash(conn, name, hash_password(password))
@@ -134,13 +132,12 @@ def users_list() -> None:
     """The accounts as JSON (name, role, created_at); never the password hashes."""
     import psycopg
 
+    from storage.accounts import list_users
     from storage.db import connect
-    from storage.webapp_queries import list_users
 
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
+    _, url = with_database()
     try:
-        with connect(settings.database_url) as conn:
+        with connect(url) as conn:
             users = list_users(conn)
     except psycopg.errors.UndefinedTable:
         fail(NOT_MIGRATED)
@@ -157,15 +154,14 @@ def users_token(
     Use it as `Authorization: Bearer <token>` on /api/..."""
     import psycopg
 
+    from storage.accounts import create_api_token, get_user
     from storage.db import connect
-    from storage.webapp_queries import create_api_token, get_user
     from webapp.passwords import new_api_token
 
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
+    _, url = with_database()
     token, digest = new_api_token()
     try:
-        with connect(settings.database_url) as conn:
+        with connect(url) as conn:
             if get_user(conn, name) is None:
                 fail(f"there is no account {name}")
             create_api_token(conn, name, digest, label)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from optimerge.cli._common import print_json, settings_with_endpoints
+from optimerge.cli._common import print_json, resolved
 
 TARGETS = {
     "pipeline/ceiling": 0.6,
@@ -39,7 +39,7 @@ def bench(
 
     from optimerge.bench.runner import BenchConfig, run_bench
 
-    settings = settings_with_endpoints(kafka=True, database=True)
+    settings = resolved()
     console = Console(file=sys.stderr)
     config = BenchConfig(documents=documents, workers=workers, repeats=repeat)
     with Progress(

@@ -1,4 +1,5 @@
-"""Commands that move data in and out: publish, patients import, patient bundle, document show."""
+"""Commands that move data in and out: publish, patients import, patient bundle, document show,
+document rollback."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from optimerge.cli._common import fail, print_json, settings_with_endpoints
+from optimerge.cli._common import fail, print_json, resolved, with_database, with_kafka
 
 patients_app = typer.Typer(help="The patient registry that flag rules compare against.")
 patient_app = typer.Typer(help="Read one patient's merged record.")
@@ -31,10 +32,12 @@ def publish(
 ) -> None:
     """Publish events to extraction.results (or review.actions), keyed by patient_id."""
     from optimerge.publish import PublishError, publish_files
+    from streams.topics import Topics
 
-    settings = settings_with_endpoints(kafka=True)
+    settings, bootstrap = with_kafka()
+    topics = Topics(settings.topic_prefix)
     try:
-        counts = publish_files(settings, files, review=review)
+        counts = publish_files(bootstrap, topics, files, review=review)
     except PublishError as exc:
         fail(str(exc))
     typer.echo(f"published {counts.published} event(s) to {counts.topic}", err=True)
@@ -51,10 +54,9 @@ def patients_import(
     from storage.db import connect
     from storage.patients import import_patients
 
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
+    _, url = with_database()
     patients, skipped = read_patients(paths)
-    with connect(settings.database_url) as conn:
+    with connect(url) as conn:
         count = import_patients(conn, patients)
     typer.echo(f"imported {count} patient(s); skipped {len(skipped)} file(s)", err=True)
     for path, why in skipped:
@@ -67,9 +69,8 @@ def patient_bundle(patient_id: str) -> None:
     from storage.db import connect
     from storage.read import read_patient_bundle
 
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
-    with connect(settings.database_url) as conn:
+    _, url = with_database()
+    with connect(url) as conn:
         bundle = read_patient_bundle(conn, patient_id)
     if bundle is None:
         fail(f"patient {patient_id} does not exist")
@@ -82,13 +83,12 @@ def document_show(document_id: str) -> None:
     from storage.db import connect
     from storage.read import document_state
 
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
-    with connect(settings.database_url) as conn:
+    _, url = with_database()
+    with connect(url) as conn:
         state = document_state(conn, document_id)
     if state is None:
         fail(f"document {document_id} does not exist")
-    print_json(state)
+    print_json(state.model_dump())
 
 
 @document_app.command("rollback")
@@ -96,18 +96,60 @@ def document_rollback(
     document_id: str,
     actor: Annotated[str, typer.Option(help="Who asks for it (written to the audit trail).")],
     note: Annotated[str, typer.Option(help="Why (written to the audit trail).")] = "",
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for a worker to apply it.")
+    ] = 30.0,
 ) -> None:
-    """Remove one document's resources from the record, and nothing else (idempotent, audited)."""
-    from storage.db import connect
-    from storage.review import DocumentNotFoundError, RollbackRefusedError, rollback_document
+    """Remove one document's resources from the record, and nothing else.
 
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
+    Sent as a review action (actor kind operator) through review.actions, so it is applied in
+    order with the patient's other changes, audited, and announced on document.status and
+    flagged.items like a reviewer's. Waits for the outcome; a document already removed is
+    reported, not removed twice (exit 0)."""
+    from schemas import ActorKind, ReviewAction, ReviewActionKind, ReviewStatus
+    from storage.db import connect
+    from storage.read import document_state
+    from streams.actions import NoOutcomeError, send_and_wait
+    from streams.topics import Topics
+
+    settings = resolved()
     with connect(settings.database_url) as conn:
-        try:
-            removed = rollback_document(conn, document_id, actor=actor, note=note)
-        except DocumentNotFoundError as exc:
-            fail(str(exc))
-        except RollbackRefusedError as exc:
-            fail(f"rollback refused: {exc}")
-    print_json({"document_id": document_id, "resources_removed": removed})
+        state = document_state(conn, document_id)
+    if state is None:
+        fail(f"document {document_id} does not exist")
+    if state.review_status == ReviewStatus.REJECTED:
+        print_json(
+            {"document_id": document_id, "outcome": "already_removed", "resources_removed": 0}
+        )
+        return
+    action = ReviewAction(
+        document_id=document_id,
+        patient_id=state.patient_id,
+        action=ReviewActionKind.ROLLBACK,
+        reviewer=actor,
+        actor_kind=ActorKind.OPERATOR,
+        expected_version=state.version,
+        note=note,
+    )
+    try:
+        outcome = send_and_wait(
+            settings.kafka_bootstrap_servers,
+            Topics(settings.topic_prefix),
+            action,
+            timeout=timeout,
+        )
+    except NoOutcomeError as exc:
+        fail(str(exc))
+    print_json(
+        {
+            "document_id": document_id,
+            "action_id": str(action.action_id),
+            "outcome": outcome.outcome,
+            "version": outcome.version,
+            "review_status": outcome.review_status,
+            "resources_removed": state.resource_count if outcome.outcome == "applied" else 0,
+            "reason": outcome.reason,
+        }
+    )
+    if outcome.outcome != "applied":
+        fail(f"rollback refused: {outcome.reason}")

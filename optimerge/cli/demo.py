@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from optimerge.cli._common import fail, settings_with_endpoints
+from optimerge.cli._common import fail, resolved
 
 
 def register(app: typer.Typer) -> None:
@@ -26,10 +26,11 @@ def demo(
 
     About 10 % are built to be flagged: low confidence, fallback model, few resources, name
     or birth date not matching, unknown patient. Benign name variants are not flagged."""
-    from optimerge.demo_run import import_demo_patients, publish_demo
+    from optimerge.demo.publish import import_demo_patients, publish_demo
 
-    settings = settings_with_endpoints(kafka=True, database=True)
-    typer.echo(f"imported {import_demo_patients(settings)} patients from the Synthea sample")
+    settings = resolved()
+    imported = import_demo_patients(settings.database_url)
+    typer.echo(f"imported {imported} patients from the Synthea sample")
     publish_demo(settings, count, seed=seed, rate=rate, log=typer.echo)
 
 
@@ -42,18 +43,18 @@ def run(
     demo feed.
 
     Leaves it all running; `optimerge infra down` (or `make stop`) stops it."""
-    from optimerge.bootstrap import bring_up
-    from optimerge.demo_run import ensure_demo_user, import_demo_patients, publish_demo
-    from optimerge.infra._process import InfraError
-    from optimerge.settings import load_settings
-    from optimerge.workers import start_app, start_workers
+    from config import load_settings
+    from optimerge.demo.publish import ensure_demo_user, import_demo_patients, publish_demo
+    from optimerge.infra import InfraError
+    from optimerge.infra.bootstrap import bring_up
+    from optimerge.infra.local_run import start_app, start_workers
 
-    settings = load_settings()
+    loaded = load_settings()
     try:
-        endpoints = bring_up(settings)
+        endpoints = bring_up(loaded)
     except InfraError as exc:
         fail(str(exc))
-    settings = settings.with_overrides(
+    settings = loaded.resolved(
         kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
         database_url=endpoints.database_url,
     )
@@ -63,8 +64,9 @@ def run(
     }
     logs = start_workers(settings, workers, env)
     logs.append(start_app(settings, app_port, env))
-    password = ensure_demo_user(settings)
-    typer.echo(f"imported {import_demo_patients(settings)} patients from the Synthea sample")
+    password = ensure_demo_user(settings.database_url, settings.infra.state_dir)
+    imported = import_demo_patients(settings.database_url)
+    typer.echo(f"imported {imported} patients from the Synthea sample")
     publish_demo(settings, count, log=typer.echo)
     _where_to_look(endpoints.kafka_bootstrap_servers, logs, app_port, password)
 
@@ -74,7 +76,7 @@ def _where_to_look(bootstrap: str, logs: list[Path], app_port: int, password: st
     from streams.topics import Topics
 
     patient = load_sample().patients[0]["id"]
-    topic = Topics().extraction_results
+    topic = Topics().extraction_results.name
     typer.echo(
         f"""
 optimerge is running. Where to look:

@@ -9,9 +9,8 @@ from typing import Annotated
 
 import typer
 
-from optimerge.cli._common import fail, print_json, settings_with_endpoints
-from optimerge.dlq import LetterFilter, StoredLetter, read_dead_letters, replay
-from optimerge.settings import Settings
+from optimerge.cli._common import fail, print_json, with_kafka
+from streams.dead_letters import LetterFilter, StoredLetter, read_dead_letters, replay
 from streams.topics import Topics
 
 dlq_app = typer.Typer(help="Dead letters: events that could not be processed, with the reason.")
@@ -37,24 +36,19 @@ def _filter(
     since: datetime | None,
     refs: Sequence[str] = (),
 ) -> LetterFilter:
-
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
     return LetterFilter(kind, document, patient, reason, since, frozenset(refs))
 
 
-def _letters(flt: LetterFilter) -> tuple[Settings, list[StoredLetter]]:
-
-    settings = settings_with_endpoints(kafka=True)
-    assert settings.kafka_bootstrap_servers
+def _letters(flt: LetterFilter) -> tuple[str, list[StoredLetter]]:
+    settings, bootstrap = with_kafka()
     topic = Topics(settings.topic_prefix).dlq
     try:
-        found = [
-            s for s in read_dead_letters(settings.kafka_bootstrap_servers, topic) if flt.matches(s)
-        ]
+        found = [s for s in read_dead_letters(bootstrap, topic) if flt.matches(s)]
     except (LookupError, TimeoutError) as exc:
         fail(str(exc))
-    return settings, found
+    return bootstrap, found
 
 
 @dlq_app.command("list")
@@ -103,7 +97,7 @@ def dlq_replay(
     """Send matching dead letters back to their source topic (after the cause is fixed)."""
     if not any((refs, kind, document, patient, reason, since)):
         fail("say which letters to replay: PARTITION:OFFSET refs or a filter (--kind, ...)")
-    settings, found = _letters(_filter(kind, document, patient, reason, since, refs or ()))
+    bootstrap, found = _letters(_filter(kind, document, patient, reason, since, refs or ()))
     if fixed is not None and len(found) != 1:
         fail(f"--fixed replaces exactly one letter; {len(found)} match")
     if dry_run or not found:
@@ -112,6 +106,5 @@ def dlq_replay(
         typer.echo(f"{len(found)} letter(s) match", err=True)
         return
     payload = fixed.read_bytes() if fixed is not None else None
-    assert settings.kafka_bootstrap_servers
-    count = replay(settings.kafka_bootstrap_servers, found, payload_override=payload)
+    count = replay(bootstrap, found, payload_override=payload)
     typer.echo(f"replayed {count} letter(s)", err=True)

@@ -30,9 +30,9 @@ def up(
 
     Prints `export KAFKA_BOOTSTRAP_SERVERS=...` and `export DATABASE_URL=...` lines:
     `eval "$(optimerge infra up)"`."""
-    from optimerge.bootstrap import bring_up
+    from config import load_settings
     from optimerge.infra._process import InfraError
-    from optimerge.settings import load_settings
+    from optimerge.infra.bootstrap import bring_up
 
     settings = load_settings()
     if partitions is not None:
@@ -48,9 +48,9 @@ def up(
 @infra_app.command("down")
 def down() -> None:
     """Stop the workers started by `optimerge run`, then the local Kafka and PostgreSQL."""
+    from config import load_settings
     from optimerge.infra.local import down as infra_down
-    from optimerge.settings import load_settings
-    from optimerge.workers import stop_workers
+    from optimerge.infra.local_run import stop_workers
 
     settings = load_settings()
     stop_workers(settings)
@@ -60,9 +60,9 @@ def down() -> None:
 @infra_app.command("status")
 def status() -> None:
     """Say what runs: the local Kafka, PostgreSQL and workers (exit 1 if Kafka or PG is down)."""
+    from config import load_settings
     from optimerge.infra.local import status as infra_status
-    from optimerge.settings import load_settings
-    from optimerge.workers import running_workers
+    from optimerge.infra.local_run import running_workers
 
     settings = load_settings()
     services = infra_status(settings)
@@ -84,9 +84,9 @@ def status() -> None:
 @infra_app.command("env")
 def env() -> None:
     """Print the export lines for the running infrastructure again."""
+    from config import load_settings
     from optimerge.infra._process import InfraError
     from optimerge.infra.local import env as infra_env
-    from optimerge.settings import load_settings
 
     try:
         endpoints = infra_env(load_settings())

@@ -1,4 +1,5 @@
-"""`optimerge import-legacy FILE`: legacy review records, mapped and imported (seed R5)."""
+"""`optimerge import-legacy FILE`: legacy review records, mapped and imported
+(docs/contract.md#legacy-import)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 
-from optimerge.cli._common import fail, print_json, settings_with_endpoints
+from optimerge.cli._common import fail, print_json, with_database
 
 if TYPE_CHECKING:
     from domain.legacy import LegacyMapping, Unmapped
-    from storage.legacy import ImportReport
+    from domain.legacy_report import ImportReport
 
 
 def register(app: typer.Typer) -> None:
@@ -45,13 +46,12 @@ def import_legacy(
     every such record is listed with its line (or array index) and the reason."""
     import psycopg
 
+    from pipeline.legacy_import import BATCH_SIZE
+    from pipeline.legacy_import import import_legacy as run_import
     from storage.db import connect
-    from storage.legacy import BATCH_SIZE
-    from storage.legacy import import_legacy as run_import
 
     total, items = _read(file)
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
+    _, url = with_database()
     who = actor or _os_user()
     done = 0
     with _progress_bar(total, enabled=total > BATCH_SIZE) as advance:
@@ -62,7 +62,7 @@ def import_legacy(
             advance(n)
 
         try:
-            with connect(settings.database_url) as conn:
+            with connect(url) as conn:
                 report = run_import(conn, items, actor=who, dry_run=dry_run, progress=progress)
         except psycopg.Error as exc:
             fail(

@@ -9,9 +9,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
+from confluent_kafka import Consumer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
@@ -19,14 +20,12 @@ from rich.table import Table
 from rich.text import Text
 
 from domain.metrics_window import combine_windows
-from optimerge.cli._common import fail, settings_with_endpoints
+from optimerge.cli._common import fail, with_kafka
 from schemas.metrics import LatencySummary, PipelineMetricsWindow
-from streams.topics import Topics
+from streams.consumers import TopicMissingError, assign_all, tail_consumer
+from streams.topics import BoundTopic, Topics
 
-if TYPE_CHECKING:
-    from confluent_kafka import Consumer
-
-# SPEC.md "Threshold tuning": the flag rate a healthy pipeline stays within.
+# The flag rate a healthy pipeline stays within (docs/contract.md#metrics).
 FLAG_RATE_RANGE = (0.05, 0.20)
 UPLOAD_TO_MERGED_P99_MS = 500.0
 # Window starts kept in memory: enough for any screen, bounded for a monitor left running for days.
@@ -107,30 +106,22 @@ def render_table(windows: list[PipelineMetricsWindow], *, title: str) -> Table:
     return table
 
 
-def _consumer(bootstrap: str, topic: str, *, from_beginning: bool) -> tuple[Consumer, set[int]]:
-    """A consumer in a group of its own (a monitor never takes windows away from another)."""
-    from confluent_kafka import Consumer
-
-    assigned: set[int] = set()
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"optimerge-monitor-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest" if from_beginning else "latest",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-
-    def on_assign(_consumer: Any, partitions: list[Any]) -> None:
-        assigned.update(p.partition for p in partitions)
-
-    consumer.subscribe([topic], on_assign=on_assign)
-    return consumer, assigned
+def _consumer(
+    bootstrap: str, topic: BoundTopic[PipelineMetricsWindow], *, from_beginning: bool
+) -> tuple[Consumer, set[int]]:
+    """A consumer of every partition, in no group (a monitor never takes windows from another)."""
+    consumer = tail_consumer(bootstrap, purpose="monitor", **{"enable.partition.eof": True})
+    try:
+        ends = assign_all(consumer, [topic.name], start="beginning" if from_beginning else "end")
+    except TopicMissingError as exc:
+        consumer.close()
+        fail(str(exc))
+    return consumer, {partition for _, partition in ends}
 
 
 def _read(
     consumer: Consumer,
+    topic: BoundTopic[PipelineMetricsWindow],
     assigned: set[int],
     book: WindowBook,
     *,
@@ -159,7 +150,7 @@ def _read(
             continue
         at_end.discard(message.partition())
         try:
-            book.add(PipelineMetricsWindow.model_validate_json(message.value() or b""))
+            book.add(topic.decode(message.value() or b""))
         except ValidationError as exc:
             typer.echo(f"warning: skipped an invalid metrics window: {exc}", err=True)
             continue
@@ -186,33 +177,32 @@ def monitor(
 
     Flag rates outside 5-20 % and an upload-to-merged p99 over 500 ms are shown in red.
     Percentiles summed across workers are the highest worker's (an upper bound)."""
-    settings = settings_with_endpoints(kafka=True)
-    assert settings.kafka_bootstrap_servers
+    settings, bootstrap = with_kafka()
     topic = Topics(settings.topic_prefix).pipeline_metrics
     if once and timeout is None:
         timeout = settings.metrics_window_seconds + 10
     deadline = None if timeout is None else time.monotonic() + timeout
     book = WindowBook()
-    consumer, assigned = _consumer(
-        settings.kafka_bootstrap_servers, topic, from_beginning=from_beginning
-    )
+    consumer, assigned = _consumer(bootstrap, topic, from_beginning=from_beginning)
     try:
         if once:
             # From the beginning: done at the end of the topic; from now on: after a window came.
-            _read(
-                consumer,
-                assigned,
-                book,
-                deadline=deadline,
-                caught_up=lambda at_end: at_end and (from_beginning or len(book) > 0),
-            )
+            if assigned or not from_beginning:
+                _read(
+                    consumer,
+                    topic,
+                    assigned,
+                    book,
+                    deadline=deadline,
+                    caught_up=lambda at_end: at_end and (from_beginning or len(book) > 0),
+                )
             windows = book.latest(rows)
             if not windows:
-                fail(f"no metrics window on {topic} within {timeout:g} s")
+                fail(f"no metrics window on {topic.name} within {timeout:g} s")
             for window in windows:
                 sys.stdout.write(window.model_dump_json() + "\n")
             return
-        title = f"optimerge: {topic}"
+        title = f"optimerge: {topic.name}"
         with Live(render_table([], title=title), console=Console(), refresh_per_second=4) as live:
 
             def redraw() -> None:
@@ -222,6 +212,7 @@ def monitor(
             with contextlib.suppress(KeyboardInterrupt):
                 _read(
                     consumer,
+                    topic,
                     assigned,
                     book,
                     deadline=deadline,

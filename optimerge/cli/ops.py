@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from optimerge.cli._common import fail, print_json, settings_with_endpoints
+from optimerge.cli._common import fail, print_json, resolved, with_database
 
 audit_app = typer.Typer(help="The append-only, hash-chained audit trail.")
 
@@ -21,9 +21,8 @@ def migrate() -> None:
     """Apply pending database migrations (yoyo-migrations)."""
     from storage.migrate import apply_migrations
 
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
-    applied = apply_migrations(settings.database_url)
+    _, url = with_database()
+    applied = apply_migrations(url)
     typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
 
@@ -37,9 +36,9 @@ def worker(
 
     Stops on SIGTERM or SIGINT: finishes or abandons the batch in flight, commits what is
     written, exits 0."""
-    from optimerge.worker import WorkerStartupError, run_worker
+    from agents.runtime import WorkerStartupError, run_worker
 
-    settings = settings_with_endpoints(kafka=True, database=True)
+    settings = resolved()
     try:
         code = run_worker(settings, loglevel=loglevel, metrics_port=metrics_port)
     except WorkerStartupError as exc:
@@ -52,12 +51,11 @@ def audit_verify(
     patient: Annotated[str | None, typer.Option(help="Check one patient's chain only.")] = None,
 ) -> None:
     """Recompute every patient's hash chain; exit 1 and name the entry if one was altered."""
-    from storage.audit import verify_audit_chains
+    from pipeline.audit_check import verify_audit_chains
     from storage.db import connect
 
-    settings = settings_with_endpoints(database=True)
-    assert settings.database_url
-    with connect(settings.database_url) as conn:
+    _, url = with_database()
+    with connect(url) as conn:
         report = verify_audit_chains(conn, patient)
     print_json(
         {

@@ -1,7 +1,9 @@
-"""A demo and benchmark feed of ExtractionResults built from real Synthea patients (data/synthea/).
+"""A demo and benchmark feed of ExtractionResults built from real Synthea patients (the sample in
+optimerge/demo/data/).
 
-Pure: no Kafka, no database. `load_sample()` reads the sample; `build_documents()` gives each
-result with the flag reasons it was built to trigger, `build_feed()` just the results."""
+The feed is pure (no Kafka, no database): `load_sample()` reads the sample; `build_documents()`
+gives each result with the flag reasons it was built to trigger, `build_feed()` just the results.
+`optimerge.demo.publish` sends it."""
 
 from .feed import big_document, build_documents, build_feed
 from .jsonl import iter_jsonl, write_jsonl

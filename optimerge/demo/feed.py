@@ -1,5 +1,5 @@
 """The demo and benchmark feed: ExtractionResults built from the Synthea sample, deterministic for a
-seed, each with the flag reasons it was built to trigger (SPEC "Flag rules")."""
+seed, each with the flag reasons it was built to trigger (docs/contract.md#flag-rules)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from optimerge.settings import RuleThresholds
+from domain.thresholds import RuleThresholds
 from schemas.events import (
     DocumentInfo,
     ExtractionResult,

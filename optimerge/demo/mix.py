@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from optimerge.settings import RuleThresholds
+from domain.thresholds import RuleThresholds
 from schemas.events import ExtractionModel, ExtractionResult, FlagRule
 
 MAIN_MODEL = ExtractionModel(name="extractor-large", version="2026.10")
@@ -87,7 +87,7 @@ def flag_summary(documents: Iterable[DemoDocument]) -> FlagSummary:
 def document_reasons(
     confidence: float, is_fallback: bool, resource_count: int, rules: RuleThresholds
 ) -> set[str]:
-    """Rules 1-4 of SPEC "Flag rules", which depend on the document alone."""
+    """Rules 1-4 of docs/contract.md#flag-rules, which depend on the document alone."""
     reasons: set[str] = set()
     if confidence < rules.min_confidence:
         reasons.add(FlagRule.LOW_CONFIDENCE.value)

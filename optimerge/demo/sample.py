@@ -1,4 +1,5 @@
-"""The Synthea sample shipped in data/synthea/ (built by scripts/build_demo_data.py)."""
+"""The Synthea sample shipped as package data in optimerge/demo/data/ (built by
+scripts/build_demo_data.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ from typing import Any
 
 import orjson
 
-from optimerge.settings import PROJECT_ROOT
-
 FhirResource = dict[str, Any]
 
-DEFAULT_SAMPLE_DIR = PROJECT_ROOT / "data" / "synthea"
+DEFAULT_SAMPLE_DIR = Path(__file__).resolve().parent / "data"
 SAMPLE_FILE = "sample.json.gz"
 
 # Where each clinical resource type names its patient.
@@ -39,8 +38,7 @@ class SampleData:
 def load_sample(path: Path | None = None) -> SampleData:
     """Read the sample: a directory holding sample.json.gz, or a Bundle file (.json or .json.gz).
 
-    Defaults to the project's data/synthea/, found from the package, so it works from the repo
-    and from an editable install without /work/shared."""
+    Defaults to the sample inside the package, so it works from a checkout and from a wheel."""
     source = path if path is not None else DEFAULT_SAMPLE_DIR
     if source.is_dir():
         source = source / SAMPLE_FILE

@@ -9,15 +9,15 @@ import time
 from pathlib import Path
 
 from optimerge.infra._process import InfraError, Log
-from optimerge.settings import PROJECT_ROOT
 
-DEPLOY_DIR = PROJECT_ROOT / "deploy" / "kafka"
+# The pinned pom and the broker's log4j2 config ship inside the package (a wheel needs them).
+JVM_DIR = Path(__file__).resolve().parent / "jvm"
 _MARKER = ".complete"
 
 
-def mvn_argv(mvn: str, version: str, libs: Path) -> list[str]:
+def mvn_argv(mvn: str, version: str, libs: Path, pom: Path) -> list[str]:
     return [
-        mvn, "-q", "-B", "-f", str(DEPLOY_DIR / "pom.xml"), f"-Dkafka.version={version}",
+        mvn, "-q", "-B", "-f", str(pom), f"-Dkafka.version={version}",
         "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
         "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
     ]  # fmt: skip
@@ -42,7 +42,10 @@ def resolve_kafka_jars(cache_dir: Path, version: str, log: Log) -> Path:
         log(f"resolving Kafka {version} jars from Maven Central into {libs} (first run only)")
         shutil.rmtree(libs, ignore_errors=True)
         started = time.monotonic()
-        argv = mvn_argv(mvn, version, libs)
+        # Maven writes beside its pom: a copy in the cache, so the installed package stays clean.
+        pom = jar_dir / "pom.xml"
+        shutil.copyfile(JVM_DIR / "pom.xml", pom)
+        argv = mvn_argv(mvn, version, libs, pom)
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode != 0 or not any(libs.glob("kafka_2.13-*.jar")):
             output = "\n".join((done.stdout + done.stderr).splitlines()[-20:])

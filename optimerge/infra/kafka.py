@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import base64
-import logging
 import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-from confluent_kafka.admin import AdminClient
-
+from config import InfraSettings
 from optimerge.infra import _ports, _process
-from optimerge.infra._kafka_jars import DEPLOY_DIR, resolve_kafka_jars
+from optimerge.infra._kafka_jars import JVM_DIR, resolve_kafka_jars
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
-from optimerge.settings import InfraSettings
-from streams.admin import MAX_MESSAGE_BYTES
+from streams.admin import wait_for_kafka
+from streams.topics import MAX_MESSAGE_BYTES
 
 
 def render_server_properties(infra: InfraSettings, data_dir: Path) -> str:
@@ -52,20 +49,6 @@ def render_server_properties(infra: InfraSettings, data_dir: Path) -> str:
     return header + "".join(f"{key}={value}\n" for key, value in props.items())
 
 
-def wait_for_kafka(bootstrap: str, timeout: float) -> bool:
-    """True once a broker answers a metadata request."""
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _quiet_logger()}
-    admin = AdminClient(config)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if admin.list_topics(timeout=min(2.0, max(0.1, deadline - time.monotonic()))).brokers:
-                return True
-        except Exception:  # any failure here just means "not yet"
-            time.sleep(0.1)
-    return False
-
-
 def cluster_id() -> str:
     """What `kafka-storage random-uuid` prints, without a JVM start (base64url of 16 bytes)."""
     while True:
@@ -73,11 +56,6 @@ def cluster_id() -> str:
         # Kafka's own generator skips ids starting with "-": they read as command-line flags.
         if not text.startswith("-"):
             return text
-
-
-def _quiet_logger() -> logging.Logger:
-    # librdkafka logs "connection refused" to stderr while the broker boots; keep it in logging.
-    return logging.getLogger("optimerge.infra.kafka.client")
 
 
 class LocalKafka:
@@ -111,7 +89,7 @@ class LocalKafka:
             raise InfraError("Kafka needs `java` on PATH: run scripts/setup.sh")
         return [
             java, *flags, "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'log4j2.properties'}",
+            f"-Dlog4j2.configurationFile={JVM_DIR / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.logs_dir}",
             "-cp", f"{self.libs}/*", main, *args,
         ]  # fmt: skip

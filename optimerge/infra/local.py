@@ -11,10 +11,11 @@ from functools import partial
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from config import Settings
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
-from optimerge.infra.kafka import LocalKafka, wait_for_kafka
+from optimerge.infra.kafka import LocalKafka
 from optimerge.infra.postgres import LocalPostgres
-from optimerge.settings import Settings
+from streams.admin import wait_for_kafka
 
 
 @dataclass(frozen=True)
@@ -94,22 +95,28 @@ def status(settings: Settings) -> list[ServiceStatus]:
     return [LocalKafka(settings.infra).status(), LocalPostgres(settings.infra).status()]
 
 
-def env(settings: Settings) -> Endpoints:
-    """The endpoints of running infrastructure, rebuilt from settings and the state dir."""
-    kafka = LocalKafka(settings.infra)
-    postgres = LocalPostgres(settings.infra)
+def kafka_bootstrap(settings: Settings) -> str:
+    """KAFKA_BOOTSTRAP_SERVERS, or the address of the local broker that runs."""
     if settings.kafka_bootstrap_servers:
-        bootstrap = settings.kafka_bootstrap_servers
-    elif kafka.pid() is not None:
-        bootstrap = kafka.bootstrap
-    else:
+        return settings.kafka_bootstrap_servers
+    kafka = LocalKafka(settings.infra)
+    if kafka.pid() is None:
         raise InfraError(f"local Kafka is not running ({kafka.dir}): run `optimerge infra up`")
+    return kafka.bootstrap
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL, or the URL of the local PostgreSQL that runs."""
     if settings.database_url:
-        url = settings.database_url
-    elif postgres.pid() is not None:
-        url = postgres.url()
-    else:
+        return settings.database_url
+    postgres = LocalPostgres(settings.infra)
+    if postgres.pid() is None:
         raise InfraError(
             f"local PostgreSQL is not running ({postgres.dir}): run `optimerge infra up`"
         )
-    return Endpoints(bootstrap, url)
+    return postgres.url()
+
+
+def env(settings: Settings) -> Endpoints:
+    """The endpoints of running infrastructure, rebuilt from settings and the state dir."""
+    return Endpoints(kafka_bootstrap(settings), database_url(settings))

@@ -15,10 +15,10 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
+from config import InfraSettings
 from optimerge.infra import _ports, _process
 from optimerge.infra._osuser import RunAs, run_as_for
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
-from optimerge.settings import InfraSettings
 
 SUPERUSER = "postgres"
 _INCLUDE = "include_if_exists = 'optimerge.conf'"

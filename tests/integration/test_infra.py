@@ -15,10 +15,10 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
+from config import InfraSettings, Settings
 from optimerge.infra import InfraError, LocalKafka, LocalPostgres, down, env, status, up
 from optimerge.infra._ports import free_ports
 from optimerge.infra._process import is_alive
-from optimerge.settings import InfraSettings, Settings
 from streams.admin import TopicError, ensure_topics
 from streams.topics import Topics
 from tests.fix_infra import make_state_dir, stop_abandoned_test_infra
@@ -56,10 +56,12 @@ def test_keyed_messages_come_back_in_order_per_partition(
     )
     sent = [(f"patient-{i % 5}".encode(), f"{i}".encode()) for i in range(40)]
     for key, value in sent:
-        producer.produce(topics.extraction_results, key=key, value=value, headers=[("h", b"1")])
+        producer.produce(
+            topics.extraction_results.name, key=key, value=value, headers=[("h", b"1")]
+        )
     assert producer.flush(30) == 0
 
-    received = _consume(kafka_bootstrap, topics.extraction_results, len(sent))
+    received = _consume(kafka_bootstrap, topics.extraction_results.name, len(sent))
 
     values: dict[bytes | None, list[bytes | None]] = defaultdict(list)
     partitions: dict[bytes | None, set[int | None]] = defaultdict(set)
@@ -76,10 +78,10 @@ def test_keyed_messages_come_back_in_order_per_partition(
 def test_a_5mb_payload_reaches_the_consumer(kafka_bootstrap: str, topics: Topics) -> None:
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "message.max.bytes": 8388608})
     payload = b"x" * (5 * 1024 * 1024)
-    producer.produce(topics.extraction_results, key="p", value=payload)
+    producer.produce(topics.extraction_results.name, key="p", value=payload)
     assert producer.flush(30) == 0
 
-    [msg] = _consume(kafka_bootstrap, topics.extraction_results, 1)
+    [msg] = _consume(kafka_bootstrap, topics.extraction_results.name, 1)
 
     assert msg.value() == payload
 
@@ -88,7 +90,7 @@ def test_topics_have_the_test_layout(kafka_bootstrap: str, topics: Topics) -> No
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     metadata = admin.list_topics(timeout=10).topics
     assert all(len(metadata[name].partitions) == 3 for name in topics.all())
-    resource = ConfigResource("topic", topics.dlq)
+    resource = ConfigResource("topic", topics.dlq.name)
     config = admin.describe_configs([resource])[resource].result(10)
     assert config["max.message.bytes"].value == "8388608"
 

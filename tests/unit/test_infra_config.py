@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from config import InfraSettings
 from optimerge.infra import Endpoints, InfraError
 from optimerge.infra._kafka_jars import mvn_argv
 from optimerge.infra._osuser import RunAs
 from optimerge.infra.kafka import cluster_id, render_server_properties
 from optimerge.infra.local import describe_url
 from optimerge.infra.postgres import render_conf
-from optimerge.settings import InfraSettings
 
 
 def _props(text: str) -> dict[str, str]:
@@ -60,7 +60,7 @@ def test_cluster_id_is_what_kafka_storage_accepts() -> None:
 
 
 def test_mvn_honours_the_configured_kafka_version(tmp_path: Path) -> None:
-    argv = mvn_argv("mvn", "4.0.0", tmp_path / "libs")
+    argv = mvn_argv("mvn", "4.0.0", tmp_path / "libs", tmp_path / "pom.xml")
 
     assert "-Dkafka.version=4.0.0" in argv
     assert f"-DoutputDirectory={tmp_path / 'libs'}" in argv

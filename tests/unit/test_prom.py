@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import CollectorRegistry
 
-from agents.decode import RawRecord, Rejected
-from agents.pipeline import BatchResult
+from agents.prometheus import PipelineMetrics, serve
 from domain.merge_plan import MergeDecision, MergeOutcome
+from domain.reports import FailureReport, IncomingExtraction, MergeReport, ReviewReport
 from domain.review_plan import ReviewDecision, ReviewOutcome
-from optimerge.prom import PipelineMetrics, serve
+from pipeline.batch import BatchResult
+from pipeline.decode import RawRecord, Rejected
 from schemas import DeadLetter, ExtractionResult, FlagReason, ReviewAction, ReviewStatus
-from storage.merge import IncomingExtraction, MergeReport
-from storage.review import ReviewReport
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -58,7 +57,10 @@ def test_observe_batch_counts_in_base_units() -> None:
             review("rollback", ReviewOutcome.CONFLICT),
         ],
         rejected=[Rejected(record, letter)],
-        merge_failures=2,
+        failures=[
+            FailureReport(merge(MergeOutcome.STALE, ReviewStatus.FLAGGED).incoming, "boom", 1)
+        ]
+        * 2,
     )
     metrics.observe_batch(batch, NOW)
 

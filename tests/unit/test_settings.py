@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from optimerge.settings import load_settings
+from config import MissingEndpointError, load_settings
 
 
 def test_thresholds_from_a_toml_file(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,3 +32,27 @@ def test_a_bad_threshold_is_refused_with_the_setting_named(monkeypatch: pytest.M
     monkeypatch.setenv("OPTIMERGE_RULES__MIN_CONFIDENCE", "1.5")
     with pytest.raises(ValueError, match="min_confidence"):
         load_settings()
+
+
+def test_resolved_settings_know_both_endpoints_or_say_which_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = load_settings(partitions=4)
+    with pytest.raises(MissingEndpointError, match="KAFKA_BOOTSTRAP_SERVERS is not set"):
+        settings.resolved(database_url="postgresql://db/x")
+    with pytest.raises(MissingEndpointError, match="DATABASE_URL is not set"):
+        settings.resolved(kafka_bootstrap_servers="k:9092")
+    resolved = settings.resolved(kafka_bootstrap_servers="k:9092", database_url="postgresql://db/x")
+    assert (resolved.kafka_bootstrap_servers, resolved.database_url) == (
+        "k:9092",
+        "postgresql://db/x",
+    )
+    assert resolved.partitions == 4 and resolved.rules == settings.rules
+
+
+def test_the_state_dir_is_where_the_command_runs(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPTIMERGE_INFRA__STATE_DIR", raising=False)
+    assert load_settings().infra.state_dir == tmp_path / ".state"

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from storage.webapp_queries import UserExistsError, create_user, list_users
+from storage.accounts import UserExistsError, create_user, list_users
 from webapp import csrf
 from webapp.auth import require
 from webapp.context import db

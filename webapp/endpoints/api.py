@@ -12,9 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from domain.documents import DocumentView
+from storage.db import snapshot
+from storage.queue import action_outcome
 from storage.read import document_extraction, document_resources, document_state
 from storage.read import read_patient_bundle as read_bundle
-from storage.webapp_queries import action_outcome, snapshot
 from webapp import csrf
 from webapp.actions import ActionInvalid, ActionNotSent, build_action
 from webapp.auth import by_token, require
@@ -40,7 +42,7 @@ def _document(conn: psycopg.Connection, document_id: str) -> dict[str, Any] | No
         if state is None:
             return None
         return {
-            **state,
+            **state.model_dump(),
             "verify_url": doc_url(document_id),
             "extraction": document_extraction(conn, document_id),
             "resources": document_resources(conn, document_id),
@@ -75,7 +77,7 @@ STATUS_FIELDS = (
 
 def _status(
     conn: psycopg.Connection, document_id: str, action_id: uuid.UUID | None
-) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+) -> tuple[DocumentView, dict[str, Any] | None] | None:
     with snapshot(conn):
         state = document_state(conn, document_id)
         if state is None:
@@ -84,8 +86,9 @@ def _status(
 
 
 async def api_status(request: Request) -> Response:
-    """Processing status (SPEC), and with ?action_id= what became of that review action:
-    state `applying` until the merge agent has decided, then `done` with its outcome."""
+    """Processing status (docs/contract.md#processing-status), and with ?action_id= what
+    became of that review action: state `applying` until the merge agent has decided, then
+    `done` with its outcome."""
     require(request, Permission.VIEW_QUEUE)
     document_id = request.path_params["document_id"]
     raw_action = request.query_params.get("action_id")
@@ -96,8 +99,9 @@ async def api_status(request: Request) -> Response:
     if found is None:
         return _not_found(document_id)
     state, row = found
-    body: dict[str, Any] = {key: state.get(key) for key in STATUS_FIELDS}
-    body["status"] = state["processing_status"]
+    fields = state.model_dump()
+    body: dict[str, Any] = {key: fields[key] for key in STATUS_FIELDS}
+    body["status"] = state.processing_status
     if action_id is not None:
         if row is None:
             body["action"] = {"action_id": str(action_id), "state": "applying"}

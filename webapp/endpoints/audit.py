@@ -10,8 +10,10 @@ import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
 
-from storage.audit import ChainReport, verify_audit_chains
-from storage.webapp_queries import AuditFilters, audit_actions, audit_page, snapshot
+from domain.audit import ChainReport
+from pipeline.audit_check import verify_audit_chains
+from storage.audit import AuditFilters, audit_actions, audit_page
+from storage.db import snapshot
 from webapp.auth import require
 from webapp.context import ctx, db
 from webapp.filters import audit_query, is_filtered, parse_audit

@@ -10,13 +10,8 @@ import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
 
-from storage.webapp_queries import (
-    FlaggedFilters,
-    QueueSummary,
-    flagged_page,
-    queue_summary,
-    snapshot,
-)
+from storage.db import snapshot
+from storage.queue import FlaggedFilters, QueueSummary, flagged_page, queue_summary
 from webapp.auth import require
 from webapp.context import ctx, db
 from webapp.filters import flagged_query, is_filtered, parse_flagged

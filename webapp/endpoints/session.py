@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from storage.webapp_queries import get_user, update_password_hash
+from storage.accounts import get_user, update_password_hash
 from webapp import csrf
 from webapp.auth import login_session, logout_session, safe_next
 from webapp.context import ctx, db

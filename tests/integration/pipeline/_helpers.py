@@ -7,28 +7,26 @@ from collections.abc import Iterable
 
 import orjson
 
+from config import ResolvedSettings
 from optimerge.demo import DemoDocument, build_documents, load_sample
-from optimerge.settings import Settings
 from schemas import ExtractionResult
 from storage.db import connect
 from storage.patients import import_patients
+from streams.consumers import read_to_end
 from streams.producer import EventProducer
-from streams.reader import read_to_end
 from streams.topics import Topics
 
 
-def demo_feed(settings: Settings, count: int, seed: int = 11) -> list[DemoDocument]:
+def demo_feed(settings: ResolvedSettings, count: int, seed: int = 11) -> list[DemoDocument]:
     """Build a feed from the Synthea sample and load its patients into the registry."""
-    assert settings.database_url
     sample = load_sample()
     with connect(settings.database_url) as conn:
         import_patients(conn, sample.patients)
     return build_documents(sample, count, seed=seed)
 
 
-def publish(settings: Settings, results: Iterable[ExtractionResult]) -> int:
-    assert settings.kafka_bootstrap_servers
-    topic = Topics(settings.topic_prefix).extraction_results
+def publish(settings: ResolvedSettings, results: Iterable[ExtractionResult]) -> int:
+    topic = Topics(settings.topic_prefix).extraction_results.name
     n = 0
     with EventProducer(settings.kafka_bootstrap_servers) as producer:
         for result in results:
@@ -37,9 +35,8 @@ def publish(settings: Settings, results: Iterable[ExtractionResult]) -> int:
     return n
 
 
-def wait_until_processed(settings: Settings, expected: int, timeout: float = 180.0) -> None:
+def wait_until_processed(settings: ResolvedSettings, expected: int, timeout: float = 180.0) -> None:
     """Wait until `expected` documents are COMPLETE or FAILED."""
-    assert settings.database_url
     deadline = time.monotonic() + timeout
     done = 0
     with connect(settings.database_url, autocommit=True) as conn:
@@ -54,9 +51,8 @@ def wait_until_processed(settings: Settings, expected: int, timeout: float = 180
     raise AssertionError(f"only {done} of {expected} documents processed within {timeout} s")
 
 
-def read_topic(settings: Settings, topic: str, timeout: float = 10.0) -> list[dict]:
+def read_topic(settings: ResolvedSettings, topic: str, timeout: float = 10.0) -> list[dict]:
     """Every message currently on `topic`, decoded, in partition order."""
-    assert settings.kafka_bootstrap_servers
     return [
         orjson.loads(r.value) for r in read_to_end(settings.kafka_bootstrap_servers, topic, timeout)
     ]

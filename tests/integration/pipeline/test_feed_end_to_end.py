@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from optimerge.settings import Settings
-from storage.audit import verify_audit_chains
+from config import ResolvedSettings
+from pipeline.audit_check import verify_audit_chains
 from storage.db import connect
 from streams.topics import Topics
 
@@ -19,8 +19,7 @@ FEED = 2000
 pytestmark = pytest.mark.slow
 
 
-def check_exactly_once(settings: Settings, docs: list) -> None:
-    assert settings.database_url
+def check_exactly_once(settings: ResolvedSettings, docs: list) -> None:
     expected_resources = {d.result.document_id: len(d.result.resources) for d in docs}
     with connect(settings.database_url) as conn:
         per_doc = Counter(
@@ -38,14 +37,13 @@ def check_exactly_once(settings: Settings, docs: list) -> None:
 
 
 def test_mixed_feed_is_merged_once_and_the_right_ones_flagged(
-    settings: Settings, start_worker: Callable
+    settings: ResolvedSettings, start_worker: Callable
 ) -> None:
     docs = demo_feed(settings, FEED)
     workers = [start_worker(), start_worker()]
     publish(settings, (d.result for d in docs))
     wait_until_processed(settings, FEED)
     check_exactly_once(settings, docs)
-    assert settings.database_url
     with connect(settings.database_url) as conn:
         stored = dict(conn.execute("SELECT document_id, flag_reasons FROM documents").fetchall())
     wrong = {
@@ -60,15 +58,15 @@ def test_mixed_feed_is_merged_once_and_the_right_ones_flagged(
     flagged_ids = {d.result.document_id for d in docs if d.intended_reasons}
     assert 0.05 <= len(flagged_ids) / FEED <= 0.20
     topics = Topics(settings.topic_prefix)
-    items = {e["event_id"]: e for e in read_topic(settings, topics.flagged_items)}
+    items = {e["event_id"]: e for e in read_topic(settings, topics.flagged_items.name)}
     assert {e["document_id"] for e in items.values() if e["kind"] == "flagged"} == flagged_ids
-    statuses = {e["event_id"]: e for e in read_topic(settings, topics.document_status)}
+    statuses = {e["event_id"]: e for e in read_topic(settings, topics.document_status.name)}
     complete = {e["document_id"] for e in statuses.values() if e["status"] == "COMPLETE"}
     assert complete == {d.result.document_id for d in docs}
     for worker in workers:
         assert worker.stop() == 0, worker.log_text()[-2000:]
     # Each worker flushes its open window on the way out: the windows add up to the feed.
-    windows = {e["event_id"]: e for e in read_topic(settings, topics.pipeline_metrics)}
+    windows = {e["event_id"]: e for e in read_topic(settings, topics.pipeline_metrics.name)}
     assert sum(w["documents"] for w in windows.values()) == FEED
     assert sum(w["flagged"] for w in windows.values()) == len(flagged_ids)
     assert sum(w["auto_approved"] for w in windows.values()) == FEED - len(flagged_ids)
@@ -80,7 +78,7 @@ def test_mixed_feed_is_merged_once_and_the_right_ones_flagged(
 
 
 def test_kill_9_mid_feed_loses_and_duplicates_nothing(
-    settings: Settings, start_worker: Callable
+    settings: ResolvedSettings, start_worker: Callable
 ) -> None:
     docs = demo_feed(settings, FEED, seed=12)
     first, second = start_worker(), start_worker()

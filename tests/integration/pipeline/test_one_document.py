@@ -10,7 +10,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
 from storage.db import connect
 from storage.patients import import_patients
 from storage.read import document_state, read_patient_bundle
@@ -68,19 +68,18 @@ def wait_for_document(database_url: str, document_id: str, timeout: float = 60.0
     with connect(database_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
             state = document_state(conn, document_id)
-            if state is not None and state["processing_status"] in ("COMPLETE", "FAILED"):
+            if state is not None and state.processing_status in ("COMPLETE", "FAILED"):
                 return state
             time.sleep(0.2)
     raise AssertionError(f"document {document_id} not processed within {timeout} s")
 
 
 def test_document_published_by_kcat_lands_in_the_bundle(
-    settings: Settings, start_worker: Callable
+    settings: ResolvedSettings, start_worker: Callable
 ) -> None:
     kcat = shutil.which("kcat")
     if kcat is None:
         pytest.fail("kcat is not installed: run scripts/setup.sh (Debian package kcat)")
-    assert settings.database_url
     with connect(settings.database_url) as conn:
         import_patients(conn, [PATIENT])
     worker = start_worker()
@@ -92,7 +91,7 @@ def test_document_published_by_kcat_lands_in_the_bundle(
             "-b",
             settings.kafka_bootstrap_servers or "",
             "-t",
-            Topics(settings.topic_prefix).extraction_results,
+            Topics(settings.topic_prefix).extraction_results.name,
             "-K",
             "\t",
         ],
@@ -101,8 +100,8 @@ def test_document_published_by_kcat_lands_in_the_bundle(
         timeout=30,
     )
     state = wait_for_document(settings.database_url, "doc-kcat")
-    assert state["processing_status"] == "COMPLETE", worker.log_text()[-3000:]
-    assert state["review_status"] == "auto_approved"
+    assert state.processing_status == "COMPLETE", worker.log_text()[-3000:]
+    assert state.review_status == "auto_approved"
     with connect(settings.database_url) as conn:
         bundle = read_patient_bundle(conn, PATIENT["id"])
     assert bundle is not None
@@ -111,15 +110,16 @@ def test_document_published_by_kcat_lands_in_the_bundle(
     assert worker.stop() == 0
 
 
-def test_worker_emits_status_and_flagged_events(settings: Settings, start_worker: Callable) -> None:
+def test_worker_emits_status_and_flagged_events(
+    settings: ResolvedSettings, start_worker: Callable
+) -> None:
     from confluent_kafka import Consumer
 
-    assert settings.database_url and settings.kafka_bootstrap_servers
     topics = Topics(settings.topic_prefix)
     start_worker()
     with EventProducer(settings.kafka_bootstrap_servers) as producer:
         producer.send(
-            topics.extraction_results, orjson.dumps(event("doc-low", 0.5)), key=PATIENT["id"]
+            topics.extraction_results.name, orjson.dumps(event("doc-low", 0.5)), key=PATIENT["id"]
         )
     wait_for_document(settings.database_url, "doc-low")
     consumer = Consumer(
@@ -129,7 +129,7 @@ def test_worker_emits_status_and_flagged_events(settings: Settings, start_worker
             "auto.offset.reset": "earliest",
         }
     )
-    consumer.subscribe([topics.document_status, topics.flagged_items])
+    consumer.subscribe([topics.document_status.name, topics.flagged_items.name])
     seen: dict[str, dict] = {}
     deadline = time.monotonic() + 30
     while len(seen) < 2 and time.monotonic() < deadline:
@@ -137,15 +137,15 @@ def test_worker_emits_status_and_flagged_events(settings: Settings, start_worker
         if msg is not None and not msg.error():
             seen[msg.topic()] = orjson.loads(msg.value())
     consumer.close()
-    status = seen[topics.document_status]
+    status = seen[topics.document_status.name]
     assert status["status"] == "COMPLETE" and status["review_status"] == "flagged"
-    flagged = seen[topics.flagged_items]
+    flagged = seen[topics.flagged_items.name]
     assert flagged["kind"] == "flagged"
     assert "unknown_patient" in {r["rule"] for r in flagged["flag_reasons"]}
 
 
 def test_sigterm_stops_the_worker_within_10_s_with_offsets_committed(
-    settings: Settings, start_worker: Callable
+    settings: ResolvedSettings, start_worker: Callable
 ) -> None:
     from confluent_kafka import Consumer, TopicPartition
 
@@ -161,7 +161,7 @@ def test_sigterm_stops_the_worker_within_10_s_with_offsets_committed(
     started = time.monotonic()
     assert worker.stop(timeout=10) == 0
     assert time.monotonic() - started < 10
-    topic = Topics(settings.topic_prefix).extraction_results
+    topic = Topics(settings.topic_prefix).extraction_results.name
     consumer = Consumer(
         {"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": group_id(settings)}
     )

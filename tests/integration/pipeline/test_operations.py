@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from config import InfraSettings, ResolvedSettings
 from optimerge.infra import LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
-from optimerge.settings import InfraSettings, Settings
 from storage.migrate import apply_migrations
 from streams.admin import ensure_topics
 from streams.topics import Topics
@@ -37,7 +37,7 @@ def own_postgres() -> Iterator[LocalPostgres]:
 
 
 def test_database_outage_is_waited_out_and_nothing_is_lost(
-    settings: Settings, own_postgres: LocalPostgres, start_worker: Callable
+    settings: ResolvedSettings, own_postgres: LocalPostgres, start_worker: Callable
 ) -> None:
     url = own_postgres.url()
     apply_migrations(url)
@@ -57,7 +57,9 @@ def test_database_outage_is_waited_out_and_nothing_is_lost(
     assert worker.stop() == 0
 
 
-def test_worker_serves_prometheus_metrics(settings: Settings, start_worker: Callable) -> None:
+def test_worker_serves_prometheus_metrics(
+    settings: ResolvedSettings, start_worker: Callable
+) -> None:
     [port] = free_ports(1)
     docs = demo_feed(settings, 50, seed=42)
     worker = start_worker(settings, "--metrics-port", str(port))
@@ -99,7 +101,7 @@ def own_kafka() -> Iterator[LocalKafka]:
 
 
 def test_sigterm_stops_the_worker_within_10_s_even_with_kafka_gone(
-    settings: Settings, own_kafka: LocalKafka, start_worker: Callable
+    settings: ResolvedSettings, own_kafka: LocalKafka, start_worker: Callable
 ) -> None:
     topics = Topics(settings.topic_prefix)
     ensure_topics(own_kafka.bootstrap, topics, partitions=settings.partitions)

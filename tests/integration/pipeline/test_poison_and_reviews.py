@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import orjson
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
 from schemas import ReviewAction
 from storage.db import connect
 from storage.read import document_state
@@ -20,16 +20,15 @@ from streams.topics import Topics
 from ._helpers import demo_feed, publish, read_topic, wait_until_processed
 
 
-def _send_raw(settings: Settings, items: list[tuple[str, bytes]]) -> None:
-    assert settings.kafka_bootstrap_servers
-    topic = Topics(settings.topic_prefix).extraction_results
+def _send_raw(settings: ResolvedSettings, items: list[tuple[str, bytes]]) -> None:
+    topic = Topics(settings.topic_prefix).extraction_results.name
     with EventProducer(settings.kafka_bootstrap_servers) as producer:
         for key, value in items:
             producer.send(topic, value, key=key)
 
 
 def test_poison_input_is_dead_lettered_and_a_fixed_replay_merges(
-    settings: Settings, start_worker: Callable, tmp_path
+    settings: ResolvedSettings, start_worker: Callable, tmp_path
 ) -> None:
     [doc] = demo_feed(settings, 1, seed=21)
     good = doc.result.model_dump(mode="json")
@@ -51,7 +50,7 @@ def test_poison_input_is_dead_lettered_and_a_fixed_replay_merges(
     deadline = time.monotonic() + 30
     letters: list[dict] = []
     while len(letters) < 4 and time.monotonic() < deadline:
-        letters = read_topic(settings, Topics(settings.topic_prefix).dlq)
+        letters = read_topic(settings, Topics(settings.topic_prefix).dlq.name)
         time.sleep(0.2)
     kinds = sorted(letter["error_kind"] for letter in letters)
     assert kinds == ["invalid_json", "schema", "schema", "too_large"]
@@ -85,14 +84,13 @@ def test_poison_input_is_dead_lettered_and_a_fixed_replay_merges(
     )
     assert run.returncode == 0, run.stderr
     wait_until_processed(settings, 2)
-    assert settings.database_url
     with connect(settings.database_url) as conn:
         state = document_state(conn, "poison-no-type")
-    assert state is not None and state["processing_status"] == "COMPLETE"
+    assert state is not None and state.processing_status == "COMPLETE"
 
 
 def test_review_actions_apply_in_order_and_stale_ones_conflict(
-    settings: Settings, start_worker: Callable
+    settings: ResolvedSettings, start_worker: Callable
 ) -> None:
     docs = demo_feed(settings, 60, seed=22)
     flagged = [d.result for d in docs if d.intended_reasons][:2]
@@ -125,17 +123,16 @@ def test_review_actions_apply_in_order_and_stale_ones_conflict(
             expected_version=1,
         ),
     ]
-    assert settings.kafka_bootstrap_servers and settings.database_url
     topics = Topics(settings.topic_prefix)
     with EventProducer(settings.kafka_bootstrap_servers) as producer:
         for action in actions:
             producer.send(
-                topics.review_actions, action.model_dump_json().encode(), key=action.patient_id
+                topics.review_actions.name, action.model_dump_json().encode(), key=action.patient_id
             )
     deadline = time.monotonic() + 60
     by_action: dict[str, dict] = {}
     while len(by_action) < 3 and time.monotonic() < deadline:
-        for event in read_topic(settings, topics.document_status):
+        for event in read_topic(settings, topics.document_status.name):
             if event.get("action_id"):
                 by_action[event["action_id"]] = event
         time.sleep(0.5)
@@ -148,13 +145,13 @@ def test_review_actions_apply_in_order_and_stale_ones_conflict(
         left = conn.execute(
             "SELECT count(*) FROM resources WHERE document_id = %s", (second.document_id,)
         ).fetchone()
-    assert first_state is not None and first_state["review_status"] == "reviewed"
-    assert second_state is not None and second_state["review_status"] == "rejected"
+    assert first_state is not None and first_state.review_status == "reviewed"
+    assert second_state is not None and second_state.review_status == "rejected"
     assert left == (0,)
 
 
 def test_a_document_the_database_refuses_is_flagged_and_dead_lettered(
-    settings: Settings, start_worker: Callable
+    settings: ResolvedSettings, start_worker: Callable
 ) -> None:
     docs = demo_feed(settings, 20, seed=23)
     bad = docs[5].result.model_copy(
@@ -167,21 +164,20 @@ def test_a_document_the_database_refuses_is_flagged_and_dead_lettered(
     start_worker()
     publish(settings, [*(d.result for d in docs[:10]), bad, *(d.result for d in docs[10:])])
     wait_until_processed(settings, 21)
-    assert settings.database_url
     with connect(settings.database_url) as conn:
         state = document_state(conn, "poison-nul")
         merged = conn.execute(
             "SELECT count(*) FROM documents WHERE processing_status = 'COMPLETE'"
         ).fetchone()
     assert state is not None
-    assert state["processing_status"] == "FAILED"
-    assert state["review_status"] == "flagged"
-    assert state["flag_reasons"][0]["rule"] == "merge_error"
+    assert state.processing_status == "FAILED"
+    assert state.review_status == "flagged"
+    assert state.flag_reasons[0].rule == "merge_error"
     assert merged == (20,)
     deadline = time.monotonic() + 30
     letters: list[dict] = []
     while not letters and time.monotonic() < deadline:
-        letters = read_topic(settings, Topics(settings.topic_prefix).dlq)
+        letters = read_topic(settings, Topics(settings.topic_prefix).dlq.name)
         time.sleep(0.2)
     assert [(lt["error_kind"], lt["document_id"]) for lt in letters] == [
         ("merge_error", "poison-nul")

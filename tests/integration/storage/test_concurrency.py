@@ -7,12 +7,10 @@ import threading
 from collections import Counter
 from contextlib import suppress
 
-from storage.audit import verify_audit_chains
+from pipeline.audit_check import verify_audit_chains
 from storage.db import connect
-from storage.merge import merge_batch
-from storage.review import DocumentNotFoundError, rollback_document
 
-from ._factories import extraction, incoming, no_flags
+from ._factories import DocumentNotFoundError, extraction, incoming, merge, rollback
 
 WRITERS = 8
 ROUNDS = 25
@@ -28,13 +26,13 @@ def writer(database_url: str, seed: int, errors: list[BaseException]) -> None:
                 picks = rng.sample(DOCUMENTS, 4)
                 if rng.random() < 0.2:
                     with suppress(DocumentNotFoundError):
-                        rollback_document(conn, picks[0][0], actor=f"w{seed}")
+                        rollback(conn, picks[0][0], actor=f"w{seed}")
                     continue
                 batch = [
                     incoming(extraction(d, p, version=rng.randint(1, 3), n=rng.randint(1, 6)))
                     for d, p in picks
                 ]
-                merge_batch(conn, batch, evaluate=no_flags)
+                merge(conn, batch)
     except BaseException as exc:  # collected and asserted on: nothing may leak out
         errors.append(exc)
 

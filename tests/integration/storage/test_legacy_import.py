@@ -13,15 +13,15 @@ import psycopg
 import pytest
 
 from domain.legacy import LegacyMapping, Unmapped, map_legacy, mark_duplicates
+from domain.legacy_report import ImportReport
 from domain.resources import resource_ids_for
-from storage.audit import verify_audit_chains
+from pipeline.audit_check import verify_audit_chains
+from pipeline.legacy_import import import_legacy
 from storage.db import connect
-from storage.legacy import ImportReport, import_legacy
-from storage.merge import merge_batch
 from storage.read import document_state
 from tests.cli_runner import run_optimerge
 
-from ._factories import extraction, incoming, no_flags
+from ._factories import extraction, incoming, merge
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "legacy_sample.jsonl"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -106,11 +106,11 @@ def test_document_states(
     run(conn)
     state = document_state(conn, doc)
     assert state is not None
-    assert state["review_status"] == status
-    assert state["auto_approved"] is (status == "auto_approved")
-    assert state["is_merged"] is merged and state["processing_status"] == processing
-    assert state["resource_count"] == resources and state["reviewer"] == reviewer
-    assert state["version"] == 1 and state["extraction_version"] == 1
+    assert state.review_status == status
+    assert state.auto_approved is (status == "auto_approved")
+    assert state.is_merged is merged and state.processing_status == processing
+    assert state.resource_count == resources and state.reviewer == reviewer
+    assert state.version == 1 and state.extraction_version == 1
     stored = conn.execute("SELECT count(*) FROM resources WHERE document_id = %s", (doc,))
     assert stored.fetchone() == (resources,)
 
@@ -118,8 +118,8 @@ def test_document_states(
 def test_flag_reasons_and_fallback_are_stored(conn: psycopg.Connection) -> None:
     run(conn)
     state = document_state(conn, "1010")
-    assert state is not None and state["is_fallback"]
-    assert [r["rule"] for r in state["flag_reasons"]] == [
+    assert state is not None and state.is_fallback
+    assert [r.rule for r in state.flag_reasons] == [
         "fallback_model",
         "few_resources_low_confidence",
     ]
@@ -185,8 +185,8 @@ def test_small_batches_give_the_same_result_and_report_progress(conn: psycopg.Co
 def test_documents_the_pipeline_already_stored_are_present_or_refused(
     conn: psycopg.Connection,
 ) -> None:
-    merge_batch(conn, [incoming(extraction("1001", P1))], evaluate=no_flags)
-    merge_batch(conn, [incoming(extraction("1003", "someone-else"))], evaluate=no_flags)
+    merge(conn, [incoming(extraction("1001", P1))])
+    merge(conn, [incoming(extraction("1003", "someone-else"))])
     report = run(conn)
     assert report.already_present == ["1001"] and report.balanced
     refused = [u for u in report.unmapped if u.document_id == "1003"]
@@ -195,7 +195,7 @@ def test_documents_the_pipeline_already_stored_are_present_or_refused(
         "'9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c62'"
     ]
     state = document_state(conn, "1001")
-    assert state is not None and state["review_status"] == "auto_approved"  # the merge's, kept
+    assert state is not None and state.review_status == "auto_approved"  # the merge's, kept
     legacy = conn.execute("SELECT count(*) FROM audit_log WHERE action = 'legacy_import'")
     assert legacy.fetchone() == (12,)
 

@@ -7,14 +7,12 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from pipeline.audit_check import verify_audit_chains
 from schemas import ReviewAction
-from storage.audit import verify_audit_chains
 from storage.db import connect
-from storage.merge import merge_batch
 from storage.read import document_state
-from storage.review import apply_review_actions, rollback_document
 
-from ._factories import extraction, incoming, low_confidence_flags, no_flags
+from ._factories import extraction, incoming, low_confidence_flags, merge, review, rollback
 
 
 @pytest.fixture
@@ -36,30 +34,30 @@ def snapshot(conn: psycopg.Connection) -> dict[str, object]:
 
 
 def test_merge_stores_resources_owned_by_the_document(conn):
-    merge_batch(conn, [incoming(extraction("d1", n=4))], evaluate=no_flags)
+    merge(conn, [incoming(extraction("d1", n=4))])
     rows = conn.execute("SELECT document_id, body FROM resources").fetchall()
     assert len(rows) == 4
     assert {body["meta"]["source"] for _, body in rows} == {"document_d1"}
     state = document_state(conn, "d1")
     assert state is not None
-    assert state["review_status"] == "auto_approved" and state["auto_approved"]
-    assert state["version"] == 1 and state["is_merged"] and state["resource_count"] == 4
+    assert state.review_status == "auto_approved" and state.auto_approved
+    assert state.version == 1 and state.is_merged and state.resource_count == 4
 
 
 def test_flagged_document_is_merged_too(conn):
-    merge_batch(conn, [incoming(extraction("d1", confidence=0.5))], evaluate=low_confidence_flags)
+    merge(conn, [incoming(extraction("d1", confidence=0.5))], low_confidence_flags)
     state = document_state(conn, "d1")
-    assert state is not None and state["review_status"] == "flagged" and state["is_merged"]
-    assert state["flag_reasons"][0]["rule"] == "low_confidence"
+    assert state is not None and state.review_status == "flagged" and state.is_merged
+    assert state.flag_reasons[0].rule == "low_confidence"
 
 
 def test_retry_safety_same_batch_applied_three_times_interleaved(conn):
     batch = [incoming(extraction(f"d{i}", f"p-{i % 3}")) for i in range(6)]
-    merge_batch(conn, batch, evaluate=no_flags)
+    merge(conn, batch)
     first = snapshot(conn)
-    merge_batch(conn, batch, evaluate=no_flags)
-    merge_batch(conn, [incoming(extraction("other", "p-9"))], evaluate=no_flags)
-    merge_batch(conn, list(reversed(batch)), evaluate=no_flags)
+    merge(conn, batch)
+    merge(conn, [incoming(extraction("other", "p-9"))])
+    merge(conn, list(reversed(batch)))
     again = snapshot(conn)
     assert [d for d in again["documents"] if d[0] != "other"] == first["documents"]
     without_other = [r for r in again["resources"] if r[1] != "other"]
@@ -68,28 +66,24 @@ def test_retry_safety_same_batch_applied_three_times_interleaved(conn):
 
 
 def test_newer_version_replaces_the_document_set_and_keeps_history(conn):
-    merge_batch(conn, [incoming(extraction("d1", n=4))], evaluate=no_flags)
-    merge_batch(conn, [incoming(extraction("d1", version=2, n=2, tag="b"))], evaluate=no_flags)
+    merge(conn, [incoming(extraction("d1", n=4))])
+    merge(conn, [incoming(extraction("d1", version=2, n=2, tag="b"))])
     assert conn.execute("SELECT count(*) FROM resources").fetchone() == (2,)
     versions = conn.execute("SELECT version_id FROM resources").fetchall()
     assert versions == [(2,), (2,)]
     assert conn.execute("SELECT count(*) FROM resource_history").fetchone() == (4,)
-    merge_batch(conn, [incoming(extraction("d1", version=1, n=9))], evaluate=no_flags)
+    merge(conn, [incoming(extraction("d1", version=1, n=9))])
     state = document_state(conn, "d1")
-    assert state is not None and state["extraction_version"] == 2 and state["resource_count"] == 2
+    assert state is not None and state.extraction_version == 2 and state.resource_count == 2
 
 
 def test_rollback_removes_only_the_target_documents_resources(conn):
-    merge_batch(
-        conn,
-        [incoming(extraction("d1", n=3)), incoming(extraction("d2", n=5))],
-        evaluate=no_flags,
-    )
+    merge(conn, [incoming(extraction("d1", n=3)), incoming(extraction("d2", n=5))])
     others_before = conn.execute(
         "SELECT resource_id, body FROM resources WHERE document_id = 'd2' ORDER BY 1"
     ).fetchall()
-    assert rollback_document(conn, "d1", actor="ops") == 3
-    assert rollback_document(conn, "d1", actor="ops") == 0  # idempotent
+    assert rollback(conn, "d1", actor="ops") == 3
+    assert rollback(conn, "d1", actor="ops") == 0  # idempotent
     assert conn.execute("SELECT count(*) FROM resources WHERE document_id = 'd1'").fetchone() == (
         0,
     )
@@ -97,15 +91,15 @@ def test_rollback_removes_only_the_target_documents_resources(conn):
         "SELECT resource_id, body FROM resources WHERE document_id = 'd2' ORDER BY 1"
     ).fetchall()
     assert others_after == others_before
-    merge_batch(conn, [incoming(extraction("d1", n=3))], evaluate=no_flags)  # old event again
+    merge(conn, [incoming(extraction("d1", n=3))])  # old event again
     state = document_state(conn, "d1")
-    assert state is not None and state["review_status"] == "rejected" and not state["is_merged"]
+    assert state is not None and state.review_status == "rejected" and not state.is_merged
     actions = conn.execute("SELECT action FROM audit_log WHERE document_id = 'd1'").fetchall()
     assert actions == [("merge",), ("rollback",)]
 
 
 def test_review_actions_with_expected_version(conn):
-    merge_batch(conn, [incoming(extraction("d1", confidence=0.5))], evaluate=low_confidence_flags)
+    merge(conn, [incoming(extraction("d1", confidence=0.5))], low_confidence_flags)
     stale = ReviewAction(
         document_id="d1",
         patient_id="p-1",
@@ -120,16 +114,16 @@ def test_review_actions_with_expected_version(conn):
         reviewer="ana",
         expected_version=1,
     )
-    reports = apply_review_actions(conn, [stale, ok, ok])
+    reports = review(conn, [stale, ok, ok])
     assert [r.decision.outcome.value for r in reports] == ["conflict", "applied", "applied"]
     assert reports[2].replayed
     state = document_state(conn, "d1")
-    assert state is not None and state["review_status"] == "reviewed" and state["version"] == 2
-    assert state["reviewer"] == "ana"
+    assert state is not None and state.review_status == "reviewed" and state.version == 2
+    assert state.reviewer == "ana"
 
 
 def test_correct_data_replaces_the_resources_with_the_reviewers_version(conn):
-    merge_batch(conn, [incoming(extraction("d1", n=2))], evaluate=no_flags)
+    merge(conn, [incoming(extraction("d1", n=2))])
     current = conn.execute("SELECT body FROM resources ORDER BY resource_type").fetchall()
     fixed = dict(current[0][0], code={"text": "corrected"})
     action = ReviewAction(
@@ -140,7 +134,7 @@ def test_correct_data_replaces_the_resources_with_the_reviewers_version(conn):
         expected_version=1,
         corrected_resources=[fixed],
     )
-    [report] = apply_review_actions(conn, [action])
+    [report] = review(conn, [action])
     assert report.decision.outcome.value == "applied"
     rows = conn.execute("SELECT body FROM resources").fetchall()
     assert [r[0]["code"]["text"] for r in rows] == ["corrected"]
@@ -150,7 +144,7 @@ def test_correct_data_replaces_the_resources_with_the_reviewers_version(conn):
 
 
 def test_audit_log_is_append_only_and_chain_verifies(conn):
-    merge_batch(conn, [incoming(extraction(f"d{i}")) for i in range(3)], evaluate=no_flags)
+    merge(conn, [incoming(extraction(f"d{i}")) for i in range(3)])
     assert verify_audit_chains(conn).ok
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("UPDATE audit_log SET actor = 'mallory'")
@@ -161,7 +155,7 @@ def test_audit_log_is_append_only_and_chain_verifies(conn):
 
 
 def test_audit_verify_names_a_tampered_entry(conn):
-    merge_batch(conn, [incoming(extraction(f"d{i}")) for i in range(3)], evaluate=no_flags)
+    merge(conn, [incoming(extraction(f"d{i}")) for i in range(3)])
     conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete")
     conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
     conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete")

@@ -5,12 +5,10 @@ from __future__ import annotations
 from fhir.resources.R4B.bundle import Bundle
 
 from storage.db import connect
-from storage.merge import merge_batch
 from storage.patients import import_patients
 from storage.read import document_state, read_patient_bundle
-from storage.review import rollback_document
 
-from ._factories import extraction, incoming, no_flags
+from ._factories import extraction, incoming, merge, rollback
 
 PATIENT = {
     "resourceType": "Patient",
@@ -24,11 +22,7 @@ PID = PATIENT["id"]
 def test_bundle_is_valid_fhir_r4_with_one_provenance_per_document(database_url):
     with connect(database_url) as conn:
         import_patients(conn, [PATIENT])
-        merge_batch(
-            conn,
-            [incoming(extraction("d1", PID, n=3)), incoming(extraction("d2", PID, n=2))],
-            evaluate=no_flags,
-        )
+        merge(conn, [incoming(extraction("d1", PID, n=3)), incoming(extraction("d2", PID, n=2))])
         bundle = read_patient_bundle(conn, PID)
     assert bundle is not None
     Bundle.model_validate(bundle)  # raises on an invalid bundle
@@ -46,12 +40,8 @@ def test_bundle_is_valid_fhir_r4_with_one_provenance_per_document(database_url):
 def test_rolled_back_documents_leave_the_bundle(database_url):
     with connect(database_url) as conn:
         import_patients(conn, [PATIENT])
-        merge_batch(
-            conn,
-            [incoming(extraction("d1", PID, n=3)), incoming(extraction("d2", PID, n=2))],
-            evaluate=no_flags,
-        )
-        rollback_document(conn, "d1", actor="ops")
+        merge(conn, [incoming(extraction("d1", PID, n=3)), incoming(extraction("d2", PID, n=2))])
+        rollback(conn, "d1", actor="ops")
         bundle = read_patient_bundle(conn, PID)
         state = document_state(conn, "d1")
     assert bundle is not None
@@ -61,7 +51,7 @@ def test_rolled_back_documents_leave_the_bundle(database_url):
         if e["resource"]["resourceType"] not in ("Patient", "Provenance")
     }
     assert sources == {"document_d2"}
-    assert state is not None and state["review_status"] == "rejected"
+    assert state is not None and state.review_status == "rejected"
 
 
 def test_unknown_patient_has_no_bundle(database_url):

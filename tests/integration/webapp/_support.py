@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 import httpx2 as httpx
 from starlette.testclient import TestClient
 
-from domain.flag_rules import evaluate
+from config import ResolvedSettings
+from domain.reports import IncomingExtraction
+from domain.thresholds import RuleThresholds
 from optimerge.demo import DemoDocument, build_documents, load_sample
-from optimerge.settings import RuleThresholds, Settings
+from pipeline.service import MergeService, judge_with
+from storage.accounts import create_user
 from storage.db import connect
-from storage.merge import IncomingExtraction, merge_batch
 from storage.patients import import_patients
-from storage.webapp_queries import create_user
 from webapp.passwords import hash_password
 
 PASSWORD = "correct horse battery"
@@ -26,20 +27,17 @@ def add_user(database_url: str, name: str, role: str, password: str = PASSWORD) 
         create_user(conn, name, role, hash_password(password))
 
 
-def seed_documents(settings: Settings, count: int = 60, seed: int = 22) -> list[DemoDocument]:
+def seed_documents(
+    settings: ResolvedSettings, count: int = 60, seed: int = 22
+) -> list[DemoDocument]:
     """Demo documents merged straight into PostgreSQL with the real flag rules (no Kafka):
     for tests of what the app reads, where no action is applied."""
-    assert settings.database_url
     sample = load_sample()
     docs = build_documents(sample, count, seed=seed)
-    thresholds = RuleThresholds()
+    service = MergeService(judge_with(RuleThresholds()))
     with connect(settings.database_url) as conn:
         import_patients(conn, sample.patients)
-        merge_batch(
-            conn,
-            [IncomingExtraction(d.result, datetime.now(UTC)) for d in docs],
-            evaluate=lambda result, record: evaluate(result, record, thresholds),
-        )
+        service.merge(conn, [IncomingExtraction(d.result, datetime.now(UTC)) for d in docs])
     return docs
 
 

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
 from webapp import AppSettings, create_app
 
 
@@ -20,7 +20,7 @@ def app_settings() -> AppSettings:
 
 
 @pytest.fixture
-def running_app(settings: Settings, app_settings: AppSettings) -> Iterator[Starlette]:
+def running_app(settings: ResolvedSettings, app_settings: AppSettings) -> Iterator[Starlette]:
     """The app with its lifespan open: pool, review.actions producer, live feed."""
     app = create_app(settings, app_settings)
     with TestClient(app):

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from starlette.testclient import TestClient
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
 from schemas import ReviewAction
+from storage.accounts import create_api_token
 from storage.db import connect
-from storage.webapp_queries import create_api_token
 from streams.topics import Topics
 from webapp.passwords import new_api_token
 
@@ -27,8 +27,9 @@ def _token_for(database_url: str, name: str, role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_reads_with_a_token(settings: Settings, make_client: Callable[[], TestClient]) -> None:
-    assert settings.database_url
+def test_reads_with_a_token(
+    settings: ResolvedSettings, make_client: Callable[[], TestClient]
+) -> None:
     docs = seed_documents(settings, 60)
     flagged = [d.result for d in docs if d.intended_reasons]
     auth = _token_for(settings.database_url, "robot", "auditor")
@@ -79,9 +80,8 @@ def test_reads_with_a_token(settings: Settings, make_client: Callable[[], TestCl
 
 
 def test_an_action_is_accepted_and_published(
-    settings: Settings, make_client: Callable[[], TestClient]
+    settings: ResolvedSettings, make_client: Callable[[], TestClient]
 ) -> None:
-    assert settings.database_url
     docs = seed_documents(settings, 60)
     first, second = [d.result for d in docs if d.intended_reasons][:2]
     auth = _token_for(settings.database_url, "robot", "reviewer")
@@ -132,7 +132,7 @@ def test_an_action_is_accepted_and_published(
 
     published = [
         ReviewAction.model_validate(m)
-        for m in read_topic(settings, Topics(settings.topic_prefix).review_actions)
+        for m in read_topic(settings, Topics(settings.topic_prefix).review_actions.name)
     ]
     by_id = {a.action_id: a for a in published}
     assert len(published) == 2

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
+from storage.accounts import get_user
 from storage.db import connect
-from storage.webapp_queries import get_user
 from streams.topics import Topics
 from webapp.app import routes
 
@@ -66,9 +66,8 @@ def test_public_endpoints_answer_without_login(make_client: Callable[[], TestCli
 
 
 def test_a_forged_session_or_token_is_refused(
-    settings: Settings, make_client: Callable[[], TestClient]
+    settings: ResolvedSettings, make_client: Callable[[], TestClient]
 ) -> None:
-    assert settings.database_url
     add_user(settings.database_url, "ana", "reviewer")
     client = make_client()
     client.cookies.set("optimerge_session", "eyJ1c2VyIjogImFuYSJ9.forged.signature")
@@ -78,9 +77,8 @@ def test_a_forged_session_or_token_is_refused(
 
 
 def test_login_wrong_password_logout_and_throttle(
-    settings: Settings, make_client: Callable[[], TestClient]
+    settings: ResolvedSettings, make_client: Callable[[], TestClient]
 ) -> None:
-    assert settings.database_url
     add_user(settings.database_url, "ana", "reviewer")
     client = make_client()
     wrong = login(client, "ana", "not the password")
@@ -132,9 +130,8 @@ def test_login_wrong_password_logout_and_throttle(
 
 
 def test_forms_without_the_csrf_token_are_refused(
-    settings: Settings, make_client: Callable[[], TestClient]
+    settings: ResolvedSettings, make_client: Callable[[], TestClient]
 ) -> None:
-    assert settings.database_url
     docs = seed_documents(settings, 30)
     flagged = next(d.result for d in docs if d.intended_reasons)
     add_user(settings.database_url, "ana", "reviewer")
@@ -163,11 +160,10 @@ def test_forms_without_the_csrf_token_are_refused(
     assert add.status_code == 403
     with connect(settings.database_url) as conn:
         assert get_user(conn, "mallory") is None
-    assert read_topic(settings, Topics(settings.topic_prefix).review_actions) == []
+    assert read_topic(settings, Topics(settings.topic_prefix).review_actions.name) == []
 
 
-def test_roles(settings: Settings, make_client: Callable[[], TestClient]) -> None:
-    assert settings.database_url
+def test_roles(settings: ResolvedSettings, make_client: Callable[[], TestClient]) -> None:
     docs = seed_documents(settings, 30)
     flagged = next(d.result for d in docs if d.intended_reasons)
     for name, role in (("ana", "reviewer"), ("carol", "auditor"), ("root", "admin")):
@@ -208,7 +204,7 @@ def test_roles(settings: Settings, make_client: Callable[[], TestClient]) -> Non
         headers={"X-CSRF-Token": page_token(auditor)},
     )
     assert api.status_code == 403
-    assert read_topic(settings, Topics(settings.topic_prefix).review_actions) == []
+    assert read_topic(settings, Topics(settings.topic_prefix).review_actions.name) == []
 
     # An admin manages accounts; the new account can log in at once.
     page = admin.get("/admin/users/")

@@ -17,7 +17,8 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 from pydantic import SecretStr
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
+from domain.documents import DocumentView
 from storage.db import connect
 from storage.read import document_state
 from webapp import AppSettings, create_app
@@ -67,16 +68,14 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-def _db_state(settings: Settings, document_id: str) -> dict:
-    assert settings.database_url
+def _db_state(settings: ResolvedSettings, document_id: str) -> DocumentView:
     with connect(settings.database_url) as conn:
         state = document_state(conn, document_id)
     assert state is not None
     return state
 
 
-def _resources_by_document(settings: Settings, patient_id: str) -> dict[str, set[str]]:
-    assert settings.database_url
+def _resources_by_document(settings: ResolvedSettings, patient_id: str) -> dict[str, set[str]]:
     with connect(settings.database_url) as conn:
         rows = conn.execute(
             "SELECT document_id, resource_id FROM resources WHERE patient_id = %s", (patient_id,)
@@ -87,15 +86,13 @@ def _resources_by_document(settings: Settings, patient_id: str) -> dict[str, set
     return out
 
 
-def _flagged_count(settings: Settings) -> int:
-    assert settings.database_url
+def _flagged_count(settings: ResolvedSettings) -> int:
     with connect(settings.database_url) as conn:
         row = conn.execute("SELECT count(*) FROM documents WHERE review_status = 'flagged'")
         return int(row.fetchone()[0])  # type: ignore[index]
 
 
-def _backdate(settings: Settings) -> None:
-    assert settings.database_url
+def _backdate(settings: ResolvedSettings) -> None:
     with connect(settings.database_url) as conn:
         for document_id, days in WAITED_DAYS.items():
             conn.execute(
@@ -138,9 +135,8 @@ def _wait_outcome(page: Page, level: str) -> None:
 
 
 def test_review_flow_in_chromium(
-    settings: Settings, start_worker: Callable, browser: Browser, tmp_path: Path
+    settings: ResolvedSettings, start_worker: Callable, browser: Browser, tmp_path: Path
 ) -> None:
-    assert settings.database_url
     docs = demo_feed(settings, 60, seed=22)
     by_id = {d.result.document_id: d.result for d in docs}
     held_back = {LIVE_ON_DASHBOARD, LIVE_ON_LIST}
@@ -228,7 +224,7 @@ def test_review_flow_in_chromium(
         expect(page.get_by_test_id("outcome")).to_contain_text("Done: Mark as correct.")
         expect(page.get_by_test_id("review-status")).to_have_text("Reviewed")
         state = _db_state(settings, MARK_CORRECT)
-        assert (state["review_status"], state["version"], state["reviewer"]) == (
+        assert (state.review_status, state.version, state.reviewer) == (
             "reviewed",
             2,
             "ana",
@@ -243,7 +239,7 @@ def test_review_flow_in_chromium(
         expect(stale.get_by_test_id("outcome")).to_contain_text(
             "expected version 1, current version 2"
         )
-        assert _db_state(settings, MARK_CORRECT)["version"] == 2
+        assert _db_state(settings, MARK_CORRECT).version == 2
         stale.close()
 
         # Correct data: a wrong edit is caught before sending; a good one is applied.
@@ -264,7 +260,7 @@ def test_review_flow_in_chromium(
         expect(page.get_by_test_id("outcome")).to_contain_text("Done: Correct data.")
         page.screenshot(path=str(SCREENSHOTS / "verify-outcome.png"))
         state = _db_state(settings, CORRECT)
-        assert (state["review_status"], state["resource_count"]) == ("reviewed", 11)
+        assert (state.review_status, state.resource_count) == ("reviewed", 11)
         with connect(settings.database_url) as conn:
             texts = [
                 r[0]
@@ -308,7 +304,7 @@ def test_review_flow_in_chromium(
             assert dialogs and "Remove this document" in dialogs[0]
             expect(page.get_by_test_id("review-status")).to_have_text("Removed from record")
             state = _db_state(settings, ROLLBACK)
-            assert (state["review_status"], state["resource_count"]) == ("rejected", 0)
+            assert (state.review_status, state.resource_count) == ("rejected", 0)
 
             # The bundle, read through the app's API with the browser's session, lost exactly
             # the rolled-back document's resources.

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from starlette.testclient import TestClient
 
-from optimerge.settings import Settings
+from config import ResolvedSettings
 from schemas import ReviewAction
 from streams.topics import Topics
 
@@ -24,9 +24,8 @@ def _rows(html: str) -> list[str]:
 
 
 def test_widget_list_filters_and_pages(
-    settings: Settings, make_client: Callable[[], TestClient]
+    settings: ResolvedSettings, make_client: Callable[[], TestClient]
 ) -> None:
-    assert settings.database_url
     docs = seed_documents(settings, 120, seed=22)
     flagged = [d.result for d in docs if d.intended_reasons]
     assert len(flagged) > 10, "the page size is 10: the list needs two pages"
@@ -81,9 +80,8 @@ def test_widget_list_filters_and_pages(
 
 
 def test_verify_page_and_its_forms(
-    settings: Settings, make_client: Callable[[], TestClient]
+    settings: ResolvedSettings, make_client: Callable[[], TestClient]
 ) -> None:
-    assert settings.database_url
     docs = seed_documents(settings, 60, seed=22)
     target = next(d.result for d in docs if d.result.document_id == "demo-22-000019")
     add_user(settings.database_url, "ana", "reviewer")
@@ -128,7 +126,7 @@ def test_verify_page_and_its_forms(
         actions, data={"csrf_token": token, "action": "rollback", "expected_version": "1"}
     )
     assert ask.status_code == 200 and "Yes, remove from record" in ask.text
-    topic = Topics(settings.topic_prefix).review_actions
+    topic = Topics(settings.topic_prefix).review_actions.name
     assert read_topic(settings, topic) == []
 
     sent = client.post(

@@ -17,16 +17,15 @@ import typer
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
 
+from config import ResolvedSettings
 from optimerge.cli.app import register
 from optimerge.infra._ports import free_ports
-from optimerge.settings import Settings
 
 from ._support import login
 
 
 @pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
-    assert settings.database_url
+def cli(settings: ResolvedSettings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     app = typer.Typer()
     register(app)
@@ -87,7 +86,7 @@ def test_app_command_is_registered(cli) -> None:
     assert "--host" in shown.output and "--port" in shown.output
 
 
-def test_optimerge_app_serves_and_stops_on_sigterm(settings: Settings, tmp_path) -> None:
+def test_optimerge_app_serves_and_stops_on_sigterm(settings: ResolvedSettings, tmp_path) -> None:
     """The real command in its own process: uvicorn on the given port, the session key made in
     the state dir, /healthz up, pages behind the login, a clean stop on SIGTERM."""
     [port] = free_ports(1)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import orjson
 
-from agents.outputs import merge_outputs
 from domain.merge_plan import MergeDecision, MergeOutcome
+from domain.reports import IncomingExtraction, MergeReport
+from pipeline.outputs import merge_outputs
 from schemas import ExtractionResult, FlagReason, FlagRule, ReviewStatus
-from storage.merge import IncomingExtraction, MergeReport
 from streams.topics import Topics
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

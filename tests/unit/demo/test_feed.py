@@ -14,6 +14,7 @@ import orjson
 import pytest
 from rapidfuzz import fuzz
 
+from domain.thresholds import RuleThresholds
 from optimerge.demo import (
     big_document,
     build_documents,
@@ -25,7 +26,6 @@ from optimerge.demo import (
 )
 from optimerge.demo._names import record_name
 from optimerge.demo.sample import DEFAULT_SAMPLE_DIR, SAMPLE_FILE, patient_of
-from optimerge.settings import PROJECT_ROOT, RuleThresholds
 from schemas.events import ExtractionResult, FlagRule, HumanName
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -76,7 +76,7 @@ def _similarity(a: HumanName, b: HumanName) -> float:
 
 
 def test_sample_loads_from_the_project_not_shared(sample, tmp_path):
-    assert DEFAULT_SAMPLE_DIR == PROJECT_ROOT / "data" / "synthea"
+    assert (DEFAULT_SAMPLE_DIR / "sample.json.gz").is_file()
     copy = tmp_path / SAMPLE_FILE
     shutil.copy(DEFAULT_SAMPLE_DIR / SAMPLE_FILE, copy)
     assert load_sample(tmp_path) == load_sample(copy) == sample

@@ -9,7 +9,7 @@ from domain import flag_rules
 from domain.flag_rules import evaluate, review_status_for
 from domain.names import NameComparison
 from domain.patients import PatientRecord
-from optimerge.settings import RuleThresholds
+from domain.thresholds import RuleThresholds
 from schemas import ExtractionResult, FlagRule, ReviewStatus
 
 RECORD = PatientRecord("p1", "Smith", ("John", "Quincy"), date(1970, 4, 3))

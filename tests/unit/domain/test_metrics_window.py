@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agents.metrics_bridge import observe_batch
-from agents.pipeline import BatchResult
 from domain.merge_plan import MergeDecision, MergeOutcome
-from domain.metrics_window import WindowedMetrics, combine_windows, percentile
+from domain.metrics_window import WindowedMetrics, combine_windows
+from domain.reports import FailureReport, IncomingExtraction, MergeReport, ReviewReport
 from domain.review_plan import ReviewDecision, ReviewOutcome
+from domain.stats import percentile
+from pipeline.batch import BatchResult
+from pipeline.facts import observe_batch
 from schemas import ExtractionResult, FlagReason, ReviewAction, ReviewStatus
 from schemas.events import deterministic_event_id
-from storage.merge import IncomingExtraction, MergeReport
-from storage.review import ReviewReport
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a multiple of 60 s since the epoch
 
@@ -190,7 +190,7 @@ def test_bridge_counts_new_documents_and_first_deliveries_only() -> None:
             _merge("d4", MergeOutcome.STALE),
         ],
         reviews=[ReviewReport(applied), ReviewReport(applied, replayed=True)],
-        merge_failures=1,
+        failures=[FailureReport(IncomingExtraction(_extraction("d5"), at(0)), "boom", 1)],
     )
     m = WindowedMetrics("w1", 60, FakeClock(at(0)))
     observe_batch(m, batch, at(1))

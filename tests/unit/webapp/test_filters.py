@@ -1,7 +1,8 @@
 from datetime import date
 from urllib.parse import parse_qsl
 
-from storage.webapp_queries import AuditFilters, FlaggedFilters
+from storage.audit import AuditFilters
+from storage.queue import FlaggedFilters
 from webapp.filters import (
     audit_query,
     flagged_query,

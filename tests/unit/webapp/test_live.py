@@ -2,7 +2,9 @@ import asyncio
 
 import orjson
 
-from webapp.live import FLAGGED, RESYNC, STATUS, LiveEvent, LiveHub, event_from_message
+from schemas import FlaggedItem, ReviewStatus
+from streams.topics import Topics
+from webapp.live import FLAGGED, RESYNC, STATUS, LiveEvent, LiveHub, live_event
 
 
 def event(kind: str, event_id: str, document_id: str = "d1") -> LiveEvent:
@@ -43,16 +45,21 @@ def test_sse_framing_is_one_event_per_block():
     assert framed == b'event: flagged\nid: abc-1\ndata: {"document_id":"d1"}\n\n'
 
 
-def test_event_from_message_accepts_only_sane_events():
-    good = orjson.dumps({"event_id": "6f1c9a52-5a0e", "document_id": "d1", "kind": "flagged"})
-    parsed = event_from_message(FLAGGED, good)
-    assert parsed is not None and parsed.document_id == "d1"
-    assert event_from_message(FLAGGED, b"{not json") is None
-    assert event_from_message(FLAGGED, b"[1]") is None
-    assert (
-        event_from_message(
-            FLAGGED, orjson.dumps({"event_id": "x\nevent: evil", "document_id": "d"})
-        )
-        is None
+def test_live_events_are_decoded_through_the_topic_registry():
+    topics = Topics()
+    item = FlaggedItem(
+        kind="flagged",
+        document_id="d1",
+        patient_id="p1",
+        review_status=ReviewStatus.FLAGGED,
+        version=1,
     )
-    assert event_from_message(FLAGGED, orjson.dumps({"event_id": "e"})) is None
+    parsed = live_event(FLAGGED, topics.flagged_items, topics.flagged_items.encode(item))
+    assert parsed is not None and parsed.document_id == "d1"
+    assert parsed.event_id == str(item.event_id)
+    assert live_event(FLAGGED, topics.flagged_items, b"{not json") is None
+    assert live_event(FLAGGED, topics.flagged_items, b"[1]") is None
+    # An id that would break the SSE framing is no UUID: refused with the rest of the event.
+    evil = orjson.dumps({**item.model_dump(mode="json"), "event_id": "x\nevent: evil"})
+    assert live_event(FLAGGED, topics.flagged_items, evil) is None
+    assert live_event(STATUS, topics.document_status, orjson.dumps({"event_id": "e"})) is None

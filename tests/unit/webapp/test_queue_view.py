@@ -1,6 +1,6 @@
 from datetime import UTC, date, datetime, timedelta
 
-from storage.webapp_queries import QueueSummary
+from storage.queue import QueueSummary
 from webapp.queue_view import flagged_row, reasons_of, widget
 from webapp.settings import AppSettings
 

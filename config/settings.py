@@ -1,5 +1,6 @@
-"""Typed settings: env vars (OPTIMERGE_*, plus KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)
-and an optional TOML file named by OPTIMERGE_CONFIG. One place maps them to client options."""
+"""Typed settings: env vars (OPTIMERGE_*, plus KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL) and an
+optional TOML file named by OPTIMERGE_CONFIG. Only composition lives here: each part's own data
+(the rules' thresholds, say) is defined by the package it belongs to."""
 
 from __future__ import annotations
 
@@ -15,25 +16,17 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from domain.thresholds import RuleThresholds
 
 
 def _default_state_dir() -> Path:
-    return PROJECT_ROOT / ".state"
+    # Relative to where the command runs (like git's .git), never to where the code is installed.
+    return Path.cwd() / ".state"
 
 
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "optimerge"
-
-
-class RuleThresholds(BaseModel):
-    """Flag-rule thresholds (SPEC.md "Flag rules"): configuration, not code."""
-
-    min_confidence: float = Field(default=0.80, ge=0.0, le=1.0)
-    few_resources_count: int = Field(default=3, ge=0)
-    few_resources_min_confidence: float = Field(default=0.95, ge=0.0, le=1.0)
-    name_similarity_min: float = Field(default=80.0, ge=0.0, le=100.0)
 
 
 class InfraSettings(BaseModel):
@@ -50,6 +43,10 @@ class InfraSettings(BaseModel):
     postgres_database: str = "optimerge"
     # PostgreSQL refuses to run as root: this OS account runs it when we are root.
     postgres_os_user: str = "optimerge"
+
+
+class MissingEndpointError(RuntimeError):
+    """Kafka or PostgreSQL is not configured; the text says how to configure it."""
 
 
 class Settings(BaseSettings):
@@ -98,6 +95,32 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def with_overrides(self, **changes: Any) -> Settings:
+        return self.model_copy(update=changes)
+
+    def resolved(
+        self, *, kafka_bootstrap_servers: str | None = None, database_url: str | None = None
+    ) -> ResolvedSettings:
+        """These settings with both endpoints known (given here, or configured already)."""
+        bootstrap = kafka_bootstrap_servers or self.kafka_bootstrap_servers
+        database = database_url or self.database_url
+        if not bootstrap:
+            raise MissingEndpointError(
+                "KAFKA_BOOTSTRAP_SERVERS is not set (run `optimerge infra up` first)"
+            )
+        if not database:
+            raise MissingEndpointError("DATABASE_URL is not set (run `optimerge infra up` first)")
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        fields.update(kafka_bootstrap_servers=bootstrap, database_url=database)
+        return ResolvedSettings.model_construct(**fields)
+
+
+class ResolvedSettings(Settings):
+    """Settings of a running system: Kafka and PostgreSQL are known, so nothing checks again."""
+
+    kafka_bootstrap_servers: str
+    database_url: str
+
+    def with_overrides(self, **changes: Any) -> ResolvedSettings:
         return self.model_copy(update=changes)
 
 

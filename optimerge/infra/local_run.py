@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from config import Settings
 from optimerge.infra._process import Log, is_alive, log_to_stderr, read_pid
-from optimerge.settings import Settings
 
 # deploy/prometheus/prometheus.yml scrapes these.
 FIRST_METRICS_PORT = 9101

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
 from schemas import DeadLetter, ExtractionResult, ReviewAction
 from schemas.events import DeadLetterKind as ErrorKind
+from streams.topics import Topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,8 @@ def _validation_summary(error: ValidationError) -> str:
     return "; ".join(parts) + more
 
 
-def decode(record: RawRecord, *, is_review: bool, max_bytes: int) -> Decoded:
+def decode(record: RawRecord, *, topic: Topic[Any], max_bytes: int) -> Decoded:
+    """The input event in `record`, as `topic`'s model says, or a Rejected with its reason."""
     value = record.value
     if value is None:
         return _reject(record, "schema", "empty message (no value)")
@@ -75,7 +78,7 @@ def decode(record: RawRecord, *, is_review: bool, max_bytes: int) -> Decoded:
         data = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         return _reject(record, "invalid_json", f"invalid JSON: {exc}")
-    model = ReviewAction if is_review else ExtractionResult
+    model = topic.model
     try:
         event = model.model_validate(data)
     except ValidationError as exc:
@@ -86,6 +89,8 @@ def decode(record: RawRecord, *, is_review: bool, max_bytes: int) -> Decoded:
             f"not a valid {model.__name__}: {_validation_summary(exc)}",
             doc if isinstance(doc, str) else None,
         )
+    if not isinstance(event, ExtractionResult | ReviewAction):
+        raise TypeError(f"{topic.base} is not an input topic of the merge agent")
     key = record.key.decode("utf-8", "replace") if record.key is not None else None
     if key is not None and key != event.patient_id:
         return _reject(

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from config import Settings
 from optimerge.infra._process import InfraError, Log, log_to_stderr
 from optimerge.infra.local import Endpoints, up
-from optimerge.settings import Settings
 from storage.migrate import apply_migrations
 from streams.admin import ensure_topics
 from streams.topics import Topics
 
 
 def bring_up(settings: Settings, log: Log = log_to_stderr) -> Endpoints:
-    """`infra up`: servers, then the topics of SPEC.md and the schema (all idempotent)."""
+    """`infra up`: servers, then the topics (docs/contract.md#topics) and the schema (all
+    idempotent)."""
     endpoints = up(settings, log)
     ensure_topics(
         endpoints.kafka_bootstrap_servers,

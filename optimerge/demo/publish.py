@@ -1,30 +1,34 @@
-"""Publishing the demo feed, and `optimerge run`: the whole system locally with a demo."""
+"""Publishing the demo feed, and the demo account of the local run."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from pathlib import Path
 
 from rich.progress import Progress
 
-from optimerge.demo import build_documents, flag_summary, load_sample
-from optimerge.settings import Settings
+from config import ResolvedSettings
+from optimerge.demo.feed import build_documents
+from optimerge.demo.mix import flag_summary
+from optimerge.demo.sample import load_sample
+from storage.accounts import UserExistsError, create_user
 from storage.db import connect
 from storage.patients import import_patients
 from streams.producer import EventProducer
 from streams.topics import Topics
 
 
-def import_demo_patients(settings: Settings) -> int:
-    assert settings.database_url
+def import_demo_patients(database_url: str) -> int:
     sample = load_sample()
-    with connect(settings.database_url) as conn:
+    with connect(database_url) as conn:
         return import_patients(conn, sample.patients)
 
 
 def publish_demo(
-    settings: Settings,
+    settings: ResolvedSettings,
     count: int,
     *,
     seed: int = 7,
@@ -32,7 +36,6 @@ def publish_demo(
     log: Callable[[str], None] = print,
 ) -> None:
     """Build `count` documents from the Synthea sample and publish them, keyed by patient id."""
-    assert settings.kafka_bootstrap_servers
     documents = build_documents(load_sample(), count, seed=seed)
     summary = flag_summary(documents)
     log(
@@ -52,26 +55,21 @@ def publish_demo(
                 delay = started + n / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-            result = doc.result
-            producer.send(topic, result.model_dump_json().encode(), key=result.patient_id)
+            producer.publish(topic, doc.result)
             progress.advance(task)
-    log(f"published {count} documents to {topic} in {time.monotonic() - started:.1f} s")
+    log(f"published {count} documents to {topic.name} in {time.monotonic() - started:.1f} s")
 
 
-def ensure_demo_user(settings: Settings, name: str = "demo") -> str:
+def ensure_demo_user(database_url: str, state_dir: Path, name: str = "demo") -> str:
     """A reviewer account for the local demo; its password is kept in the state dir (0600)."""
-    import secrets
-
-    from storage.webapp_queries import UserExistsError, create_user
     from webapp.passwords import hash_password
 
-    assert settings.database_url
-    secret = settings.infra.state_dir / "demo-password"
+    secret = state_dir / "demo-password"
     if not secret.exists():
         secret.parent.mkdir(parents=True, exist_ok=True)
         secret.touch(mode=0o600)
         secret.write_text(secrets.token_urlsafe(12))
     password = secret.read_text().strip()
-    with connect(settings.database_url) as conn, suppress(UserExistsError):
+    with connect(database_url) as conn, suppress(UserExistsError):
         create_user(conn, name, "admin", hash_password(password))
     return password

@@ -10,9 +10,10 @@ import threading
 
 import faust
 
-from agents.merge_agent import MergeWorker, register_merge_agent
-from optimerge.prom import serve
-from optimerge.settings import Settings
+from agents.merge_agent import register_merge_agent
+from agents.prometheus import serve
+from agents.worker import MergeWorker
+from config import ResolvedSettings
 from storage.migrate import pending_migrations
 from streams.admin import ensure_topics
 from streams.app import create_app
@@ -25,7 +26,8 @@ class WorkerStartupError(Exception):
     pass
 
 
-# SPEC: a worker stops within 10 s of SIGTERM/SIGINT, whatever state Kafka is in.
+# A worker stops within 10 s of SIGTERM/SIGINT, whatever state Kafka is in
+# (docs/contract.md#commands).
 SHUTDOWN_DEADLINE_SECONDS = 8.0
 
 
@@ -58,9 +60,7 @@ def _arm_shutdown_deadline(seconds: float = SHUTDOWN_DEADLINE_SECONDS) -> None:
     timer.start()
 
 
-def _check_ready(settings: Settings) -> None:
-    assert settings.database_url
-    assert settings.kafka_bootstrap_servers
+def _check_ready(settings: ResolvedSettings) -> None:
     try:
         pending = pending_migrations(settings.database_url)
     except Exception as exc:
@@ -78,7 +78,7 @@ def _check_ready(settings: Settings) -> None:
     )
 
 
-def build_worker(settings: Settings) -> tuple[faust.App, MergeWorker]:
+def build_worker(settings: ResolvedSettings) -> tuple[faust.App, MergeWorker]:
     app = create_app(settings)
     merge_worker = MergeWorker(settings)
     register_merge_agent(app, merge_worker)
@@ -86,7 +86,7 @@ def build_worker(settings: Settings) -> tuple[faust.App, MergeWorker]:
 
 
 def run_worker(
-    settings: Settings, *, loglevel: str = "info", metrics_port: int | None = None
+    settings: ResolvedSettings, *, loglevel: str = "info", metrics_port: int | None = None
 ) -> int:
     """Blocks until SIGTERM/SIGINT; returns the exit code."""
     _check_ready(settings)

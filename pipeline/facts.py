@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from domain.merge_plan import MergeOutcome
 from domain.metrics_window import WindowedMetrics
+from pipeline.batch import BatchResult
 from schemas.events import ReviewStatus
-
-if TYPE_CHECKING:
-    from agents.pipeline import BatchResult
 
 _NEW_DOCUMENT = (MergeOutcome.MERGED, MergeOutcome.REMERGED)
 MERGE_ERROR_KIND = "merge_error"
@@ -78,13 +75,13 @@ def batch_facts(batch: BatchResult, now: datetime) -> BatchFacts:
         if not r.replayed
     )
     kinds: list[str] = [r.dead_letter.error_kind for r in batch.rejected]
-    kinds.extend([MERGE_ERROR_KIND] * batch.merge_failures)
+    kinds.extend([MERGE_ERROR_KIND] * len(batch.failures))
     return BatchFacts(
         documents=tuple(documents),
         reviews=reviews,
         dead_letter_kinds=tuple(kinds),
-        merge_failures=batch.merge_failures,
-        size=len(batch.merges) + len(batch.reviews) + len(batch.rejected) + batch.merge_failures,
+        merge_failures=len(batch.failures),
+        size=len(batch.merges) + len(batch.reviews) + len(batch.rejected) + len(batch.failures),
     )
 
 

@@ -9,8 +9,9 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from schemas import DeadLetter
+from streams.consumers import read_to_end
 from streams.producer import EventProducer
-from streams.reader import read_to_end
+from streams.topics import BoundTopic
 
 REPLAY_HEADER = "x-optimerge-replay-of"
 
@@ -50,11 +51,13 @@ class LetterFilter:
         )
 
 
-def read_dead_letters(bootstrap: str, topic: str, timeout: float = 10.0) -> Iterator[StoredLetter]:
+def read_dead_letters(
+    bootstrap: str, topic: BoundTopic[DeadLetter], timeout: float = 10.0
+) -> Iterator[StoredLetter]:
     """Every dead letter currently on the topic, oldest first per partition (no group commit)."""
-    for record in read_to_end(bootstrap, topic, timeout):
+    for record in read_to_end(bootstrap, topic.name, timeout):
         try:
-            letter = DeadLetter.model_validate_json(record.value)
+            letter = topic.decode(record.value)
         except ValidationError:
             continue  # not ours: something else wrote to the DLQ topic
         yield StoredLetter(record.partition, record.offset, letter)

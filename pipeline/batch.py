@@ -1,8 +1,8 @@
-"""One batch of input records through decode, flag rules, merge or review, and the output events.
+"""One batch of input records through decode, the merge service, and the output events.
 
-Framework-free and synchronous: the faust agent runs it in a thread and acks only after it returns.
-A database outage is retried here with backoff (nothing returned, nothing acked); a document that
-cannot be merged is flagged, dead-lettered, and the batch goes on.
+Framework-free and synchronous: the faust agent runs it in a thread and acks only after it
+returns. A database outage is retried here with backoff (nothing returned, nothing acked); a
+document that cannot be merged is flagged, dead-lettered, and the batch goes on.
 """
 
 from __future__ import annotations
@@ -11,34 +11,26 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
 import psycopg
 
-from agents.decode import Decoded, RawRecord, Rejected, decode
-from agents.outputs import (
+from config import ResolvedSettings
+from domain.reports import FailureReport, IncomingExtraction, MergeReport, ReviewReport
+from pipeline.decode import Decoded, RawRecord, Rejected, decode
+from pipeline.outputs import (
     OutputEvent,
     dead_letter_outputs,
     failure_outputs,
     merge_outputs,
     review_outputs,
 )
-from domain.flag_rules import evaluate
-from optimerge.settings import Settings
+from pipeline.service import MergeService, judge_with
 from schemas import ExtractionResult, ReviewAction
-from schemas.events import utc_now
+from schemas.events import Clock, utc_now
 from storage.db import connect, is_transient
-from storage.merge import (
-    Evaluate,
-    IncomingExtraction,
-    MergeReport,
-    merge_batch,
-    record_merge_failure,
-)
-from storage.review import ReviewReport, apply_review_actions
-from streams.topics import Topics
+from streams.topics import EXTRACTION_RESULTS, Topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,22 +46,21 @@ class BatchResult:
     merges: list[MergeReport] = field(default_factory=list)
     reviews: list[ReviewReport] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-    merge_failures: int = 0
+    failures: list[FailureReport] = field(default_factory=list)
 
 
 class BatchProcessor:
     def __init__(
         self,
-        settings: Settings,
+        settings: ResolvedSettings,
         *,
         stopping: threading.Event | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         max_backoff: float = 30.0,
     ) -> None:
-        if not settings.database_url:
-            raise ValueError("DATABASE_URL is not set")
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
+        self.service = MergeService(judge_with(settings.rules), clock)
         self.stopping = stopping or threading.Event()
         self.clock = clock
         self.max_backoff = max_backoff
@@ -77,7 +68,6 @@ class BatchProcessor:
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            assert self.settings.database_url
             self._conn = connect(self.settings.database_url)
         return self._conn
 
@@ -104,17 +94,7 @@ class BatchProcessor:
     def process(self, records: Sequence[RawRecord]) -> BatchResult:
         result = BatchResult()
         received_at = self.clock()
-        decoded = [
-            (
-                decode(
-                    r,
-                    is_review=r.topic == self.topics.review_actions,
-                    max_bytes=self.settings.max_event_bytes,
-                ),
-                r.value,
-            )
-            for r in records
-        ]
+        decoded = [(self._decode(r), r.value) for r in records]
         for run in _runs(decoded):
             first = run[0][0]
             if isinstance(first, Rejected):
@@ -130,19 +110,19 @@ class BatchProcessor:
                 self._merge(items, result)
             else:
                 actions = [e for e, _ in run if isinstance(e, ReviewAction)]
-                reports = self._with_retry(partial(apply_review_actions, actions=actions))
+                reports = self._with_retry(partial(self.service.review, actions=actions))
                 result.reviews.extend(reports)
                 result.outputs.extend(review_outputs(self.topics, reports, self.clock()))
         return result
 
-    def _evaluate(self) -> Evaluate:
-        thresholds = self.settings.rules
-        return lambda extraction, record: evaluate(extraction, record, thresholds)
+    def _decode(self, record: RawRecord) -> Decoded:
+        spec = self.topics.spec_named(record.topic)
+        topic = spec if spec is not None and spec.is_input else EXTRACTION_RESULTS
+        return decode(record, topic=topic, max_bytes=self.settings.max_event_bytes)
 
     def _merge(self, items: list[IncomingExtraction], result: BatchResult) -> None:
-        check = self._evaluate()
         try:
-            reports = self._with_retry(lambda c: merge_batch(c, items, evaluate=check))
+            reports = self._with_retry(lambda c: self.service.merge(c, items))
         except StoppingError:
             raise
         except Exception:
@@ -150,8 +130,7 @@ class BatchProcessor:
             reports = []
             for item in items:
                 try:
-                    merge_one = partial(merge_batch, items=[item], evaluate=check)
-                    reports.extend(self._with_retry(merge_one))
+                    reports.extend(self._with_retry(partial(self.service.merge, items=[item])))
                 except StoppingError:
                     raise
                 except Exception as exc:
@@ -163,15 +142,16 @@ class BatchProcessor:
         error = f"{type(exc).__name__}: {exc}".strip()
         log.error("document %s could not be merged: %s", item.result.document_id, error)
         try:
-            version = self._with_retry(lambda c: record_merge_failure(c, item, error))
+            version = self._with_retry(lambda c: self.service.record_failure(c, item, error))
         except StoppingError:
             raise
         except Exception:
             # Even the failure could not be recorded: the dead letter still carries the event.
             log.exception("could not record the failure of document %s", item.result.document_id)
             version = 0
-        result.merge_failures += 1
-        result.outputs.extend(failure_outputs(self.topics, item, error, version, self.clock()))
+        failure = FailureReport(item, error, version)
+        result.failures.append(failure)
+        result.outputs.extend(failure_outputs(self.topics, failure, self.clock()))
 
 
 def _runs(

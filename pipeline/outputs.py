@@ -9,23 +9,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from agents.decode import Rejected
+from domain.failure_plan import merge_error_reason
 from domain.merge_plan import MergeOutcome
+from domain.reports import FailureReport, MergeReport, ReviewReport
 from domain.review_plan import ReviewOutcome
+from pipeline.decode import Rejected
 from schemas import (
     DeadLetter,
     DocumentStatusEvent,
     FlaggedItem,
-    FlagReason,
-    FlagRule,
     ProcessingStatus,
     ReviewStatus,
     deterministic_event_id,
 )
-from storage.merge import IncomingExtraction, MergeReport
-from storage.review import ReviewReport
-from streams.topics import Topics
+from streams.topics import BoundTopic, Topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +34,11 @@ class OutputEvent:
     value: bytes
 
 
-def _out(
-    topic: str, key: str | None, event: DocumentStatusEvent | FlaggedItem | DeadLetter
-) -> OutputEvent:
-    return OutputEvent(topic, key, event.model_dump_json().encode())
+E = TypeVar("E", DocumentStatusEvent, FlaggedItem, DeadLetter)
+
+
+def _out(topic: BoundTopic[E], event: E) -> OutputEvent:
+    return OutputEvent(topic.name, topic.key(event), topic.encode(event))
 
 
 def merge_outputs(topics: Topics, reports: Sequence[MergeReport]) -> list[OutputEvent]:
@@ -64,7 +64,7 @@ def merge_outputs(topics: Topics, reports: Sequence[MergeReport]) -> list[Output
             reason=reason,
             outcome=d.outcome.value,
         )
-        outputs.append(_out(topics.document_status, d.patient_id, status))
+        outputs.append(_out(topics.document_status, status))
         if d.outcome in (MergeOutcome.MERGED, MergeOutcome.REMERGED) and (
             d.review_status == ReviewStatus.FLAGGED
         ):
@@ -81,7 +81,7 @@ def merge_outputs(topics: Topics, reports: Sequence[MergeReport]) -> list[Output
                 uploaded_at=result.uploaded_at,
                 at=report.merged_at or report.incoming.received_at,
             )
-            outputs.append(_out(topics.flagged_items, d.patient_id, flagged))
+            outputs.append(_out(topics.flagged_items, flagged))
         elif d.resolves_flag and d.review_status is not None:
             # Off the reviewers' queue without a review: a newer extraction passed every rule.
             resolved = FlaggedItem(
@@ -96,7 +96,7 @@ def merge_outputs(topics: Topics, reports: Sequence[MergeReport]) -> list[Output
                 uploaded_at=result.uploaded_at,
                 at=report.merged_at or report.incoming.received_at,
             )
-            outputs.append(_out(topics.flagged_items, d.patient_id, resolved))
+            outputs.append(_out(topics.flagged_items, resolved))
     return outputs
 
 
@@ -122,7 +122,7 @@ def review_outputs(
             reason=d.reason or None,
             outcome=d.outcome.value,
         )
-        outputs.append(_out(topics.document_status, action.patient_id, status))
+        outputs.append(_out(topics.document_status, status))
         if applied and d.review_status is not None:
             resolved = FlaggedItem(
                 event_id=deterministic_event_id(action.document_id, d.version, "resolved"),
@@ -135,7 +135,7 @@ def review_outputs(
                 resolution=action.action.value,
                 reviewer=action.reviewer,
             )
-            outputs.append(_out(topics.flagged_items, action.patient_id, resolved))
+            outputs.append(_out(topics.flagged_items, resolved))
     return outputs
 
 
@@ -149,19 +149,18 @@ def dead_letter_outputs(topics: Topics, rejected: Sequence[Rejected]) -> list[Ou
                 )
             }
         )
-        outputs.append(_out(topics.dlq, letter.key, letter))
+        outputs.append(_out(topics.dlq, letter))
     return outputs
 
 
-def failure_outputs(
-    topics: Topics, item: IncomingExtraction, error: str, version: int, now: datetime
-) -> list[OutputEvent]:
+def failure_outputs(topics: Topics, failure: FailureReport, now: datetime) -> list[OutputEvent]:
     """A document that could not be merged: dead letter, FAILED status, and a flagged item."""
+    item, error, version = failure.incoming, failure.error, failure.version
     result = item.result
     doc, patient = result.document_id, result.patient_id
     letter = DeadLetter(
         event_id=deterministic_event_id(doc, version, "dlq"),
-        source_topic=topics.extraction_results,
+        source_topic=topics.extraction_results.name,
         key=patient,
         reason=f"merge failed: {error}",
         error_kind="merge_error",
@@ -190,14 +189,14 @@ def failure_outputs(
         patient_id=patient,
         review_status=ReviewStatus.FLAGGED,
         version=version,
-        flag_reasons=[FlagReason(rule=FlagRule.MERGE_ERROR, text=f"Merge failed: {error}")],
+        flag_reasons=[merge_error_reason(error)],
         confidence=result.confidence,
         model_name=result.model.name,
         uploaded_at=result.uploaded_at,
         at=now,
     )
     return [
-        _out(topics.dlq, patient, letter),
-        _out(topics.document_status, patient, status),
-        _out(topics.flagged_items, patient, flagged),
+        _out(topics.dlq, letter),
+        _out(topics.document_status, status),
+        _out(topics.flagged_items, flagged),
     ]

@@ -10,18 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, get_args
+from typing import get_args
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from agents.metrics_bridge import batch_facts
 from domain.metrics_window import is_flag_verdict
 from domain.review_plan import ReviewOutcome
+from pipeline.batch import BatchResult
+from pipeline.facts import batch_facts
 from schemas.events import DeadLetterKind, FlagRule, ReviewActionKind, ReviewStatus
-
-if TYPE_CHECKING:
-    from agents.pipeline import BatchResult
 
 # 5 ms .. 60 s; 0.5 s is a bucket bound because the upload-to-merged alert fires above it.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

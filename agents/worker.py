@@ -1,0 +1,103 @@
+"""The merge worker: the batch processor, where its outputs go, and the metrics it keeps. The
+faust agent only loops, hands it batches and acks; a test hands it batches directly."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Protocol
+
+from prometheus_client import CollectorRegistry
+
+from agents.prometheus import PipelineMetrics
+from config import ResolvedSettings
+from domain.metrics_window import WindowedMetrics
+from pipeline.batch import BatchProcessor, BatchResult
+from pipeline.decode import RawRecord
+from pipeline.facts import observe_batch
+from schemas.events import Clock, utc_now
+from schemas.metrics import PipelineMetricsWindow
+from streams.producer import EventProducer
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+class OutputSink(Protocol):
+    """Where a worker's output events go: Kafka in production (EventProducer)."""
+
+    def send(self, topic: str, value: bytes, *, key: str | bytes | None = None) -> None: ...
+
+    def flush(self, timeout: float = 30.0) -> None: ...
+
+
+class MergeWorker:
+    def __init__(
+        self,
+        settings: ResolvedSettings,
+        *,
+        registry: CollectorRegistry | None = None,
+        sink: OutputSink | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.topic_prefix)
+        self.stopping = threading.Event()
+        self.clock = clock
+        self.processor = BatchProcessor(settings, stopping=self.stopping, clock=clock)
+        self.sink: OutputSink = sink or EventProducer(settings.kafka_bootstrap_servers)
+        self.registry = registry or CollectorRegistry()
+        self.prometheus = PipelineMetrics.create(self.registry)
+        # Unique per process run, so a restarted worker's windows never share an event id.
+        worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(clock().timestamp())}"
+        self.windows = WindowedMetrics(worker_id, settings.metrics_window_seconds, clock)
+        self._metrics_lock = threading.Lock()
+        # Next offset to process per (topic, partition): the consumer lag is measured from it.
+        self.positions: dict[tuple[str, int], int] = {}
+
+    def handle(self, records: list[RawRecord]) -> BatchResult:
+        """Write the batch, then publish its outputs; returns only when both are done."""
+        result = self.processor.process(records)
+        for out in result.outputs:
+            self.sink.send(out.topic, out.value, key=out.key)
+        self.sink.flush()
+        now = self.clock()
+        with self._metrics_lock:
+            observe_batch(self.windows, result, now)
+            self.prometheus.observe_batch(result, now)
+            for r in records:
+                self.positions[(r.topic, r.partition)] = r.offset + 1
+        return result
+
+    def publish_windows(self, *, final: bool = False) -> int:
+        """Publish every closed metrics window (all of them when the worker stops)."""
+        with self._metrics_lock:
+            due = self.windows.flush() if final else self.windows.close_due()
+        self._publish(due)
+        return len(due)
+
+    def _publish(self, windows: list[PipelineMetricsWindow]) -> None:
+        topic = self.topics.pipeline_metrics
+        for window in windows:
+            self.sink.send(topic.name, topic.encode(window), key=topic.key(window))
+        if windows:
+            self.sink.flush()
+
+    def set_lag(self, highwaters: dict[tuple[str, int], int]) -> None:
+        with self._metrics_lock:
+            lags = {
+                tp: max(0, hw - self.positions[tp])
+                for tp, hw in highwaters.items()
+                if tp in self.positions
+            }
+            self.prometheus.set_consumer_lag(lags)
+
+    def close(self) -> None:
+        self.stopping.set()
+        try:
+            self.publish_windows(final=True)
+        except Exception:
+            log.exception("could not publish the last metrics window")
+        self.processor.close()

@@ -1,0 +1,166 @@
+"""A document's row as the pipeline writes it, and as the app and the CLI read it back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from domain.failure_plan import FailureDecision
+from domain.merge_plan import MergeDecision, StoredDocument
+from domain.reports import IncomingExtraction
+from schemas import FlagReason, ProcessingStatus, ReviewStatus
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentWrite:
+    """Every column a merge (or a first failure, or the legacy import) sets on a document."""
+
+    document_id: str
+    patient_id: str
+    extraction_version: int
+    version: int
+    review_status: ReviewStatus
+    auto_approved: bool
+    flag_reasons: tuple[FlagReason, ...]
+    confidence: float | None
+    model_name: str | None
+    model_version: str | None
+    is_fallback: bool
+    resource_count: int
+    processing_status: ProcessingStatus
+    attempts: int
+    error: str | None
+    is_merged: bool
+    event_id: uuid.UUID
+    content_hash: str
+    # The extraction as received (JSON text): what a reviewer verifies against.
+    extraction: str
+    uploaded_at: datetime | None
+    extracted_at: datetime | None
+    received_at: datetime | None
+    merged_at: datetime | None
+    failed_at: datetime | None
+    processing_ms: float | None
+    # Set only by the legacy import: a merge or a failure clears them.
+    reviewer: str | None = None
+    reviewed_at: datetime | None = None
+
+    def flag_reasons_json(self) -> str:
+        return reasons_json(self.flag_reasons)
+
+
+def reasons_json(reasons: Sequence[FlagReason]) -> str:
+    return orjson.dumps([r.model_dump(mode="json") for r in reasons]).decode()
+
+
+def _from_extraction(item: IncomingExtraction, **state: Any) -> DocumentWrite:
+    result = item.result
+    return DocumentWrite(
+        document_id=result.document_id,
+        patient_id=result.patient_id,
+        extraction_version=result.extraction_version,
+        confidence=result.confidence,
+        model_name=result.model.name,
+        model_version=result.model.version,
+        is_fallback=result.model.is_fallback,
+        event_id=result.event_id,
+        content_hash=item.content_hash(),
+        extraction=item.extraction_json(),
+        uploaded_at=result.uploaded_at,
+        extracted_at=result.extracted_at,
+        received_at=item.received_at,
+        **state,
+    )
+
+
+def merged_document(
+    item: IncomingExtraction,
+    decision: MergeDecision,
+    previous: StoredDocument | None,
+    now: datetime,
+    elapsed_ms: float,
+) -> DocumentWrite:
+    status = decision.review_status or ReviewStatus.PENDING
+    # A merge after failed attempts counts them all: the reviewer sees how hard it was.
+    earlier = (
+        previous.attempts
+        if previous and previous.processing_status == ProcessingStatus.FAILED
+        else 0
+    )
+    return _from_extraction(
+        item,
+        version=decision.version,
+        review_status=status,
+        auto_approved=status == ReviewStatus.AUTO_APPROVED,
+        flag_reasons=decision.flag_reasons,
+        resource_count=len(item.result.resources),
+        processing_status=ProcessingStatus.COMPLETE,
+        attempts=item.attempts + earlier,
+        error=None,
+        is_merged=True,
+        merged_at=now,
+        failed_at=None,
+        processing_ms=elapsed_ms,
+    )
+
+
+def failed_document(
+    item: IncomingExtraction, decision: FailureDecision, error: str, now: datetime
+) -> DocumentWrite:
+    """The row of a document whose first merge failed: flagged, FAILED, nothing merged."""
+    return _from_extraction(
+        item,
+        version=decision.version,
+        review_status=ReviewStatus.FLAGGED,
+        auto_approved=False,
+        flag_reasons=decision.flag_reasons,
+        resource_count=0,
+        processing_status=ProcessingStatus.FAILED,
+        attempts=decision.attempts,
+        error=error,
+        is_merged=False,
+        merged_at=None,
+        failed_at=now,
+        processing_ms=None,
+    )
+
+
+class DocumentView(BaseModel):
+    """A document's stored state, as `optimerge document show` prints it and the app shows it
+    (docs/contract.md#commands)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    document_id: str
+    patient_id: str
+    extraction_version: int
+    version: int
+    review_status: ReviewStatus
+    auto_approved: bool
+    flag_reasons: list[FlagReason]
+    confidence: float | None
+    model_name: str | None
+    model_version: str | None
+    is_fallback: bool
+    resource_count: int
+    processing_status: ProcessingStatus
+    attempts: int
+    error: str | None
+    is_merged: bool
+    uploaded_at: datetime | None
+    extracted_at: datetime | None
+    received_at: datetime | None
+    merged_at: datetime | None
+    failed_at: datetime | None
+    processing_ms: float | None
+    reviewer: str | None
+    reviewed_at: datetime | None
+    review_note: str | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,178 @@
+"""The merge service: the use cases that change a document, each one transaction with its audit
+entries. It locks, loads, asks the pure rules and planners, and has storage/ write what they
+decided; storage holds no policy, the planners no I/O (docs/contract.md#merge-semantics)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+
+import orjson
+import psycopg
+
+from domain.audit_entries import failure_entry, merge_entry, review_entry
+from domain.documents import failed_document, merged_document
+from domain.failure_plan import plan_failure
+from domain.flag_rules import evaluate
+from domain.merge_plan import ChangeSet, MergeDecision, plan_merge
+from domain.patients import PatientRecord
+from domain.reports import IncomingExtraction, MergeReport, ReviewReport
+from domain.review_plan import ReviewDecision, ReviewOutcome, plan_review
+from domain.thresholds import RuleThresholds
+from schemas import ExtractionResult, FlagReason, ReviewAction
+from schemas.events import Clock, utc_now
+from storage import documents, resources, review_actions
+from storage.audit import append_audit
+from storage.db import transaction
+from storage.documents import LockedPatient
+
+# The flag rules as the service asks them: what is doubtful about this extraction for this record.
+Judge = Callable[[ExtractionResult, PatientRecord | None], Sequence[FlagReason]]
+
+
+def judge_with(thresholds: RuleThresholds) -> Judge:
+    """The flag rules of docs/contract.md#flag-rules at these thresholds."""
+    return lambda result, record: evaluate(result, record, thresholds)
+
+
+@dataclass
+class MergeService:
+    judge: Judge
+    clock: Clock = utc_now
+
+    def merge(
+        self, conn: psycopg.Connection, items: Sequence[IncomingExtraction]
+    ) -> list[MergeReport]:
+        """Merge a batch in one transaction; any database error rolls all of it back and
+        raises (the caller then finds the bad document by merging one at a time)."""
+        reports: list[MergeReport] = []
+        with transaction(conn) as cur:
+            for segment in _segments(items):
+                reports.extend(self._merge_segment(cur, segment))
+        return reports
+
+    def _merge_segment(
+        self, cur: psycopg.Cursor, items: Sequence[IncomingExtraction]
+    ) -> list[MergeReport]:
+        started = time.perf_counter()
+        locked = documents.lock_patients(cur, [i.result.patient_id for i in items])
+        stored = documents.load_documents(
+            cur, [i.result.document_id for i in items], for_update=True
+        )
+        now = self.clock()
+        decisions: list[tuple[IncomingExtraction, MergeDecision]] = []
+        for item in items:
+            result = item.result
+            reasons = self.judge(result, locked[result.patient_id].record)
+            previous = stored.get(result.document_id)
+            decisions.append((item, plan_merge(result, previous, reasons, now, item.raw)))
+        writes = [(i, d) for i, d in decisions if d.writes]
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        rows = [
+            merged_document(i, d, stored.get(d.document_id), now, elapsed_ms) for i, d in writes
+        ]
+        # Document rows first: resources reference them.
+        documents.insert_new_documents(cur, [r for r in rows if r.document_id not in stored])
+        documents.upsert_documents(cur, [r for r in rows if r.document_id in stored])
+        resources.apply_resource_changes(
+            cur,
+            [ChangeSet(d.patient_id, d.document_id, d.changes) for _, d in writes if d.changes],
+            now,
+        )
+        append_audit(cur, locked, [merge_entry(d, i.result, now) for i, d in writes])
+        return [
+            MergeReport(
+                decision=d,
+                incoming=i,
+                merged_at=now if d.writes else None,
+                processing_ms=elapsed_ms,
+                review_status=d.review_status,
+                resource_count=len(i.result.resources) if d.writes else 0,
+            )
+            for i, d in decisions
+        ]
+
+    def record_failure(self, conn: psycopg.Connection, item: IncomingExtraction, error: str) -> int:
+        """Flag a document that could not be merged, in its own transaction; returns its
+        version. When the extraction itself is what the database refuses, a stand-in is stored
+        instead (the event as received goes to the dead-letter topic)."""
+        try:
+            return self._record_failure(conn, item, error)
+        except psycopg.errors.DataError as exc:
+            stand_in = {
+                "document_id": item.result.document_id,
+                "patient_id": item.result.patient_id,
+                "extraction_version": item.result.extraction_version,
+                "unstorable": f"the extraction could not be stored: {exc}".strip(),
+            }
+            return self._record_failure(conn, replace(item, raw=orjson.dumps(stand_in)), error)
+
+    def _record_failure(
+        self, conn: psycopg.Connection, item: IncomingExtraction, error: str
+    ) -> int:
+        result = item.result
+        with transaction(conn) as cur:
+            locked = documents.lock_patients(cur, [result.patient_id])
+            stored = documents.load_documents(cur, [result.document_id], for_update=True)
+            decision = plan_failure(item, stored.get(result.document_id), error)
+            if not decision.writes:
+                return decision.version
+            now = self.clock()
+            if decision.is_new:
+                documents.upsert_documents(cur, [failed_document(item, decision, error, now)])
+            else:
+                documents.mark_failed(
+                    cur, result.document_id, decision, error, item.content_hash(), now
+                )
+            append_audit(cur, locked, [failure_entry(result, decision, error, now)])
+        return decision.version
+
+    def review(
+        self, conn: psycopg.Connection, actions: Sequence[ReviewAction]
+    ) -> list[ReviewReport]:
+        """Apply actions in order, in one transaction; a redelivered action_id is answered as
+        it was the first time, never applied twice."""
+        if not actions:
+            return []
+        with transaction(conn) as cur:
+            locked = documents.lock_patients(cur, [a.patient_id for a in actions])
+            return [self._review_one(cur, locked, action) for action in actions]
+
+    def _review_one(
+        self, cur: psycopg.Cursor, locked: dict[str, LockedPatient], action: ReviewAction
+    ) -> ReviewReport:
+        seen = review_actions.decided_action(cur, action.action_id)
+        if seen is not None:
+            decision = ReviewDecision(
+                ReviewOutcome(seen.outcome), action, reason=seen.reason, version=seen.version_after
+            )
+            return ReviewReport(decision, replayed=True)
+        now = self.clock()
+        stored = documents.load_documents(cur, [action.document_id], for_update=True)
+        previous = stored.get(action.document_id)
+        decision = plan_review(action, previous, now)
+        if decision.writes:
+            if decision.changes is not None:
+                change = ChangeSet(action.patient_id, action.document_id, decision.changes)
+                resources.apply_resource_changes(cur, [change], now)
+            documents.record_review(cur, decision, now)
+            append_audit(cur, locked, [review_entry(decision, now)])
+        if previous is not None:
+            # Conflicts are remembered too, so a redelivered action gets the same answer.
+            review_actions.remember_decision(cur, decision, now)
+        return ReviewReport(decision)
+
+
+def _segments(items: Sequence[IncomingExtraction]) -> Iterator[list[IncomingExtraction]]:
+    """Cut the batch where a document repeats, so each segment sees the previous one's writes."""
+    segment: list[IncomingExtraction] = []
+    seen: set[str] = set()
+    for item in items:
+        if item.result.document_id in seen:
+            yield segment
+            segment, seen = [], set()
+        segment.append(item)
+        seen.add(item.result.document_id)
+    if segment:
+        yield segment

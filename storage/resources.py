@@ -1,0 +1,58 @@
+"""Resource rows and their history: writing a document's planned resource changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+import psycopg
+
+from domain.merge_plan import ChangeSet
+
+
+def apply_resource_changes(cur: psycopg.Cursor, sets: Sequence[ChangeSet], now: datetime) -> None:
+    """Old versions to history, superseded rows out, new rows in (COPY: the fast path)."""
+    superseded = [(s, old, why) for s in sets for old, why in s.changes.superseded]
+    if superseded:
+        with cur.copy(
+            "COPY resource_history (resource_id, version_id, patient_id, document_id, "
+            "resource_type, body, last_updated, superseded_at, superseded_by) FROM STDIN"
+        ) as copy:
+            for s, old, why in superseded:
+                last = old.body.get("meta", {}).get("lastUpdated") or now
+                copy.write_row(
+                    (
+                        old.resource_id,
+                        old.version_id,
+                        s.patient_id,
+                        s.document_id,
+                        old.resource_type,
+                        orjson.dumps(old.body).decode(),
+                        last,
+                        now,
+                        why,
+                    )
+                )
+        cur.execute(
+            "DELETE FROM resources WHERE resource_id = ANY(%s)",
+            ([old.resource_id for _, old, _ in superseded],),
+        )
+    writes = [(s, w) for s in sets for w in (*s.changes.inserts, *s.changes.updates)]
+    if writes:
+        with cur.copy(
+            "COPY resources (resource_id, patient_id, document_id, resource_type, version_id, "
+            "body, last_updated) FROM STDIN"
+        ) as copy:
+            for s, w in writes:
+                copy.write_row(
+                    (
+                        w.resource_id,
+                        s.patient_id,
+                        s.document_id,
+                        w.resource_type,
+                        w.version_id,
+                        orjson.dumps(w.body).decode(),
+                        now,
+                    )
+                )
