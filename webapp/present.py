@@ -15,6 +15,7 @@ ReasonCategory = Literal["identity", "quality", "error"]
 # Identity problems (is this the right patient?) weigh more than extraction quality doubts.
 REASONS: dict[str, tuple[str, ReasonCategory]] = {
     "unknown_patient": ("Unknown patient", "identity"),
+    "no_identity": ("No name or birth date", "identity"),
     "name_mismatch": ("Name differs", "identity"),
     "birth_date_conflict": ("Birth date differs", "identity"),
     "low_confidence": ("Low confidence", "quality"),
@@ -22,6 +23,24 @@ REASONS: dict[str, tuple[str, ReasonCategory]] = {
     "no_resources": ("Nothing extracted", "quality"),
     "fallback_model": ("Fallback model", "quality"),
     "merge_error": ("Merge failed", "error"),
+}
+
+# The evidence under an identity reason: which part, and how the document's compares.
+EVIDENCE_PARTS = {"family": "Family name", "given": "Given name", "birth_date": "Birth date"}
+EvidenceTone = Literal["ok", "warn", "identity", "none"]
+MATCHES: dict[str, tuple[str, EvidenceTone]] = {
+    "exact": ("same", "ok"),
+    "initial": ("initial", "ok"),
+    "nickname": ("nickname", "ok"),
+    "compound": ("compound name", "ok"),
+    "partial": ("agrees as far as given", "ok"),
+    "transliterated": ("transliterated", "warn"),
+    "typo": ("typo", "warn"),
+    "similar": ("similar", "warn"),
+    "swapped": ("day and month swapped", "warn"),
+    "transposed": ("year digits transposed", "warn"),
+    "missing": ("not given", "none"),
+    "different": ("different", "identity"),
 }
 
 REVIEW_STATUS_LABELS = {
@@ -59,6 +78,10 @@ def reason_label(rule: str) -> str:
 
 def reason_category(rule: str) -> ReasonCategory:
     return REASONS.get(rule, ("", "quality"))[1]
+
+
+def match_label(how: str) -> tuple[str, EvidenceTone]:
+    return MATCHES.get(how, (how.replace("_", " "), "none"))
 
 
 def age_band(age: timedelta, *, warn_after_days: float, overdue_after_days: float) -> AgeBand:

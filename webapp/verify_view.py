@@ -89,6 +89,19 @@ class RecordGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """One part of the identity under a reason: both values and how they compare."""
+
+    part: str
+    document: str
+    record: str
+    how: str
+    tone: present.EvidenceTone
+    score: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Demographics:
     name_read: str
     birth_read: str | None
@@ -110,6 +123,7 @@ class VerifyView:
     review_status: str
     version: int
     reasons: list[Reason]
+    evidence: dict[str, list[EvidenceRow]]
     state: dict[str, Any]
     model: str
     demographics: Demographics
@@ -141,12 +155,36 @@ def _demographics(data: VerifyData, rules: set[str]) -> Demographics:
         name_record=present.person_name(patient.get("family"), patient.get("given"))
         if known
         else None,
-        birth_record=_iso(patient.get("birth_date")) if known else None,
+        # The column holds full dates only; a partial birthDate is in the record.
+        birth_record=_iso(patient.get("birth_date")) or record.get("birthDate") if known else None,
         gender=str(record.get("gender")) if record.get("gender") else None,
         name_differs="name_mismatch" in rules,
         birth_differs="birth_date_conflict" in rules,
         known=known,
     )
+
+
+def _evidence(flag_reasons: Any) -> dict[str, list[EvidenceRow]]:
+    """Per rule code, the evidence its reason carries (the identity rules have some)."""
+    rows: dict[str, list[EvidenceRow]] = {}
+    for reason in flag_reasons or ():
+        if not isinstance(reason, Mapping) or not reason.get("evidence"):
+            continue
+        for item in reason["evidence"]:
+            how, tone = present.match_label(str(item.get("how", "")))
+            score = item.get("score")
+            rows.setdefault(str(reason.get("rule", "")), []).append(
+                EvidenceRow(
+                    part=present.EVIDENCE_PARTS.get(str(item.get("part")), str(item.get("part"))),
+                    document=str(item.get("document") or "–"),
+                    record=str(item.get("record") or "–"),
+                    how=how,
+                    tone=tone,
+                    score=f"{score:.0f} %" if isinstance(score, int | float) else None,
+                    detail=item.get("detail"),
+                )
+            )
+    return rows
 
 
 def _extracted(extraction: Mapping[str, Any]) -> list[ExtractedItem]:
@@ -229,6 +267,7 @@ def verify_view(data: VerifyData, editor_text: str | None = None) -> VerifyView:
         review_status=str(state["review_status"]),
         version=int(state["version"]),
         reasons=reasons,
+        evidence=_evidence(state.get("flag_reasons")),
         state=state,
         model=model or "unknown model",
         demographics=_demographics(data, rules),

@@ -245,7 +245,7 @@ class _FeedBuilder:
 
     def _demographics(self, index: int) -> tuple[str, PatientDemographics, set[str]]:
         """The patient id the document is filed under, what the extractor read, and the
-        demographic rules (5-7) that should fire."""
+        demographic rules (5-7, no_identity) that should fire."""
         rng, mix = self.rng, self.mix
         patient = self.patients[index]
         birth_date = birth_date_of(patient)
@@ -256,6 +256,9 @@ class _FeedBuilder:
             demographics = PatientDemographics(name=name, birth_date=birth_date)
             return unknown_id, demographics, {FlagRule.UNKNOWN_PATIENT.value}
         draw -= mix.unknown_patient
+        if draw < mix.no_identity:
+            return patient["id"], PatientDemographics(), {FlagRule.NO_IDENTITY.value}
+        draw -= mix.no_identity
         reasons: set[str] = set()
         if draw < mix.name_mismatch + mix.wrong_patient:
             other = rng.choice(self.others[index]) if self.others[index] else None
