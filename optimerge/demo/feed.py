@@ -256,9 +256,6 @@ class _FeedBuilder:
             demographics = PatientDemographics(name=name, birth_date=birth_date)
             return unknown_id, demographics, {FlagRule.UNKNOWN_PATIENT.value}
         draw -= mix.unknown_patient
-        if draw < mix.no_identity:
-            return patient["id"], PatientDemographics(), {FlagRule.NO_IDENTITY.value}
-        draw -= mix.no_identity
         reasons: set[str] = set()
         if draw < mix.name_mismatch + mix.wrong_patient:
             other = rng.choice(self.others[index]) if self.others[index] else None
@@ -272,6 +269,11 @@ class _FeedBuilder:
         elif draw < mix.name_mismatch + mix.wrong_patient + mix.birth_date_conflict:
             birth_date = wrong_birth_date(birth_date, rng)
             reasons.add(FlagRule.BIRTH_DATE_CONFLICT.value)
+        elif (
+            draw < mix.name_mismatch + mix.wrong_patient + mix.birth_date_conflict + mix.no_identity
+        ):
+            # Last, and drawing nothing more: every other document stays as it was without it.
+            return patient["id"], PatientDemographics(), {FlagRule.NO_IDENTITY.value}
         return patient["id"], PatientDemographics(name=name, birth_date=birth_date), reasons
 
 
