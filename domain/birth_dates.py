@@ -63,30 +63,20 @@ def compare_birth_dates(
     """None when either side gives no birth date: nothing is said, so nothing conflicts."""
     if document is None or record is None:
         return None
-    precision = document.common_precision(record)
-    said, recorded = document.truncated(precision), record.truncated(precision)
+    if document == record:  # Most documents: nothing more to work out.
+        return BirthDateComparison(document, record, MatchKind.EXACT)
+    stated = min(len(document.parts), len(record.parts))
+    said, recorded = document.values[:stated], record.values[:stated]
     if said == recorded:
-        same_precision = document.precision == record.precision
-        return BirthDateComparison(
-            document, record, MatchKind.EXACT if same_precision else MatchKind.PARTIAL
-        )
+        return BirthDateComparison(document, record, MatchKind.PARTIAL)
     differing = tuple(
         part
-        for part, mine, theirs in zip(
-            DATE_PARTS,
-            (said.year, said.month, said.day),
-            (recorded.year, recorded.month, recorded.day),
-            strict=True,
-        )
+        for part, mine, theirs in zip(DATE_PARTS[:stated], said, recorded, strict=True)
         if mine != theirs
     )
-    if precision == "day" and (said.year, said.month, said.day) == (
-        recorded.year,
-        recorded.day,
-        recorded.month,
-    ):
+    if stated == 3 and said == (recorded[0], recorded[2], recorded[1]):
         return BirthDateComparison(document, record, MatchKind.SWAPPED, differing)
-    if differing == ("year",) and _transposed(f"{said.year:04d}", f"{recorded.year:04d}"):
+    if differing == ("year",) and _transposed(f"{said[0]:04d}", f"{recorded[0]:04d}"):
         return BirthDateComparison(document, record, MatchKind.TRANSPOSED, differing)
     return BirthDateComparison(document, record, MatchKind.DIFFERENT, differing)
 

@@ -56,6 +56,10 @@ class PartMatch:
         return MatchKind.TRANSLITERATED if self.transliterated and agrees else self.kind
 
 
+# Built once: most parts of most documents are one of these.
+_PLAIN_SAME = {kind: PartMatch(kind, 100.0, closeness=_CLOSENESS[kind]) for kind in _CLOSENESS}
+
+
 def compare_family(
     document: tuple[str, ...], record: tuple[str, ...], *, threshold: float, typo_min_length: int
 ) -> PartMatch | None:
@@ -97,6 +101,8 @@ def compare_given(
 
 
 def _same(kind: MatchKind, detail: str | None = None, *, closeness: int | None = None) -> PartMatch:
+    if detail is None and closeness is None:
+        return _PLAIN_SAME[kind]
     return PartMatch(
         kind, 100.0, detail, closeness=_CLOSENESS[kind] if closeness is None else closeness
     )

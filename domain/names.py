@@ -104,7 +104,13 @@ def _ascii(char: str) -> str:
 
 def document_readings(name: HumanName) -> tuple[Reading, ...]:
     """The as-written reading first, then family and given swapped (one side swapped is enough)."""
-    return _readings(name.family, tuple(name.given), use=None, swap=True)
+    return _document_readings(name.family, tuple(name.given))
+
+
+@lru_cache(maxsize=65536)
+def _document_readings(family: str | None, given: tuple[str, ...]) -> tuple[Reading, ...]:
+    # Cached on the strings: one patient's documents mostly spell the name the same few ways.
+    return _readings(family, given, use=None, swap=True)
 
 
 @lru_cache(maxsize=65536)

@@ -67,7 +67,16 @@ class FhirDate:
     @property
     def parts(self) -> tuple[DatePart, ...]:
         """The parts this date states, from the year down."""
-        return DATE_PARTS[: DATE_PARTS.index(self.precision) + 1]
+        return DATE_PARTS[: self._stated]
+
+    @property
+    def values(self) -> tuple[int, ...]:
+        """The stated parts' values: (1993, 6) for 1993-06."""
+        return (self.year, self.month or 0, self.day or 0)[: self._stated]
+
+    @property
+    def _stated(self) -> int:
+        return 1 if self.month is None else 2 if self.day is None else 3
 
     def as_date(self) -> date | None:
         """The calendar date when the day is known; None for a partial date."""
@@ -77,17 +86,17 @@ class FhirDate:
 
     def truncated(self, precision: DatePart) -> FhirDate:
         """This date said no more precisely than `precision` (never more precisely than it is)."""
-        keep = min(len(self.parts), DATE_PARTS.index(precision) + 1)
+        keep = min(self._stated, DATE_PARTS.index(precision) + 1)
         return FhirDate(self.year, self.month if keep > 1 else None, self.day if keep > 2 else None)
 
     def common_precision(self, other: FhirDate) -> DatePart:
         """The finest part both dates state."""
-        return min(self.parts, other.parts, key=len)[-1]
+        return DATE_PARTS[min(self._stated, other._stated) - 1]
 
     def agrees_with(self, other: FhirDate) -> bool:
         """Equal in every part both dates state: 1993 agrees with 1993-06-15, 1993-07 does not."""
-        precision = self.common_precision(other)
-        return self.truncated(precision) == other.truncated(precision)
+        stated = min(self._stated, other._stated)
+        return self.values[:stated] == other.values[:stated]
 
     def __str__(self) -> str:
         text = f"{self.year:04d}"
