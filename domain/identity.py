@@ -22,6 +22,9 @@ from domain.patients import PatientRecord
 from schemas import Evidence, HumanName, MatchKind
 from schemas.events import IdentityPart
 
+# FHIR HumanName.use as a reviewer says it.
+_USE_WORDS = {"old": "former", "temp": "temporary"}
+
 
 @dataclass(frozen=True, slots=True)
 class NameVerdict:
@@ -90,8 +93,7 @@ def _judge(
     if family is None and given is None:
         return None
     if document.other_script or record.other_script:
-        family = family and replace(family, transliterated=True)
-        given = given and replace(given, transliterated=True)
+        family, given = _transliterated(family), _transliterated(given)
     # A slip is excused only by the rest of the identity: the other part and the full birth date.
     vouched = birth is not None and birth.agrees_to_the_day
     pairs: tuple[tuple[IdentityPart, PartMatch | None, PartMatch | None], ...] = (
@@ -130,6 +132,10 @@ def _judge(
         forgiven=forgiven,
         sibling=sibling,
     )
+
+
+def _transliterated(part: PartMatch | None) -> PartMatch | None:
+    return None if part is None else replace(part, transliterated=True)
 
 
 def _effective_score(part: PartMatch | None, forgiven: bool) -> float | None:
@@ -221,7 +227,7 @@ def _part_evidence(
     if verdict.sibling and label == "given":
         details.append("same family name and birth date: a sibling or a twin?")
     if verdict.record.use:
-        details.append(f"the record's {verdict.record.use} name")
+        details.append(f"the record's {_use_phrase(verdict.record.use)}")
     return Evidence(
         part=label,
         document=document,
@@ -235,7 +241,15 @@ def _part_evidence(
 def _record_shown(record: PatientRecord, reading: Reading) -> str:
     if reading.use is None:
         return display_name(record.family, record.given)
-    return f"{reading.shown} ({reading.use} name)"
+    return f"{reading.shown} ({_use_phrase(reading.use)})"
+
+
+def _use_phrase(use: str) -> str:
+    """FHIR HumanName.use as a reviewer says it: "maiden name", "former name"."""
+    if use.startswith("official and "):
+        other = use.removeprefix("official and ")
+        return f"official and {_USE_WORDS.get(other, other)} names together"
+    return "nickname" if use == "nickname" else f"{_USE_WORDS.get(use, use)} name"
 
 
 def _percentages(score: float, threshold: float) -> tuple[str, str]:
