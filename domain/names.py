@@ -118,7 +118,7 @@ def record_readings(record: PatientRecord) -> tuple[Reading, ...]:
     """Every name of the record (official first), then married and maiden family names together.
 
     Cached on the frozen record: a patient's many documents normalise its names once."""
-    chosen = RecordName(record.family, record.given, "official")
+    chosen = RecordName(record.family, record.given)
     readings = list(_readings(chosen.family, chosen.given, use=None, swap=False))
     for other in record.other_names:
         # A FHIR nickname often gives only the given name, a maiden name only the family.
