@@ -200,7 +200,7 @@ def birth_date_evidence(birth: BirthDateComparison) -> Evidence:
         document=str(birth.document),
         record=str(birth.record),
         how=birth.how,
-        detail=birth.explanation,
+        detail=None if birth.how == MatchKind.EXACT else birth.explanation,
     )
 
 

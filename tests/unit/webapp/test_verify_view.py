@@ -72,7 +72,7 @@ def test_name_reason_shows_how_each_part_compares():
                 "same",
                 "ok",
                 None,
-                "agrees",
+                None,
             ),
         ]
     }
