@@ -2,17 +2,21 @@
 trusting them.
 
 Every rule is evaluated and every one that fires is reported, in the contract's order, each with
-a text a reviewer understands at a glance. With zero resources both `no_resources` and
-`few_resources_low_confidence` (when the confidence is also low) fire: zero is fewer than three.
-Without a patient record only `unknown_patient` speaks for it: birth date and name have nothing
-to be compared with.
+a text a reviewer understands at a glance; the identity rules add their evidence. With zero
+resources both `no_resources` and `few_resources_low_confidence` (when the confidence is also
+low) fire: zero is fewer than three. Without a patient record only `unknown_patient` speaks for
+it: birth date and name have nothing to be compared with. A document that names neither the
+patient nor a birth date raises no conflict for what it does not say, but `no_identity` (last in
+the order) reports that nothing on it ties it to the patient.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from domain.names import compare_names, describe_name_comparison
+from domain.birth_dates import compare_birth_dates
+from domain.identity import birth_date_evidence, describe_name_verdict, judge_name, name_evidence
+from domain.names import has_name
 from domain.patients import PatientRecord
 from domain.thresholds import RuleThresholds
 from schemas import ExtractionResult, FlagReason, FlagRule, ReviewStatus
@@ -71,19 +75,20 @@ def few_resources_low_confidence(
 def birth_date_conflict(
     result: ExtractionResult, record: PatientRecord | None, thresholds: RuleThresholds
 ) -> FlagReason | None:
-    on_document = result.patient.birth_date
-    on_record = record.birth_date if record is not None else None
-    if on_document is None or on_record is None or on_document == on_record:
-        return None
-    text = f"Birth date on the document {on_document} differs from the record {on_record}"
-    swapped = (on_document.year, on_document.month, on_document.day) == (
-        on_record.year,
-        on_record.day,
-        on_record.month,
+    """Compared for what both dates say: a partial date conflicts only in the parts it gives."""
+    comparison = compare_birth_dates(
+        result.patient.birth_date, record.birth_date if record is not None else None
     )
-    if swapped:
-        text += ": day and month look swapped"
-    return FlagReason(rule=FlagRule.BIRTH_DATE_CONFLICT, text=text)
+    if comparison is None or comparison.agrees:
+        return None
+    return FlagReason(
+        rule=FlagRule.BIRTH_DATE_CONFLICT,
+        text=(
+            f"Birth date on the document {comparison.document} differs from the record "
+            f"{comparison.record}: {comparison.explanation}"
+        ),
+        evidence=(birth_date_evidence(comparison),),
+    )
 
 
 def name_mismatch(
@@ -92,14 +97,20 @@ def name_mismatch(
     document_name = result.patient.name
     if record is None or document_name is None:
         return None
-    comparison = compare_names(document_name, record)
-    if comparison is None or comparison.score >= thresholds.name_similarity_min:
+    birth = compare_birth_dates(result.patient.birth_date, record.birth_date)
+    verdict = judge_name(
+        document_name,
+        record,
+        birth,
+        threshold=thresholds.name_similarity_min,
+        typo_min_length=thresholds.name_typo_min_length,
+    )
+    if verdict is None or verdict.matches:
         return None
     return FlagReason(
         rule=FlagRule.NAME_MISMATCH,
-        text=describe_name_comparison(
-            document_name, record, comparison, thresholds.name_similarity_min
-        ),
+        text=describe_name_verdict(document_name, record, verdict, thresholds.name_similarity_min),
+        evidence=name_evidence(verdict),
     )
 
 
@@ -114,7 +125,21 @@ def unknown_patient(
     )
 
 
-# The contract's order: reasons are reported in this order.
+def no_identity(
+    result: ExtractionResult, record: PatientRecord | None, thresholds: RuleThresholds
+) -> FlagReason | None:
+    if result.patient.birth_date is not None or has_name(result.patient.name):
+        return None
+    return FlagReason(
+        rule=FlagRule.NO_IDENTITY,
+        text=(
+            "The document names neither the patient nor a birth date: nothing on it shows "
+            f"that it belongs to patient {result.patient_id}"
+        ),
+    )
+
+
+# The contract's order (rules 1-7, then the additions): reasons are reported in this order.
 RULES: tuple[Rule, ...] = (
     low_confidence,
     fallback_model,
@@ -123,6 +148,7 @@ RULES: tuple[Rule, ...] = (
     birth_date_conflict,
     name_mismatch,
     unknown_patient,
+    no_identity,
 )
 
 

@@ -1,17 +1,20 @@
 """Wire contract of optimerge: the events on its topics (pydantic v2, JSON on the wire;
 docs/contract.md#events)."""
 
+from schemas.dates import FhirDate
 from schemas.events import (
     SCHEMA_VERSION,
     ActorKind,
     DeadLetter,
     DocumentStatusEvent,
+    Evidence,
     ExtractionModel,
     ExtractionResult,
     FlaggedItem,
     FlagReason,
     FlagRule,
     HumanName,
+    MatchKind,
     PatientDemographics,
     ProcessingStatus,
     ReviewAction,
@@ -26,12 +29,15 @@ __all__ = [
     "ActorKind",
     "DeadLetter",
     "DocumentStatusEvent",
+    "Evidence",
     "ExtractionModel",
     "ExtractionResult",
+    "FhirDate",
     "FlagReason",
     "FlagRule",
     "FlaggedItem",
     "HumanName",
+    "MatchKind",
     "PatientDemographics",
     "ProcessingStatus",
     "ReviewAction",

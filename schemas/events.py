@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -16,6 +16,8 @@ from pydantic import (
     Field,
     field_validator,
 )
+
+from schemas.dates import FhirDate
 
 SCHEMA_VERSION = 1
 
@@ -59,7 +61,41 @@ class FlagRule(StrEnum):
     BIRTH_DATE_CONFLICT = "birth_date_conflict"
     NAME_MISMATCH = "name_mismatch"
     UNKNOWN_PATIENT = "unknown_patient"
+    NO_IDENTITY = "no_identity"
     MERGE_ERROR = "merge_error"
+
+
+class MatchKind(StrEnum):
+    """How one part of the identity on a document compares with the patient record."""
+
+    EXACT = "exact"
+    INITIAL = "initial"  # "J." for John
+    NICKNAME = "nickname"  # Bill for William
+    COMPOUND = "compound"  # one part of a compound or hyphenated name, or both of them
+    TRANSLITERATED = "transliterated"  # written in another script
+    TYPO = "typo"  # one slip of the keyboard or the OCR
+    SIMILAR = "similar"  # fuzzy similarity at or above the threshold
+    PARTIAL = "partial"  # a partial birth date that agrees as far as it goes
+    SWAPPED = "swapped"  # day and month of a birth date
+    TRANSPOSED = "transposed"  # two digits of a birth year
+    MISSING = "missing"  # one side does not say
+    DIFFERENT = "different"
+
+
+IdentityPart = Literal["family", "given", "birth_date"]
+
+
+class Evidence(BaseModel):
+    """What a reviewer needs to judge one part: both values, how they compare, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    part: IdentityPart
+    document: str | None = None
+    record: str | None = None
+    how: MatchKind
+    score: float | None = Field(default=None, ge=0.0, le=100.0)
+    detail: str | None = None
 
 
 class FlagReason(BaseModel):
@@ -67,6 +103,8 @@ class FlagReason(BaseModel):
 
     rule: FlagRule
     text: str
+    # Left out of the JSON when empty: most reasons have none.
+    evidence: tuple[Evidence, ...] = Field(default=(), exclude_if=lambda evidence: not evidence)
 
 
 class _Event(BaseModel):
@@ -102,7 +140,8 @@ class PatientDemographics(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: HumanName | None = None
-    birth_date: date | None = None
+    # FHIR allows partial dates: "1993", "1993-06" or "1993-06-15".
+    birth_date: FhirDate | None = None
 
 
 class SourceSnippet(BaseModel):

@@ -12,7 +12,7 @@ import psycopg
 from domain.documents import DocumentWrite, reasons_json
 from domain.failure_plan import FailureDecision
 from domain.merge_plan import StoredDocument, StoredResource
-from domain.patients import PatientRecord
+from domain.patients import PatientRecord, patient_record_from_parts
 from domain.review_plan import ReviewDecision
 from schemas import FlagReason, ProcessingStatus, ReviewStatus
 
@@ -35,14 +35,17 @@ def lock_patients(cur: psycopg.Cursor, patient_ids: Collection[str]) -> dict[str
         "ON CONFLICT (patient_id) DO NOTHING",
         (ordered,),
     )
+    # The record's names (every `use`) and its birthDate, partial or not, rather than the
+    # columns: they hold only the official name and full dates. Not the whole jsonb: it is big.
     cur.execute(
-        "SELECT patient_id, record IS NOT NULL, family, given, birth_date, audit_seq, audit_head "
+        "SELECT patient_id, record IS NOT NULL, record->'name', record->>'birthDate', "
+        "audit_seq, audit_head "
         "FROM patients WHERE patient_id = ANY(%s) ORDER BY patient_id FOR UPDATE",
         (ordered,),
     )
     locked: dict[str, LockedPatient] = {}
-    for pid, known, family, given, birth_date, seq, head in cur.fetchall():
-        record = PatientRecord(pid, family, tuple(given or ()), birth_date) if known else None
+    for pid, known, names, birth_date, seq, head in cur.fetchall():
+        record = patient_record_from_parts(pid, names, birth_date) if known else None
         locked[pid] = LockedPatient(record, seq, head)
     return locked
 

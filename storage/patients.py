@@ -28,7 +28,8 @@ def import_patients(conn: psycopg.Connection, patients: Sequence[dict[str, Any]]
                     orjson.dumps(resource).decode(),
                     r.family,
                     list(r.given),
-                    r.birth_date,
+                    # The column holds full dates; a partial one lives in the record only.
+                    r.birth_date.as_date() if r.birth_date else None,
                 )
                 for r, resource in records
             ],

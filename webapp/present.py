@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from domain.audit import AuditAction
 from domain.names import display_name
-from schemas import FlagRule, ReviewActionKind, ReviewStatus
+from schemas import FlagRule, MatchKind, ReviewActionKind, ReviewStatus
 
 AgeBand = Literal["ok", "warn", "overdue"]
 ReasonCategory = Literal["identity", "quality", "error"]
@@ -17,6 +17,7 @@ ReasonCategory = Literal["identity", "quality", "error"]
 # Identity problems (is this the right patient?) weigh more than extraction quality doubts.
 REASONS: dict[FlagRule, tuple[str, ReasonCategory]] = {
     FlagRule.UNKNOWN_PATIENT: ("Unknown patient", "identity"),
+    FlagRule.NO_IDENTITY: ("No name or birth date", "identity"),
     FlagRule.NAME_MISMATCH: ("Name differs", "identity"),
     FlagRule.BIRTH_DATE_CONFLICT: ("Birth date differs", "identity"),
     FlagRule.LOW_CONFIDENCE: ("Low confidence", "quality"),
@@ -24,6 +25,24 @@ REASONS: dict[FlagRule, tuple[str, ReasonCategory]] = {
     FlagRule.NO_RESOURCES: ("Nothing extracted", "quality"),
     FlagRule.FALLBACK_MODEL: ("Fallback model", "quality"),
     FlagRule.MERGE_ERROR: ("Merge failed", "error"),
+}
+
+# The evidence under an identity reason: which part, and how the document's compares.
+EVIDENCE_PARTS = {"family": "Family name", "given": "Given name", "birth_date": "Birth date"}
+EvidenceTone = Literal["ok", "warn", "identity", "none"]
+MATCHES: dict[MatchKind, tuple[str, EvidenceTone]] = {
+    MatchKind.EXACT: ("same", "ok"),
+    MatchKind.INITIAL: ("initial", "ok"),
+    MatchKind.NICKNAME: ("nickname", "ok"),
+    MatchKind.COMPOUND: ("compound name", "ok"),
+    MatchKind.PARTIAL: ("agrees as far as given", "ok"),
+    MatchKind.TRANSLITERATED: ("transliterated", "warn"),
+    MatchKind.TYPO: ("typo", "warn"),
+    MatchKind.SIMILAR: ("similar", "warn"),
+    MatchKind.SWAPPED: ("day and month swapped", "warn"),
+    MatchKind.TRANSPOSED: ("year digits transposed", "warn"),
+    MatchKind.MISSING: ("not given", "none"),
+    MatchKind.DIFFERENT: ("different", "identity"),
 }
 
 REVIEW_STATUS_LABELS: dict[ReviewStatus, str] = {
@@ -81,6 +100,11 @@ _AUDIT = frozenset(AuditAction)
 _STATUSES = frozenset(ReviewStatus)
 _ACTIONS = frozenset(ReviewActionKind)
 _RULES = frozenset(FlagRule)
+_MATCHES = frozenset(MatchKind)
+
+
+def match_label(how: str) -> tuple[str, EvidenceTone]:
+    return MATCHES[MatchKind(how)] if how in _MATCHES else (how.replace("_", " "), "none")
 
 
 def age_band(age: timedelta, *, warn_after_days: float, overdue_after_days: float) -> AgeBand:

@@ -14,7 +14,7 @@ import psycopg
 
 from domain.documents import DocumentView
 from domain.resources import document_source
-from schemas import FlagRule, ReviewStatus
+from schemas import FlagReason, FlagRule, ReviewStatus
 from storage.db import snapshot
 from storage.queue import action_outcome, next_flagged, patient_resources, patient_row
 from storage.read import document_extraction, document_resources, document_state
@@ -86,6 +86,19 @@ class RecordGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """One part of the identity under a reason: both values and how they compare."""
+
+    part: str
+    document: str
+    record: str
+    how: str
+    tone: present.EvidenceTone
+    score: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Demographics:
     name_read: str
     birth_read: str | None
@@ -107,6 +120,7 @@ class VerifyView:
     review_status: ReviewStatus
     version: int
     reasons: list[Reason]
+    evidence: dict[str, list[EvidenceRow]]
     state: DocumentView
     model: str
     demographics: Demographics
@@ -138,12 +152,33 @@ def _demographics(data: VerifyData, rules: set[FlagRule]) -> Demographics:
         name_record=present.person_name(patient.get("family"), patient.get("given"))
         if known
         else None,
-        birth_record=_iso(patient.get("birth_date")) if known else None,
+        # The column holds full dates only; a partial birthDate is in the record.
+        birth_record=_iso(patient.get("birth_date")) or record.get("birthDate") if known else None,
         gender=str(record.get("gender")) if record.get("gender") else None,
         name_differs=FlagRule.NAME_MISMATCH in rules,
         birth_differs=FlagRule.BIRTH_DATE_CONFLICT in rules,
         known=known,
     )
+
+
+def _evidence(flag_reasons: Sequence[FlagReason]) -> dict[str, list[EvidenceRow]]:
+    """Per rule code, the evidence its reason carries (the identity rules have some)."""
+    rows: dict[str, list[EvidenceRow]] = {}
+    for reason in flag_reasons:
+        for item in reason.evidence:
+            how, tone = present.match_label(item.how)
+            rows.setdefault(reason.rule, []).append(
+                EvidenceRow(
+                    part=present.EVIDENCE_PARTS.get(item.part, item.part),
+                    document=item.document or "–",
+                    record=item.record or "–",
+                    how=how,
+                    tone=tone,
+                    score=f"{item.score:.0f} %" if item.score is not None else None,
+                    detail=item.detail,
+                )
+            )
+    return rows
 
 
 def _extracted(extraction: Mapping[str, Any]) -> list[ExtractedItem]:
@@ -226,6 +261,7 @@ def verify_view(data: VerifyData, editor_text: str | None = None) -> VerifyView:
         review_status=state.review_status,
         version=state.version,
         reasons=reasons,
+        evidence=_evidence(state.flag_reasons),
         state=state,
         model=model or "unknown model",
         demographics=_demographics(data, rules),

@@ -245,7 +245,7 @@ class _FeedBuilder:
 
     def _demographics(self, index: int) -> tuple[str, PatientDemographics, set[str]]:
         """The patient id the document is filed under, what the extractor read, and the
-        demographic rules (5-7) that should fire."""
+        demographic rules (5-7, no_identity) that should fire."""
         rng, mix = self.rng, self.mix
         patient = self.patients[index]
         birth_date = birth_date_of(patient)
@@ -269,6 +269,11 @@ class _FeedBuilder:
         elif draw < mix.name_mismatch + mix.wrong_patient + mix.birth_date_conflict:
             birth_date = wrong_birth_date(birth_date, rng)
             reasons.add(FlagRule.BIRTH_DATE_CONFLICT.value)
+        elif (
+            draw < mix.name_mismatch + mix.wrong_patient + mix.birth_date_conflict + mix.no_identity
+        ):
+            # Last, and drawing nothing more: every other document stays as it was without it.
+            return patient["id"], PatientDemographics(), {FlagRule.NO_IDENTITY.value}
         return patient["id"], PatientDemographics(name=name, birth_date=birth_date), reasons
 
 

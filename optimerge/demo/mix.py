@@ -49,6 +49,7 @@ class FeedMix:
     name_mismatch: float = 0.01  # another patient's name, right birth date
     birth_date_conflict: float = 0.012  # day/month swap or wrong year, right name
     wrong_patient: float = 0.003  # another patient's name and birth date
+    no_identity: float = 0.004  # neither a name nor a birth date on the document
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,10 @@ def test_verify_page_and_its_forms(
     text = page.text
     assert text.index("Why it was flagged") < text.index("Extracted from the document")
     assert "Birth date on the document" in text and "differs" in text
+    # The reason's evidence, under it: both dates and how they compare.
+    evidence = text[text.index('data-testid="evidence-birth_date_conflict"') :]
+    evidence = evidence[: evidence.index("</table>")]
+    assert str(target.patient.birth_date) in evidence and "Birth date" in evidence
     snippet = target.source_snippets["0"][0].text
     assert snippet.replace("'", "&#39;") in text or snippet in text
     assert "Patient's current record" in text

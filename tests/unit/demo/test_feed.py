@@ -8,12 +8,14 @@ import re
 import shutil
 import unicodedata
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from rapidfuzz import fuzz
 
+from domain.flag_rules import evaluate
+from domain.patients import patient_record_from_fhir
 from domain.thresholds import RuleThresholds
 from optimerge.demo import (
     big_document,
@@ -189,12 +191,12 @@ def test_intended_reasons_follow_the_rules(documents, sample):
             FlagRule.UNKNOWN_PATIENT: result.patient_id not in records,
         }
         record = records.get(result.patient_id)
-        if record is not None:
-            assert result.patient.name is not None
-            expected[FlagRule.BIRTH_DATE_CONFLICT] = (
-                result.patient.birth_date != date.fromisoformat(record["birthDate"])
-            )
-            similarity = _similarity(result.patient.name, record_name(record))
+        name, birth_date = result.patient.name, result.patient.birth_date
+        expected[FlagRule.NO_IDENTITY] = name is None and birth_date is None
+        if record is not None and name is not None:
+            assert birth_date is not None
+            expected[FlagRule.BIRTH_DATE_CONFLICT] = str(birth_date) != record["birthDate"]
+            similarity = _similarity(name, record_name(record))
             expected[FlagRule.NAME_MISMATCH] = similarity < rules.name_similarity_min
         assert reasons == {rule.value for rule, fires in expected.items() if fires}, result
 
@@ -204,7 +206,8 @@ def test_benign_variants_normalise_to_the_record_name(documents, sample):
     benign = [
         d.result
         for d in documents
-        if d.result.patient_id in records and FlagRule.NAME_MISMATCH.value not in d.intended_reasons
+        if d.result.patient_id in records
+        and not {FlagRule.NAME_MISMATCH.value, FlagRule.NO_IDENTITY.value} & d.intended_reasons
     ]
     spellings = set()
     for result in benign:
@@ -268,3 +271,13 @@ def test_jsonl_round_trip(documents, tmp_path):
     path = tmp_path / "feed.jsonl"
     assert write_jsonl(results, path) == 50
     assert list(iter_jsonl(path)) == results
+
+
+def test_the_flag_rules_flag_what_the_feed_intends(documents, sample):
+    # Nicknames, slips, sibling and maiden-name checks must leave the feed's mix as it is.
+    records = {p["id"]: patient_record_from_fhir(p) for p in sample.patients}
+    thresholds = RuleThresholds()
+    for document in documents:
+        result = document.result
+        fired = evaluate(result, records.get(result.patient_id), thresholds)
+        assert {reason.rule.value for reason in fired} == document.intended_reasons, result

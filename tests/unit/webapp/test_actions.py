@@ -1,44 +1,15 @@
 import json
-from datetime import UTC, datetime
 
 import pytest
 
-from domain.documents import DocumentView
 from schemas import ReviewActionKind
 from webapp.actions import ActionInvalid, build_action
 from webapp.roles import Role, User
 
+from ._views import document_view
+
 ANA = User("ana", Role.REVIEWER)
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-DOCUMENT = DocumentView(
-    document_id="d1",
-    patient_id="p-1",
-    extraction_version=1,
-    version=3,
-    review_status="flagged",
-    auto_approved=False,
-    flag_reasons=[],
-    confidence=0.5,
-    model_name="m",
-    model_version="1",
-    is_fallback=False,
-    resource_count=1,
-    processing_status="COMPLETE",
-    attempts=1,
-    error=None,
-    is_merged=True,
-    uploaded_at=NOW,
-    extracted_at=NOW,
-    received_at=NOW,
-    merged_at=NOW,
-    failed_at=None,
-    processing_ms=1.0,
-    reviewer=None,
-    reviewed_at=None,
-    review_note=None,
-    created_at=NOW,
-    updated_at=NOW,
-)
+DOCUMENT = document_view(version=3)
 
 
 def build(**fields):

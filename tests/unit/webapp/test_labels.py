@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.audit import AuditAction
-from schemas import FlagRule, ReviewActionKind, ReviewStatus
+from schemas import FlagRule, MatchKind, ReviewActionKind, ReviewStatus
 from webapp import present
 
 
@@ -16,6 +16,10 @@ def test_every_review_status_action_and_audit_action_has_a_label() -> None:
     assert set(present.REVIEW_STATUS_LABELS) == set(ReviewStatus)
     assert set(present.ACTION_LABELS) == set(ReviewActionKind)
     assert set(present.AUDIT_ACTION_LABELS) == set(AuditAction)
+
+
+def test_every_kind_of_identity_evidence_has_a_label() -> None:
+    assert set(present.MATCHES) == set(MatchKind)
 
 
 def test_a_code_from_a_newer_version_still_reads_as_words() -> None:
