@@ -81,10 +81,10 @@ def make_state_dir(prefix: str = "optimerge-test-") -> Path:
     return state_dir
 
 
-def stop_abandoned_test_infra() -> None:
+def stop_abandoned_test_infra(prefix: str = "optimerge-test-") -> None:
     """Stop and remove the infrastructure of test sessions that died without their teardown
     (SIGKILL, a crash): its processes run in their own sessions and would outlive them."""
-    for state_dir in Path("/tmp").glob("optimerge-test-*"):
+    for state_dir in Path("/tmp").glob(f"{prefix}*"):
         try:
             owner = int((state_dir / "owner.pid").read_text())
         except (OSError, ValueError):
