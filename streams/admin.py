@@ -36,14 +36,22 @@ def _error_code(exc: KafkaException) -> int | None:
     return err.code() if isinstance(err, KafkaError) else None
 
 
+def min_insync_for(replication_factor: int) -> int:
+    """Three copies of which two must ack (one broker may go); fewer copies: every one."""
+    return 2 if replication_factor >= 3 else 1
+
+
 def ensure_topics(
     bootstrap: str,
     topics: Topics,
     partitions: int,
     replication_factor: int = 1,
     timeout: float = 30,
+    min_insync_replicas: int | None = None,
 ) -> list[str]:
-    """Create the missing topics of `topics.all()`; returns the names created."""
+    """Create the missing topics of `topics.all()`; returns the names created. Each gets
+    `min.insync.replicas` (default: `min_insync_for(replication_factor)`), so that a producer
+    with acks=all is acknowledged only once that many replicas have the write."""
     admin = _admin(bootstrap)
     existing = admin.list_topics(timeout=timeout).topics
     wrong = [
@@ -57,12 +65,14 @@ def ensure_topics(
             f"but {'; '.join(wrong)}. Set `partitions` to match, or delete and recreate them."
         )
     large = {*topics.inputs(), topics.dlq}
+    min_isr = str(min_insync_replicas or min_insync_for(replication_factor))
     new = [
         NewTopic(
             name,
             num_partitions=partitions,
             replication_factor=replication_factor,
-            config={"max.message.bytes": str(MAX_MESSAGE_BYTES)} if name in large else {},
+            config={"min.insync.replicas": min_isr}
+            | ({"max.message.bytes": str(MAX_MESSAGE_BYTES)} if name in large else {}),
         )
         for name in topics.all()
         if name not in existing

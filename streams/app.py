@@ -7,6 +7,7 @@ from pathlib import Path
 import faust
 
 from optimerge.settings import Settings
+from streams.read_committed import use_read_committed
 
 
 def faust_broker_url(bootstrap_servers: str) -> str:
@@ -24,7 +25,7 @@ def create_app(settings: Settings, *, datadir: Path | None = None) -> faust.App:
         raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set (run `optimerge infra up` first)")
     data = datadir or settings.infra.state_dir / "faust" / group_id(settings)
     data.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         group_id(settings),
         broker=faust_broker_url(settings.kafka_bootstrap_servers),
         # We parse bytes ourselves, so bad input reaches our dead-letter path, not faust's.
@@ -40,3 +41,5 @@ def create_app(settings: Settings, *, datadir: Path | None = None) -> faust.App:
         consumer_max_fetch_size=8 * 1024 * 1024,
         broker_commit_interval=1.0,
     )
+    use_read_committed(app)
+    return app

@@ -1,4 +1,5 @@
-"""A single-node Kafka (KRaft, broker + controller) run from jars resolved from Maven Central."""
+"""A Kafka node (KRaft) run from jars resolved from Maven Central: by default the single node
+that is broker and controller at once; `kafka_cluster.py` runs several."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +21,70 @@ from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stde
 from optimerge.settings import InfraSettings
 from streams.admin import MAX_MESSAGE_BYTES
 
+HOST = "127.0.0.1"
 
-def render_server_properties(infra: InfraSettings, data_dir: Path) -> str:
-    host = "127.0.0.1"
+
+def replication_policy(brokers: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) on `brokers` brokers: three copies, two of
+    which must have a write before it is acknowledged; fewer brokers keep what they can."""
+    factor = min(brokers, 3)
+    return factor, 2 if factor >= 3 else 1
+
+
+@dataclass(frozen=True)
+class KafkaNode:
+    """One node of the local Kafka: ports, directory, role in the KRaft quorum, how to format."""
+
+    node_id: int
+    port: int
+    # None: a broker only; the quorum is elsewhere.
+    controller_port: int | None
+    dir: Path
+    quorum: tuple[str, ...]
+    brokers: int
+    format_args: tuple[str, ...]
+    # None: a fresh cluster id when the node is formatted (the single node).
+    cluster_id: str | None = None
+    port_setting: str = "OPTIMERGE_INFRA__KAFKA_PORT"
+    controller_port_setting: str = "OPTIMERGE_INFRA__KAFKA_CONTROLLER_PORT"
+
+    @property
+    def name(self) -> str:
+        return "kafka" if self.brokers == 1 else f"kafka-{self.node_id}"
+
+    @property
+    def label(self) -> str:
+        return "Kafka" if self.brokers == 1 else f"Kafka node {self.node_id}"
+
+
+def single_node(infra: InfraSettings) -> KafkaNode:
+    """The default: one node, broker and controller, in `<state_dir>/kafka`."""
+    return KafkaNode(
+        node_id=1,
+        port=infra.kafka_port,
+        controller_port=infra.kafka_controller_port,
+        dir=(infra.state_dir / "kafka").resolve(),
+        quorum=(f"{HOST}:{infra.kafka_controller_port}",),
+        brokers=1,
+        format_args=("--standalone",),
+    )
+
+
+def render_server_properties(
+    infra: InfraSettings, data_dir: Path, node: KafkaNode | None = None
+) -> str:
+    node = node or single_node(infra)
+    host = HOST
+    listeners = f"PLAINTEXT://{host}:{node.port}"
+    if node.controller_port is not None:
+        listeners += f",CONTROLLER://{host}:{node.controller_port}"
+    factor, min_isr = replication_policy(node.brokers)
     props = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.bootstrap.servers": f"{host}:{infra.kafka_controller_port}",
-        "listeners": (
-            f"PLAINTEXT://{host}:{infra.kafka_port},CONTROLLER://{host}:{infra.kafka_controller_port}"
-        ),
-        "advertised.listeners": f"PLAINTEXT://{host}:{infra.kafka_port}",
+        "process.roles": "broker,controller" if node.controller_port is not None else "broker",
+        "node.id": str(node.node_id),
+        "controller.quorum.bootstrap.servers": ",".join(node.quorum),
+        "listeners": listeners,
+        "advertised.listeners": f"PLAINTEXT://{host}:{node.port}",
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
@@ -37,13 +92,16 @@ def render_server_properties(infra: InfraSettings, data_dir: Path) -> str:
         "num.partitions": "12",
         "auto.create.topics.enable": "false",
         "group.initial.rebalance.delay.ms": "0",
+        # Topics created without explicit settings get the cluster's durability too.
+        "default.replication.factor": str(factor),
+        "min.insync.replicas": str(min_isr),
         # Fewer than the default 50 partitions: the first consumer group comes up faster.
         "offsets.topic.num.partitions": "12",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "offsets.topic.replication.factor": str(factor),
+        "transaction.state.log.replication.factor": str(factor),
+        "transaction.state.log.min.isr": str(min_isr),
+        "share.coordinator.state.topic.replication.factor": str(factor),
+        "share.coordinator.state.topic.min.isr": str(min_isr),
         # A 5 MB poison payload must reach the worker so that it can be dead-lettered.
         "message.max.bytes": str(MAX_MESSAGE_BYTES),
         "replica.fetch.max.bytes": str(MAX_MESSAGE_BYTES),
@@ -54,7 +112,7 @@ def render_server_properties(infra: InfraSettings, data_dir: Path) -> str:
 
 def wait_for_kafka(bootstrap: str, timeout: float) -> bool:
     """True once a broker answers a metadata request."""
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _quiet_logger()}
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": quiet_logger()}
     admin = AdminClient(config)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -75,17 +133,45 @@ def cluster_id() -> str:
             return text
 
 
-def _quiet_logger() -> logging.Logger:
+def quiet_logger() -> logging.Logger:
     # librdkafka logs "connection refused" to stderr while the broker boots; keep it in logging.
     return logging.getLogger("optimerge.infra.kafka.client")
 
 
+# A one-shot tool: the quick-start JIT and serial GC suit it better than the broker's.
+TOOL_FLAGS = ("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+
+
+def java_argv(
+    classpath: list[Path],
+    logs_dir: Path,
+    main: str,
+    *args: str,
+    flags: tuple[str, ...] = TOOL_FLAGS,
+) -> list[str]:
+    """A JVM running `main` from Kafka's jars, logging to `<logs_dir>/server.log` only."""
+    java = shutil.which("java")
+    if not java:
+        raise InfraError("Kafka needs `java` on PATH: run scripts/setup.sh")
+    return [
+        java, *flags, "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'log4j2.properties'}",
+        f"-Dkafka.logs.dir={logs_dir}",
+        "-cp", ":".join(f"{path}/*" for path in classpath), main, *args,
+    ]  # fmt: skip
+
+
 class LocalKafka:
-    def __init__(self, infra: InfraSettings, log: Log = log_to_stderr) -> None:
+    """One Kafka node: the single default node, or one `node` of a local cluster."""
+
+    def __init__(
+        self, infra: InfraSettings, log: Log = log_to_stderr, node: KafkaNode | None = None
+    ) -> None:
         self.infra = infra
         self.log = log
+        self.node = node or single_node(infra)
         # Absolute: the config path is how we recognise our broker's command line.
-        self.dir = (infra.state_dir / "kafka").resolve()
+        self.dir = self.node.dir
         self.data_dir = self.dir / "data"
         self.logs_dir = self.dir / "logs"
         self.config = self.dir / "server.properties"
@@ -96,33 +182,22 @@ class LocalKafka:
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.infra.kafka_port}"
+        return f"{HOST}:{self.node.port}"
 
     def ensure_jars(self) -> Path:
         """Resolve the broker's classpath once into the cache; later runs reuse it."""
         return resolve_kafka_jars(self.infra.cache_dir, self.infra.kafka_version, self.log)
 
-    # A one-shot tool: the quick-start JIT and serial GC suit it better than the broker's.
-    _TOOL_FLAGS = ("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
-
-    def _java(self, main: str, *args: str, flags: tuple[str, ...] = _TOOL_FLAGS) -> list[str]:
-        java = shutil.which("java")
-        if not java:
-            raise InfraError("Kafka needs `java` on PATH: run scripts/setup.sh")
-        return [
-            java, *flags, "-Djava.awt.headless=true",
-            f"-Dlog4j2.configurationFile={DEPLOY_DIR / 'log4j2.properties'}",
-            f"-Dkafka.logs.dir={self.logs_dir}",
-            "-cp", f"{self.libs}/*", main, *args,
-        ]  # fmt: skip
+    def _java(self, main: str, *args: str, flags: tuple[str, ...] = TOOL_FLAGS) -> list[str]:
+        return java_argv([self.libs], self.logs_dir, main, *args, flags=flags)
 
     def _format_once(self) -> None:
         if (self.data_dir / "meta.properties").exists():
             return
         # A half-formatted directory from an interrupted first start is redone.
         shutil.rmtree(self.data_dir, ignore_errors=True)
-        cluster = cluster_id()
-        self._run_tool("format", "--standalone", "-t", cluster, "-c", str(self.config))
+        cluster = self.node.cluster_id or cluster_id()
+        self._run_tool("format", *self.node.format_args, "-t", cluster, "-c", str(self.config))
         self.log(f"formatted KRaft storage in {self.data_dir} (cluster id {cluster})")
 
     def _run_tool(self, *args: str) -> str:
@@ -140,27 +215,27 @@ class LocalKafka:
 
     def start(self, timeout: float = 90.0) -> str:
         """Start (or reuse) the broker; returns its bootstrap address once it answers."""
-        version, address = self.infra.kafka_version, self.bootstrap
+        version, address, name = self.infra.kafka_version, self.bootstrap, self.node.label
         pid = self.pid()
         if pid is not None:
             if not wait_for_kafka(address, timeout):
                 raise InfraError(
-                    f"Kafka (pid {pid}) runs but does not answer on {address} within "
+                    f"{name} (pid {pid}) runs but does not answer on {address} within "
                     f"{timeout:.0f} s; see {self.log_path}:\n{_process.tail(self.log_path)}"
                 )
-            self.log(f"Kafka {version} already running on {address} (pid {pid})")
+            self.log(f"{name} {version} already running on {address} (pid {pid})")
             return address
-        for port, setting in (
-            (self.infra.kafka_port, "OPTIMERGE_INFRA__KAFKA_PORT"),
-            (self.infra.kafka_controller_port, "OPTIMERGE_INFRA__KAFKA_CONTROLLER_PORT"),
-        ):
+        ports = [(self.node.port, self.node.port_setting)]
+        if self.node.controller_port is not None:
+            ports.append((self.node.controller_port, self.node.controller_port_setting))
+        for port, setting in ports:
             if _ports.port_in_use(port):
-                raise _ports.port_conflict(f"cannot start Kafka {version}", port, setting)
+                raise _ports.port_conflict(f"cannot start {name} {version}", port, setting)
         self.ensure_jars()
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(render_server_properties(self.infra, self.data_dir))
+        self.config.write_text(render_server_properties(self.infra, self.data_dir, self.node))
         self._format_once()
-        self.log(f"starting Kafka {version} on {address} (log: {self.log_path})")
+        self.log(f"starting {name} {version} on {address} (log: {self.log_path})")
         started = time.monotonic()
         heap = self.infra.kafka_heap
         # Kafka's own start script flags, plus: die on OOM rather than limp along.
@@ -174,9 +249,7 @@ class LocalKafka:
         argv = self._java("kafka.Kafka", str(self.config), flags=flags)
         pid = _process.spawn(argv, pidfile=self.pidfile, output=self.output)
         ready = _process.wait_until(
-            lambda: (
-                _ports.port_answers(self.infra.kafka_port) and wait_for_kafka(address, timeout=2.0)
-            ),
+            lambda: _ports.port_answers(self.node.port) and wait_for_kafka(address, timeout=2.0),
             timeout=timeout,
             alive=lambda: _process.is_alive(pid),
         )
@@ -185,11 +258,11 @@ class LocalKafka:
             _process.terminate(pid, timeout=10)
             self.pidfile.unlink(missing_ok=True)
             raise InfraError(
-                f"Kafka {version} {'exited' if died else f'did not answer within {timeout:.0f} s'}"
+                f"{name} {version} {'exited' if died else f'did not answer within {timeout:.0f} s'}"
                 f" on {address}; last lines of {self.log_path}:\n{_process.tail(self.log_path)}\n"
                 f"JVM output ({self.output}):\n{_process.tail(self.output, 10)}"
             )
-        self.log(f"Kafka ready in {time.monotonic() - started:.1f} s")
+        self.log(f"{name} ready in {time.monotonic() - started:.1f} s")
         return address
 
     def stop(self, timeout: float = 30.0) -> bool:
@@ -198,11 +271,11 @@ class LocalKafka:
         if pid is None:
             self.pidfile.unlink(missing_ok=True)
             return False
-        self.log(f"stopping Kafka (pid {pid})")
+        self.log(f"stopping {self.node.label} (pid {pid})")
         _process.terminate(pid, timeout=timeout)
         self.pidfile.unlink(missing_ok=True)
         return True
 
     def status(self) -> ServiceStatus:
         pid = self.pid()
-        return ServiceStatus("kafka", pid is not None, pid, self.bootstrap, self.log_path)
+        return ServiceStatus(self.node.name, pid is not None, pid, self.bootstrap, self.log_path)

@@ -1,0 +1,86 @@
+"""What `infra status` says about a local Kafka cluster beyond its processes: the KRaft
+quorum and the partitions whose replicas are not all in sync."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
+
+from optimerge.infra._kafka_tools import QuorumMember, describe_quorum, tools_dir
+from optimerge.infra._process import InfraError
+from optimerge.infra.kafka import quiet_logger
+from optimerge.infra.kafka_cluster import KafkaCluster
+
+_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class PartitionHealth:
+    partitions: int
+    # "topic[partition] in sync 1,2 of 1,2,3"
+    under_replicated: list[str]
+    # Partitions without a leader: nobody can read or write them.
+    offline: list[str]
+
+
+def partition_health(bootstrap: str, timeout: float = 10.0) -> PartitionHealth:
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": quiet_logger()}
+    try:
+        topics = AdminClient(config).list_topics(timeout=timeout).topics
+    except Exception as exc:  # KafkaException, or a timeout with every broker down
+        raise InfraError(f"no broker answers on {bootstrap}: {exc}") from exc
+    under, offline, total = [], [], 0
+    for name in sorted(topics):
+        for pid, part in sorted(topics[name].partitions.items()):
+            total += 1
+            label = f"{name}[{pid}]"
+            if part.leader < 0:
+                offline.append(label)
+            if len(part.isrs) < len(part.replicas):
+                in_sync = ",".join(map(str, sorted(part.isrs))) or "none"
+                under.append(f"{label} in sync {in_sync} of {','.join(map(str, part.replicas))}")
+    return PartitionHealth(total, under, offline)
+
+
+def describe_members(members: list[QuorumMember]) -> str:
+    leader = [m.node_id for m in members if m.status == "Leader"]
+    voters = [m for m in members if m.status in ("Leader", "Follower")]
+    observers = [m.node_id for m in members if m.status == "Observer"]
+    text = f"leader {leader[0] if leader else 'none'}, voters " + ", ".join(
+        f"{m.node_id} (lag {m.lag})" for m in voters
+    )
+    return text + (f"; observers {', '.join(map(str, observers))}" if observers else "")
+
+
+def cluster_report(cluster: KafkaCluster) -> list[str]:
+    """Lines for `infra status` (quorum and partitions); errors become lines, not raises."""
+    infra = cluster.infra
+    try:
+        members = describe_quorum(
+            cluster.nodes[0].libs,
+            tools_dir(infra.cache_dir, infra.kafka_version),
+            cluster.dir / "tools",
+            cluster.bootstrap,
+        )
+        quorum = describe_members(members)
+    except InfraError as exc:
+        quorum = f"unknown: {exc}"
+    lines = [f"{'quorum':<10} {quorum}"]
+    try:
+        health = partition_health(cluster.bootstrap)
+    except InfraError as exc:
+        return [*lines, f"{'partitions':<10} unknown: {exc}"]
+    lines.append(
+        f"{'partitions':<10} {health.partitions} total, {len(health.under_replicated)} "
+        f"under-replicated, {len(health.offline)} offline"
+    )
+    for label in health.under_replicated[:_SHOWN]:
+        lines.append(f"{'':<10}   under-replicated: {label}")
+    for label in health.offline[:_SHOWN]:
+        lines.append(f"{'':<10}   offline: {label}")
+    hidden = len(health.under_replicated[_SHOWN:]) + len(health.offline[_SHOWN:])
+    if hidden:
+        lines.append(f"{'':<10}   ... and {hidden} more")
+    return lines
