@@ -57,6 +57,8 @@ class QuorumMember:
     node_id: int
     log_end_offset: int
     lag: int
+    # Epoch milliseconds of its last fetch from the leader (-1: never).
+    last_fetch_ms: int
     # Leader, Follower (the other voters) or Observer (brokers that only read the log).
     status: str
 
@@ -67,12 +69,17 @@ def parse_replication(text: str) -> list[QuorumMember]:
     if not lines or lines[0][:1] != ["NodeId"]:
         raise InfraError(f"unexpected kafka-metadata-quorum output:\n{text}")
     header = lines[0]
-    column = {name: header.index(name) for name in ("NodeId", "LogEndOffset", "Lag", "Status")}
+    names = ("NodeId", "LogEndOffset", "Lag", "LastFetchTimestamp", "Status")
+    try:
+        column = {name: header.index(name) for name in names}
+    except ValueError as exc:
+        raise InfraError(f"unexpected kafka-metadata-quorum output ({exc}):\n{text}") from exc
     return [
         QuorumMember(
             node_id=int(row[column["NodeId"]]),
             log_end_offset=int(row[column["LogEndOffset"]]),
             lag=int(row[column["Lag"]]),
+            last_fetch_ms=int(row[column["LastFetchTimestamp"]]),
             status=row[column["Status"]],
         )
         for row in lines[1:]

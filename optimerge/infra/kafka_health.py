@@ -3,6 +3,7 @@ quorum and the partitions whose replicas are not all in sync."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,12 +45,25 @@ def partition_health(bootstrap: str, timeout: float = 10.0) -> PartitionHealth:
     return PartitionHealth(total, under, offline)
 
 
-def describe_members(members: list[QuorumMember]) -> str:
+# Followers fetch every few hundred ms: older than this, the node is likely gone.
+STALE_FETCH_SECONDS = 5.0
+
+
+def _voter(member: QuorumMember, now: float) -> str:
+    text = f"{member.node_id} (lag {member.lag}"
+    age = now - member.last_fetch_ms / 1000
+    if member.status != "Leader" and member.last_fetch_ms > 0 and age > STALE_FETCH_SECONDS:
+        text += f", no fetch for {age:.0f} s"
+    return text + ")"
+
+
+def describe_members(members: list[QuorumMember], now: float | None = None) -> str:
+    now = time.time() if now is None else now
     leader = [m.node_id for m in members if m.status == "Leader"]
     voters = [m for m in members if m.status in ("Leader", "Follower")]
     observers = [m.node_id for m in members if m.status == "Observer"]
     text = f"leader {leader[0] if leader else 'none'}, voters " + ", ".join(
-        f"{m.node_id} (lag {m.lag})" for m in voters
+        _voter(m, now) for m in voters
     )
     return text + (f"; observers {', '.join(map(str, observers))}" if observers else "")
 
