@@ -27,7 +27,7 @@ from optimerge.infra import InfraError, LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
 from optimerge.infra._process import Log, is_alive
 from optimerge.infra.kafka import wait_for_kafka
-from optimerge.infra.local import describe_url
+from optimerge.infra.local import describe_url, down
 from optimerge.settings import InfraSettings, Settings
 from storage.migrate import apply_migrations
 from streams.admin import MAX_MESSAGE_BYTES, delete_topics, ensure_topics
@@ -92,9 +92,8 @@ def stop_abandoned_test_infra() -> None:
             continue
         if is_alive(owner):
             continue
-        infra = InfraSettings(state_dir=state_dir)
-        LocalKafka(infra, log=lambda _: None).stop()
-        LocalPostgres(infra, log=lambda _: None).stop()
+        # Whatever it ran: one node or a cluster, one PostgreSQL or a Patroni pair.
+        down(Settings(infra=InfraSettings(state_dir=state_dir)), log=lambda _: None)
         shutil.rmtree(state_dir, ignore_errors=True)
 
 

@@ -69,7 +69,7 @@ def local_database(
     return single
 
 
-def _start_database(infra: InfraSettings, log: Log, timeout: float) -> str:
+def start_local_database(infra: InfraSettings, log: Log, timeout: float) -> str:
     database = local_database(infra, log)
     wanted = infra.postgres_standby
     if wanted is not None and wanted != isinstance(database, PatroniPostgres):
@@ -111,7 +111,7 @@ def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> E
     database: Callable[[], str] = (
         partial(_check_database, settings.database_url, log)
         if settings.database_url
-        else partial(_start_database, settings.infra, log, timeout)
+        else partial(start_local_database, settings.infra, log, timeout)
     )
     # Side by side: the JVM's start dominates, PostgreSQL is ready long before.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="infra-up") as pool:
