@@ -51,7 +51,7 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-def _progress(config: pytest.Config) -> Log:
+def progress_log(config: pytest.Config) -> Log:
     capture = config.pluginmanager.getplugin("capturemanager")
 
     def log(message: str) -> None:
@@ -117,7 +117,7 @@ class _LocalServices:
     threads and printed from the main thread, where suspending pytest's capture is safe."""
 
     def __init__(self, config: pytest.Config, infra: InfraSettings) -> None:
-        self._say = _progress(config)
+        self._say = progress_log(config)
         self._messages: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.services: dict[str, LocalKafka | LocalPostgres] = {}
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
