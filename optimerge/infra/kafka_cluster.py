@@ -18,14 +18,8 @@ from confluent_kafka.admin import AdminClient
 from optimerge.infra import _ports
 from optimerge.infra._kafka_tools import resolve_kafka_tools
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
-from optimerge.infra.kafka import (
-    HOST,
-    KafkaNode,
-    LocalKafka,
-    cluster_id,
-    quiet_logger,
-    replication_policy,
-)
+from optimerge.infra.kafka import LocalKafka, cluster_id, quiet_logger
+from optimerge.infra.kafka_config import HOST, KafkaNode, replication_policy
 from optimerge.settings import InfraSettings
 
 LAYOUT_FILE = "cluster.json"

@@ -5,9 +5,7 @@ start, watch and stop its processes, as the non-root OS user, all under `<state_
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import time
 import urllib.request
 from typing import Any
@@ -18,43 +16,19 @@ import psycopg
 from optimerge.infra import _ports, _process
 from optimerge.infra._osuser import RunAs, run_as_for
 from optimerge.infra._patroni_config import MemberPaths, Passwords, render_member_config
+from optimerge.infra._patroni_member import PatroniMember, stop_orphan_postmaster
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
 from optimerge.infra.etcd import LocalEtcd
 from optimerge.infra.postgres import (
     SUPERUSER,
     ensure_role_and_database,
     find_bindir,
-    postmaster_pid,
     write_secret_once,
 )
 from optimerge.settings import InfraSettings
 
 MEMBERS = 2
 LAYOUT_FILE = "layout.json"
-
-
-class PatroniMember:
-    def __init__(self, paths: MemberPaths) -> None:
-        self.paths = paths
-        self.config = paths.dir / "patroni.yml"
-        self.pidfile = paths.dir / "patroni.pid"
-        self.log_path = paths.dir / "patroni.log"
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://127.0.0.1:{self.paths.rest_port}"
-
-    def pid(self) -> int | None:
-        return _process.read_pid(self.pidfile, marker=str(self.config))
-
-    def postmaster_pid(self) -> int | None:
-        return postmaster_pid(self.paths.data_dir)
-
-    def status(self) -> ServiceStatus:
-        pid = self.pid()
-        name = f"postgres-{self.paths.name.removeprefix('pg-')}"
-        address = f"127.0.0.1:{self.paths.postgres_port}"
-        return ServiceStatus(name, pid is not None, pid, address, self.log_path)
 
 
 def _plan_layout(infra: InfraSettings) -> dict[str, Any]:
@@ -226,7 +200,7 @@ class PatroniPostgres:
                 _process.terminate(pid, timeout=timeout)
                 member.pidfile.unlink(missing_ok=True)
                 stopped = True
-            stopped = _stop_orphan_postmaster(member, self.log) or stopped
+            stopped = stop_orphan_postmaster(member, self.log) or stopped
         return self.etcd.stop() or stopped
 
     def status(self) -> list[ServiceStatus]:
@@ -243,20 +217,3 @@ class PatroniPostgres:
             + (f", timeline {m['timeline']}" if "timeline" in m else "")
             for m in members
         ]
-
-
-def _stop_orphan_postmaster(member: PatroniMember, log: Log, timeout: float = 30.0) -> bool:
-    # A Patroni that was killed leaves its PostgreSQL running: stop it too (SIGINT = fast).
-    pid = member.postmaster_pid()
-    if pid is None:
-        return False
-    log(f"stopping PostgreSQL of {member.paths.name} left without its Patroni (pid {pid})")
-    try:
-        os.kill(pid, signal.SIGINT)
-    except ProcessLookupError:
-        return True
-    if not _process.wait_until(
-        lambda: not _process.is_alive(pid), timeout=timeout, alive=lambda: True
-    ):
-        _process.terminate(pid, timeout=5)
-    return True

@@ -10,8 +10,8 @@ import pytest
 from optimerge.infra import Endpoints, InfraError
 from optimerge.infra._kafka_tools import QuorumMember, parse_replication
 from optimerge.infra._patroni_config import MemberPaths, Passwords, render_member_config
-from optimerge.infra.kafka import render_server_properties, replication_policy
 from optimerge.infra.kafka_cluster import ClusterLayout, KafkaCluster
+from optimerge.infra.kafka_config import render_server_properties, replication_policy
 from optimerge.infra.kafka_health import describe_members
 from optimerge.infra.local import describe_url, local_database, start_local_database
 from optimerge.infra.patroni import PatroniPostgres
