@@ -70,7 +70,8 @@ def up(
 
 @infra_app.command("down")
 def down() -> None:
-    """Stop the workers started by `optimerge run`, then the local Kafka and PostgreSQL."""
+    """Stop the workers started by `optimerge run`, then the local Kafka broker(s) and
+    PostgreSQL (with Patroni and etcd when there is a standby)."""
     from optimerge.infra.local import down as infra_down
     from optimerge.settings import load_settings
     from optimerge.workers import stop_workers

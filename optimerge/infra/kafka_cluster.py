@@ -166,7 +166,11 @@ class KafkaCluster:
         if self.recorded is None:
             self.layout.save(self.dir)
         self.nodes[0].ensure_jars()
-        resolve_kafka_tools(self.infra.cache_dir, self.infra.kafka_version, self.log)
+        try:
+            resolve_kafka_tools(self.infra.cache_dir, self.infra.kafka_version, self.log)
+        except InfraError as missing:
+            # Only `infra status` needs the tool: say so, and run the cluster anyway.
+            self.log(f"warning: `infra status` will not show the quorum: {missing}")
         started = time.monotonic()
         with ThreadPoolExecutor(len(self.nodes), thread_name_prefix="kafka-node") as pool:
             futures = [pool.submit(node.start, timeout) for node in self.nodes]
@@ -206,7 +210,10 @@ class KafkaCluster:
         deadline = time.monotonic() + timeout
         seen: set[int] = set()
         while time.monotonic() < deadline:
-            seen = set(admin.list_topics(timeout=5).brokers)
+            try:
+                seen = set(admin.list_topics(timeout=5).brokers)
+            except Exception:  # KafkaException: no broker answered this time, try again
+                seen = set()
             if len(seen) == self.size:
                 return
             time.sleep(0.2)
