@@ -58,7 +58,8 @@ class InfraSettings(BaseModel):
     # patroni_port and patroni_port + 1, etcd on etcd_port (clients) and etcd_port + 1 (peers).
     patroni_port: int = 18008
     etcd_port: int = 12379
-    # True: no commit at all while the standby is down (rather than commits on the primary only).
+    # True: no commit while the standby is down (not the primary alone); read when the pair is
+    # first created (later: `patronictl edit-config`).
     postgres_synchronous_strict: bool = False
 
 
