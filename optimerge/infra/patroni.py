@@ -117,7 +117,9 @@ class PatroniPostgres:
                 (member.paths.postgres_port, "OPTIMERGE_INFRA__POSTGRES_PORT"),
                 (member.paths.rest_port, "OPTIMERGE_INFRA__PATRONI_PORT"),
             ):
-                if _ports.port_in_use(port):
+                # A PostgreSQL whose Patroni was killed is ours: the new Patroni takes it over.
+                ours = port == member.paths.postgres_port and member.postmaster_pid() is not None
+                if not ours and _ports.port_in_use(port):
                     raise _ports.port_conflict(f"cannot start {member.paths.name}", port, setting)
 
     def _start_member(self, member: PatroniMember, patroni: str, run_as: RunAs) -> int:
