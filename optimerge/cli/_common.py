@@ -59,6 +59,8 @@ def resolved() -> ResolvedSettings:
     from optimerge.infra.local import env
 
     settings, endpoints = _local(env)
+    if endpoints.replication_factor:  # the local cluster's topics: as durable as `infra up` made
+        settings = settings.with_overrides(replication_factor=endpoints.replication_factor)
     return settings.resolved(
         kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
         database_url=endpoints.database_url,
