@@ -1,5 +1,6 @@
 """Configuration on the ground floor: the typed settings every part of optimerge is built from."""
 
+from config.kafka import KafkaClientSettings, KafkaCredentialsError, KafkaEndpoint, kafka_env
 from config.settings import (
     InfraSettings,
     MissingEndpointError,
@@ -7,5 +8,18 @@ from config.settings import (
     Settings,
     load_settings,
 )
+from config.signing import SigningSettings, signing_env
 
-__all__ = ["InfraSettings", "MissingEndpointError", "ResolvedSettings", "Settings", "load_settings"]
+__all__ = [
+    "InfraSettings",
+    "KafkaClientSettings",
+    "KafkaCredentialsError",
+    "KafkaEndpoint",
+    "MissingEndpointError",
+    "ResolvedSettings",
+    "Settings",
+    "SigningSettings",
+    "kafka_env",
+    "load_settings",
+    "signing_env",
+]

@@ -16,6 +16,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from config.kafka import KafkaClientSettings, KafkaEndpoint
+from config.signing import SigningSettings
 from domain.thresholds import RuleThresholds
 
 
@@ -89,6 +91,9 @@ class Settings(BaseSettings):
     metrics_window_seconds: float = Field(default=60.0, gt=0)
     rules: RuleThresholds = Field(default_factory=RuleThresholds)
     infra: InfraSettings = Field(default_factory=InfraSettings)
+    # Who this process is on Kafka (OPTIMERGE_KAFKA__SASL_USERNAME, ...) and its signing keys.
+    kafka: KafkaClientSettings = Field(default_factory=KafkaClientSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -130,6 +135,10 @@ class ResolvedSettings(Settings):
 
     kafka_bootstrap_servers: str
     database_url: str
+
+    @property
+    def kafka_endpoint(self) -> KafkaEndpoint:
+        return KafkaEndpoint(self.kafka_bootstrap_servers, self.kafka)
 
     def with_overrides(self, **changes: Any) -> ResolvedSettings:
         return self.model_copy(update=changes)

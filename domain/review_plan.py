@@ -19,6 +19,8 @@ class ReviewOutcome(StrEnum):
     APPLIED = "applied"
     CONFLICT = "conflict"
     NOT_FOUND = "not_found"
+    # Refused whole: it breaks the input contract, or the database would not take it.
+    INVALID = "invalid"
 
 
 @dataclass(frozen=True, slots=True)

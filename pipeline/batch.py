@@ -27,6 +27,7 @@ from pipeline.outputs import (
     review_outputs,
 )
 from pipeline.service import MergeService, judge_with
+from pipeline.signatures import SignatureGate
 from schemas import ExtractionResult, ReviewAction
 from schemas.events import Clock, utc_now
 from storage.db import connect, is_transient
@@ -61,6 +62,7 @@ class BatchProcessor:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         self.service = MergeService(judge_with(settings.rules), clock)
+        self.signatures = SignatureGate.from_settings(settings, clock)
         self.stopping = stopping or threading.Event()
         self.clock = clock
         self.max_backoff = max_backoff
@@ -94,7 +96,7 @@ class BatchProcessor:
     def process(self, records: Sequence[RawRecord]) -> BatchResult:
         result = BatchResult()
         received_at = self.clock()
-        decoded = [(self._decode(r), r.value) for r in records]
+        decoded = [(self._decode(r), r) for r in records]
         for run in _runs(decoded):
             first = run[0][0]
             if isinstance(first, Rejected):
@@ -103,13 +105,18 @@ class BatchProcessor:
                 result.outputs.extend(dead_letter_outputs(self.topics, rejected))
             elif isinstance(first, ExtractionResult):
                 items = [
-                    IncomingExtraction(e, received_at, raw=raw)
-                    for e, raw in run
+                    IncomingExtraction(e, received_at, raw=r.value)
+                    for e, r in run
                     if isinstance(e, ExtractionResult)
                 ]
                 self._merge(items, result)
             else:
-                actions = [e for e, _ in run if isinstance(e, ReviewAction)]
+                # Only signed, fresh, first-seen actions go on (pipeline/signatures.py).
+                pairs = [(r, e) for e, r in run if isinstance(e, ReviewAction)]
+                screened = self._with_retry(partial(self.signatures.screen, pairs=pairs))
+                result.rejected.extend(screened.rejected())
+                result.outputs.extend(screened.outputs(self.topics, self.clock))
+                actions = screened.admitted
                 reports = self._with_retry(partial(self.service.review, actions=actions))
                 result.reviews.extend(reports)
                 result.outputs.extend(review_outputs(self.topics, reports, self.clock()))
@@ -155,10 +162,10 @@ class BatchProcessor:
 
 
 def _runs(
-    decoded: Sequence[tuple[Decoded, bytes | None]],
-) -> Iterator[list[tuple[Decoded, bytes | None]]]:
+    decoded: Sequence[tuple[Decoded, RawRecord]],
+) -> Iterator[list[tuple[Decoded, RawRecord]]]:
     """Consecutive events of one kind, in arrival order (so merges and reviews interleave right)."""
-    run: list[tuple[Decoded, bytes | None]] = []
+    run: list[tuple[Decoded, RawRecord]] = []
     for pair in decoded:
         if run and type(pair[0]) is not type(run[0][0]):
             yield run

@@ -218,6 +218,9 @@ class ReviewAction(_Event):
     corrected_resources: list[FhirResource] | None = None
     note: str = ""
     requested_at: AwareDatetime = Field(default_factory=utc_now)
+    # `ed25519:<key id>:<base64url>` over what the action decides (docs/contract.md#signatures);
+    # the worker applies no action without a valid one.
+    signature: str | None = Field(default=None, max_length=256)
 
     @field_validator("corrected_resources")
     @classmethod
@@ -245,7 +248,8 @@ class DocumentStatusEvent(_Event):
     action: ReviewActionKind | None = None
     conflict: bool = False
     reason: str | None = None
-    # merged, remerged, duplicate, stale (merges); applied, conflict, not_found (review actions).
+    # merged, remerged, duplicate, stale (merges); applied, conflict, not_found, invalid
+    # (review actions).
     outcome: str | None = None
 
 
@@ -267,7 +271,7 @@ class FlaggedItem(_Event):
     at: AwareDatetime = Field(default_factory=utc_now)
 
 
-DeadLetterKind = Literal["invalid_json", "schema", "too_large", "merge_error"]
+DeadLetterKind = Literal["invalid_json", "schema", "too_large", "merge_error", "signature"]
 
 
 class DeadLetter(_Event):

@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException
 # NewTopic is re-exported at runtime but missing from confluent-kafka 2.16's type stubs.
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from streams.security import Kafka, client_options, endpoint_of
 from streams.topics import MAX_MESSAGE_BYTES, Topics
 
 
@@ -20,19 +21,19 @@ class TopicError(RuntimeError):
     """A topic could not be created or deleted, or exists with the wrong layout."""
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    """The project's admin client (metadata, topics, groups)."""
+def admin_client(kafka: Kafka) -> AdminClient:
+    """The project's admin client (metadata, topics, groups, ACLs)."""
     # librdkafka's connection chatter (connection refused while a broker boots) goes to logging.
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+        **client_options(kafka),
         "logger": logging.getLogger("streams.admin"),
     }
     return AdminClient(config)
 
 
-def wait_for_kafka(bootstrap: str, timeout: float) -> bool:
-    """True once a broker answers a metadata request."""
-    admin = admin_client(bootstrap)
+def wait_for_kafka(kafka: Kafka, timeout: float) -> bool:
+    """True once a broker answers a metadata request (authenticated, if `kafka` says how)."""
+    admin = admin_client(kafka)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -54,7 +55,7 @@ def min_insync_for(replication_factor: int) -> int:
 
 
 def ensure_topics(
-    bootstrap: str,
+    kafka: Kafka,
     topics: Topics,
     partitions: int,
     replication_factor: int = 1,
@@ -64,7 +65,8 @@ def ensure_topics(
     """Create the missing topics of `topics.all()`; returns the names created. Each gets
     `min.insync.replicas` (default: `min_insync_for(replication_factor)`), so that a producer
     with acks=all is acknowledged only once that many replicas have the write."""
-    admin = admin_client(bootstrap)
+    admin = admin_client(kafka)
+    bootstrap = endpoint_of(kafka).bootstrap
     existing = admin.list_topics(timeout=timeout).topics
     wrong = [
         f"{name} has {len(existing[name].partitions)}"
@@ -77,6 +79,9 @@ def ensure_topics(
             f"but {'; '.join(wrong)}. Set `partitions` to match, or delete and recreate them."
         )
     large = set(topics.large())
+    # The broker's clock stamps review actions: one appended long after it was signed is a
+    # replay (pipeline/signatures.py), whatever time its producer claims.
+    stamped = {topics.review_actions.name}
     min_isr = str(min_insync_replicas or min_insync_for(replication_factor))
     new = [
         NewTopic(
@@ -84,7 +89,8 @@ def ensure_topics(
             num_partitions=partitions,
             replication_factor=replication_factor,
             config={"min.insync.replicas": min_isr}
-            | ({"max.message.bytes": str(MAX_MESSAGE_BYTES)} if name in large else {}),
+            | ({"max.message.bytes": str(MAX_MESSAGE_BYTES)} if name in large else {})
+            | ({"message.timestamp.type": "LogAppendTime"} if name in stamped else {}),
         )
         for name in topics.all()
         if name not in existing
@@ -122,13 +128,14 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
         time.sleep(0.05)
 
 
-def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30) -> None:
+def delete_topics(kafka: Kafka, names: Iterable[str], timeout: float = 30) -> None:
     """Delete `names`; topics that do not exist are fine."""
     names = list(names)
     if not names:
         return
     # Keep the client referenced until the futures resolve: destroying it cancels them.
-    admin = admin_client(bootstrap)
+    admin = admin_client(kafka)
+    bootstrap = endpoint_of(kafka).bootstrap
     futures = admin.delete_topics(names, operation_timeout=timeout, request_timeout=timeout)
     for name, future in futures.items():
         try:

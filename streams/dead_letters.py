@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from schemas import DeadLetter
 from streams.consumers import read_to_end
 from streams.producer import EventProducer
+from streams.security import Kafka
 from streams.topics import BoundTopic
 
 REPLAY_HEADER = "x-optimerge-replay-of"
@@ -52,10 +53,10 @@ class LetterFilter:
 
 
 def read_dead_letters(
-    bootstrap: str, topic: BoundTopic[DeadLetter], timeout: float = 10.0
+    kafka: Kafka, topic: BoundTopic[DeadLetter], timeout: float = 10.0
 ) -> Iterator[StoredLetter]:
     """Every dead letter currently on the topic, oldest first per partition (no group commit)."""
-    for record in read_to_end(bootstrap, topic.name, timeout):
+    for record in read_to_end(kafka, topic.name, timeout):
         try:
             letter = topic.decode(record.value)
         except ValidationError:
@@ -64,11 +65,11 @@ def read_dead_letters(
 
 
 def replay(
-    bootstrap: str, letters: Iterable[StoredLetter], *, payload_override: bytes | None = None
+    kafka: Kafka, letters: Iterable[StoredLetter], *, payload_override: bytes | None = None
 ) -> int:
     """Publish each letter's payload (or a fixed one) back to its source topic, keyed as before."""
     count = 0
-    with EventProducer(bootstrap) as producer:
+    with EventProducer(kafka) as producer:
         for stored in letters:
             letter = stored.letter
             value = payload_override if payload_override is not None else letter.payload.encode()

@@ -13,11 +13,13 @@ from typing import Concatenate, ParamSpec, TypeVar
 import psycopg
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
+from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from config import ResolvedSettings
+from domain.signing import SigningKey
 from schemas.events import Clock
 from storage.accounts import schema_ready
 from storage.db import configure_connection
@@ -51,6 +53,9 @@ class AppContext:
     metrics: AppMetrics
     registry: CollectorRegistry
     throttle: LoginThrottle
+    # Signs every review action the app publishes (docs/contract.md#signatures).
+    signer: SigningKey
+    metrics_token: SecretStr
     hub: LiveHub = field(default_factory=LiveHub)
     pool: ConnectionPool | None = None
     sender: ActionSender | None = None
@@ -74,16 +79,17 @@ class AppContext:
                 raise NotReadyError(
                     "the database has no users table yet: run `optimerge migrate` first"
                 )
-        bootstrap = self.settings.kafka_bootstrap_servers
+        kafka = self.settings.kafka_endpoint
         self.sender = ActionSender(
             # Idle connections are closed by brokers; that is no news for the app's log.
-            EventProducer(bootstrap, **{"log.connection.close": False}),
+            EventProducer(kafka, **{"log.connection.close": False}),
             self.topics.review_actions,
             self.app_settings.publish_timeout_seconds,
+            self.signer,
         )
         if self.app_settings.live_updates:
             self.feed = LiveFeed(
-                bootstrap,
+                kafka,
                 self.topics,
                 self.hub.publish,
                 on_event=lambda kind: self.metrics.live_events.labels(kind).inc(),

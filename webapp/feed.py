@@ -14,6 +14,7 @@ from confluent_kafka import KafkaException
 
 from schemas import DocumentStatusEvent, FlaggedItem
 from streams.consumers import TopicMissingError, assign_all, tail_consumer
+from streams.security import Kafka
 from streams.topics import BoundTopic, Topics
 from webapp.live import FLAGGED, STATUS, LiveEvent, live_event
 
@@ -26,7 +27,7 @@ LiveTopic = BoundTopic[FlaggedItem] | BoundTopic[DocumentStatusEvent]
 class LiveFeed:
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: Kafka,
         topics: Topics,
         sink: Sink,
         *,
@@ -37,7 +38,7 @@ class LiveFeed:
             topics.flagged_items.name: (FLAGGED, topics.flagged_items),
             topics.document_status.name: (STATUS, topics.document_status),
         }
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._sink = sink
         self._on_event = on_event
         self._retry = retry_seconds
@@ -62,7 +63,7 @@ class LiveFeed:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        consumer = tail_consumer(self._bootstrap, purpose="webapp")
+        consumer = tail_consumer(self._kafka, purpose="webapp")
         try:
             while not self._stop.is_set() and not self._ready.is_set():
                 try:

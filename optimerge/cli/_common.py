@@ -9,7 +9,7 @@ from typing import Any, NoReturn, TypeVar
 import orjson
 import typer
 
-from config import ResolvedSettings, Settings, load_settings
+from config import KafkaEndpoint, ResolvedSettings, Settings, SigningSettings, load_settings
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -40,11 +40,16 @@ def _local(lookup: Callable[[Settings], T]) -> tuple[Settings, T]:
         fail(f"{exc}\n{_HOW}")
 
 
-def with_kafka() -> tuple[Settings, str]:
-    """Settings and the Kafka bootstrap servers: from the env vars or the running local infra."""
-    from optimerge.infra.local import kafka_bootstrap
+def with_kafka(principal: str = "operator") -> tuple[Settings, KafkaEndpoint]:
+    """Settings and Kafka as `principal`: from the env vars (KAFKA_BOOTSTRAP_SERVERS and
+    OPTIMERGE_KAFKA__*), or the running local infra with that principal's credentials."""
+    from optimerge.infra.local import Endpoints, kafka_bootstrap
 
-    return _local(kafka_bootstrap)
+    settings, bootstrap = _local(kafka_bootstrap)
+    if settings.kafka_bootstrap_servers:
+        return settings, KafkaEndpoint(bootstrap, settings.kafka)
+    local = Endpoints(bootstrap, "", state_dir=settings.infra.state_dir)
+    return settings, local.endpoint(principal)
 
 
 def with_database() -> tuple[Settings, str]:
@@ -54,14 +59,29 @@ def with_database() -> tuple[Settings, str]:
     return _local(database_url)
 
 
-def resolved() -> ResolvedSettings:
-    """Settings with both endpoints known, for what needs Kafka and PostgreSQL."""
+def resolved(principal: str = "operator") -> ResolvedSettings:
+    """Settings with both endpoints known, for what needs Kafka and PostgreSQL. Locally (no
+    KAFKA_BOOTSTRAP_SERVERS), the process runs as `principal`, with its signing keys."""
     from optimerge.infra.local import env
 
     settings, endpoints = _local(env)
     if endpoints.replication_factor:  # the local cluster's topics: as durable as `infra up` made
         settings = settings.with_overrides(replication_factor=endpoints.replication_factor)
+    local = endpoints.principal(principal)
+    if local is not None:
+        settings = settings.with_overrides(kafka=local.kafka, signing=local.signing)
     return settings.resolved(
         kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
         database_url=endpoints.database_url,
     )
+
+
+def signing_of(settings: Settings, principal: str = "operator") -> SigningSettings:
+    """The signing keys of `principal`: from OPTIMERGE_SIGNING__* when Kafka is configured in the
+    env, else the local infra's (made by `infra up`)."""
+    if settings.kafka_bootstrap_servers:
+        return settings.signing
+    from optimerge.infra.local import Endpoints
+
+    local = Endpoints("", "", state_dir=settings.infra.state_dir).principal(principal)
+    return settings.signing if local is None else local.signing

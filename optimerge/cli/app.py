@@ -1,4 +1,5 @@
-"""`optimerge app` (the reviewer web app) and `optimerge users add|password|list|token`."""
+"""`optimerge app` (the reviewer web app) and `optimerge users add|password|role|remove|list`
+and `optimerge users token create|list|revoke`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import typer
 from optimerge.cli._common import fail, print_json, resolved, with_database
 
 users_app = typer.Typer(help="Accounts of the reviewer app (reviewer, auditor, admin).")
+token_app = typer.Typer(help="API tokens: they expire, and can be listed and revoked.")
+users_app.add_typer(token_app, name="token")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 NOT_MIGRATED = "the database has no users table: run `optimerge migrate` first"
 
@@ -24,18 +28,40 @@ def register(app: typer.Typer) -> None:
 def serve_app(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-http",
+            help="Serve plain HTTP: cookies without `Secure`, no HSTS. Loopback addresses only "
+            "(what `make run` does); behind HTTPS, leave it off.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the reviewer app: flagged queue, verify page, actions, audit trail, JSON API.
 
-    Settings: OPTIMERGE_APP_* (see webapp/settings.py); the session key is kept in the state
-    dir unless OPTIMERGE_APP_SECRET_KEY is set."""
+    Settings: OPTIMERGE_APP_* (see webapp/settings.py); the session key and the /metrics scrape
+    token are kept in the state dir unless OPTIMERGE_APP_SECRET_KEY / _METRICS_TOKEN are set.
+    Review actions are signed with OPTIMERGE_SIGNING__KEY_FILE."""
     import uvicorn
 
     from webapp import AppSettings, create_app
+    from webapp.settings import AppConfigError
 
-    settings = resolved()
-    app = create_app(settings, AppSettings())
-    typer.echo(f"optimerge app on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
+    app_settings = AppSettings()
+    if insecure_http:
+        app_settings = app_settings.model_copy(update={"insecure_http": True})
+    if app_settings.insecure_http and host not in LOOPBACK:
+        fail(
+            f"--insecure-http sends session cookies in clear: it serves 127.0.0.1 only, not "
+            f"{host}. Put the app behind HTTPS and start it without --insecure-http"
+        )
+    settings = resolved("app")
+    try:
+        app = create_app(settings, app_settings)
+    except AppConfigError as exc:
+        fail(str(exc))
+    scheme = "http" if app_settings.insecure_http else "https (behind your TLS proxy)"
+    typer.echo(f"optimerge app on {scheme} at {host}:{port} (Ctrl-C stops it)", err=True)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for whoever handled
     # it before: that is us, and a requested stop is a success (exit 0, like the worker).
     signal.signal(signal.SIGTERM, _exit_zero)
@@ -144,28 +170,131 @@ def users_list() -> None:
     print_json([{"name": u.name, "role": u.role, "created_at": u.created_at} for u in users])
 
 
-@users_app.command("token")
-def users_token(
+@users_app.command("role")
+def users_role(
+    name: Annotated[str, typer.Argument(help="The account whose role changes.")],
+    role: Annotated[str, typer.Option(help="reviewer, auditor or admin.")],
+) -> None:
+    """Change an account's role; its open sessions end at once (its tokens act with the new
+    role from their next request)."""
+    from storage.accounts import set_role
+    from storage.db import connect
+    from webapp.roles import parse_role
+
+    try:
+        chosen = parse_role(role)
+    except ValueError as exc:
+        fail(str(exc))
+    _, url = with_database()
+    with connect(url) as conn:
+        if not set_role(conn, name, chosen.value):
+            fail(f"there is no account {name}")
+    typer.echo(f"{name} is now {chosen.value}; their sessions ended", err=True)
+
+
+@users_app.command("remove")
+def users_remove(
+    name: Annotated[str, typer.Argument(help="The account to remove.")],
+) -> None:
+    """Remove an account: its sessions and API tokens end with it."""
+    from storage.accounts import remove_user
+    from storage.db import connect
+
+    _, url = with_database()
+    with connect(url) as conn:
+        if not remove_user(conn, name):
+            fail(f"there is no account {name}")
+    typer.echo(f"removed {name}, with their sessions and tokens", err=True)
+
+
+@token_app.command("create")
+def token_create(
     name: Annotated[str, typer.Argument(help="The account the token acts as.")],
     label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="Lifetime (default: OPTIMERGE_APP_TOKEN_DAYS, 90)."),
+    ] = None,
 ) -> None:
     """Create an API token for an account and print it (once: only its hash is kept).
 
-    Use it as `Authorization: Bearer <token>` on /api/..."""
+    Use it as `Authorization: Bearer <token>` on /api/...; its id (for list and revoke) goes
+    to stderr."""
+    from datetime import UTC, datetime, timedelta
+
     import psycopg
 
     from storage.accounts import create_api_token, get_user
     from storage.db import connect
     from webapp.passwords import new_api_token
+    from webapp.settings import AppSettings
 
+    days = expires_in_days or AppSettings().token_days
+    expires = datetime.now(UTC) + timedelta(days=days)
     _, url = with_database()
     token, digest = new_api_token()
     try:
         with connect(url) as conn:
             if get_user(conn, name) is None:
                 fail(f"there is no account {name}")
-            create_api_token(conn, name, digest, label)
+            token_id = create_api_token(conn, name, digest, label, expires)
             conn.commit()
     except psycopg.errors.UndefinedTable:
         fail(NOT_MIGRATED)
+    typer.echo(f"token {token_id} for {name}, expires {expires:%Y-%m-%d %H:%M} UTC", err=True)
     typer.echo(token)
+
+
+@token_app.command("list")
+def token_list(
+    user: Annotated[str | None, typer.Option(help="Only this account's tokens.")] = None,
+) -> None:
+    """The API tokens as JSON: id, user, label, created, expires, last used, revoked (never
+    the tokens themselves)."""
+    from datetime import UTC, datetime
+
+    from storage.accounts import list_tokens
+    from storage.db import connect
+
+    _, url = with_database()
+    with connect(url) as conn:
+        tokens = list_tokens(conn, user)
+    now = datetime.now(UTC)
+    print_json(
+        [
+            {
+                "id": t.token_id,
+                "user": t.user_name,
+                "label": t.label,
+                "created_at": t.created_at,
+                "expires_at": t.expires_at,
+                "last_used_at": t.last_used_at,
+                "revoked_at": t.revoked_at,
+                "active": t.revoked_at is None and t.expires_at > now,
+            }
+            for t in tokens
+        ]
+    )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[
+        str | None, typer.Argument(help="The token's id (from `users token list`).")
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Revoke every live token of this account instead.")
+    ] = None,
+) -> None:
+    """Revoke a token (or all of an account's): it is refused from its next request on."""
+    from storage.accounts import revoke_tokens
+    from storage.db import connect
+
+    if (token_id is None) == (user is None):
+        fail("name one token id, or --user NAME for all of an account's tokens")
+    _, url = with_database()
+    with connect(url) as conn:
+        count = revoke_tokens(conn, token_id=token_id, user=user)
+    if count == 0:
+        fail(f"no live token {'of ' + str(user) if user else str(token_id)}")
+    typer.echo(f"revoked {count} token(s)", err=True)

@@ -39,7 +39,8 @@ def bench(
 
     from optimerge.bench.runner import BenchConfig, run_bench
 
-    settings = resolved()
+    # Its topics and consumer group are its own: locally it runs as the admin.
+    settings = resolved("admin")
     console = Console(file=sys.stderr)
     config = BenchConfig(documents=documents, workers=workers, repeats=repeat)
     with Progress(

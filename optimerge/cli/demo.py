@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from optimerge.cli._common import fail, resolved
+
+if TYPE_CHECKING:
+    from optimerge.infra.local import Endpoints
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +31,7 @@ def demo(
     or birth date not matching, unknown patient. Benign name variants are not flagged."""
     from optimerge.demo.publish import import_demo_patients, publish_demo
 
-    settings = resolved()
+    settings = resolved("extractor")
     imported = import_demo_patients(settings.database_url)
     typer.echo(f"imported {imported} patients from the Synthea sample")
     publish_demo(settings, count, seed=seed, rate=rate, log=typer.echo)
@@ -44,7 +47,7 @@ def run(
 
     Leaves it all running; `optimerge infra down` (or `make stop`) stops it."""
     from config import load_settings
-    from optimerge.demo.publish import ensure_demo_user, import_demo_patients, publish_demo
+    from optimerge.demo.publish import ensure_demo_users, import_demo_patients, publish_demo
     from optimerge.infra import InfraError
     from optimerge.infra.bootstrap import bring_up
     from optimerge.infra.local_run import start_app, start_workers
@@ -64,32 +67,49 @@ def run(
     }
     if endpoints.replication_factor:  # the workers' own topics as durable as the cluster's
         env["OPTIMERGE_REPLICATION_FACTOR"] = str(endpoints.replication_factor)
-    logs = start_workers(settings, workers, env)
-    logs.append(start_app(settings, app_port, env))
-    password = ensure_demo_user(settings.database_url, settings.infra.state_dir)
+    logs = start_workers(settings, workers, {**env, **_principal_env(endpoints, "worker")})
+    logs.append(start_app(settings, app_port, {**env, **_principal_env(endpoints, "app")}))
+    passwords = ensure_demo_users(settings.database_url, settings.infra.state_dir)
     imported = import_demo_patients(settings.database_url)
     typer.echo(f"imported {imported} patients from the Synthea sample")
-    publish_demo(settings, count, log=typer.echo)
-    _where_to_look(endpoints.kafka_bootstrap_servers, logs, app_port, password)
+    # The feed comes in as an extractor would send it: that principal may do nothing else.
+    publish_demo(settings, count, log=typer.echo, kafka=endpoints.endpoint("extractor"))
+    _where_to_look(endpoints, logs, app_port, passwords)
 
 
-def _where_to_look(bootstrap: str, logs: list[Path], app_port: int, password: str) -> None:
+def _principal_env(endpoints: Endpoints, principal: str) -> dict[str, str]:
+    local = endpoints.principal(principal)
+    return {} if local is None else local.env()
+
+
+def _where_to_look(
+    endpoints: Endpoints, logs: list[Path], app_port: int, passwords: dict[str, str]
+) -> None:
     from optimerge.demo import load_sample
+    from optimerge.infra.principals import EXTRACTOR, kcat_flags
     from streams.topics import Topics
 
     patient = load_sample().patients[0]["id"]
     topic = Topics().extraction_results.name
+    bootstrap = endpoints.kafka_bootstrap_servers
+    secrets = endpoints.secrets
+    flags = (
+        kcat_flags(bootstrap, secrets.kcat_properties(EXTRACTOR))
+        if secrets is not None
+        else f"-b {bootstrap}"
+    )
+    logins = ", ".join(f"{name} / {password}" for name, password in passwords.items())
     typer.echo(
         f"""
 optimerge is running. Where to look:
-  http://127.0.0.1:{app_port}/   reviewer app: log in as demo / {password}
-  eval "$(.venv/bin/optimerge infra env)"         # point your shell at it
+  http://127.0.0.1:{app_port}/   reviewer app: log in as {logins}
+  eval "$(.venv/bin/optimerge infra env)"         # point your shell at it (as the operator)
   .venv/bin/optimerge patient bundle {patient}   # a merged record (FHIR Bundle)
   .venv/bin/optimerge document show demo-7-000000
   .venv/bin/optimerge audit verify
   .venv/bin/optimerge infra status
   logs: {" ".join(str(p) for p in logs)}
-Publish your own document (kcat, keyed by patient id):
-  echo '{patient}<TAB><ExtractionResult JSON>' | kcat -P -b {bootstrap} -t {topic} -K '\\t'
+Publish your own document (kcat as the extractor principal, keyed by patient id):
+  echo '{patient}<TAB><ExtractionResult JSON>' | kcat {flags} -P -t {topic} -K '\\t'
 Stop everything: make stop  (or .venv/bin/optimerge infra down)"""
     )

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from config import KafkaEndpoint
 from optimerge.cli._common import fail, print_json, with_kafka
 from streams.dead_letters import LetterFilter, StoredLetter, read_dead_letters, replay
 from streams.topics import Topics
@@ -41,7 +42,7 @@ def _filter(
     return LetterFilter(kind, document, patient, reason, since, frozenset(refs))
 
 
-def _letters(flt: LetterFilter) -> tuple[str, list[StoredLetter]]:
+def _letters(flt: LetterFilter) -> tuple[KafkaEndpoint, list[StoredLetter]]:
     settings, bootstrap = with_kafka()
     topic = Topics(settings.topic_prefix).dlq
     try:

@@ -38,7 +38,7 @@ def worker(
     written, exits 0."""
     from agents.runtime import WorkerStartupError, run_worker
 
-    settings = resolved()
+    settings = resolved("worker")
     try:
         code = run_worker(settings, loglevel=loglevel, metrics_port=metrics_port)
     except WorkerStartupError as exc:

@@ -10,17 +10,27 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from config import InfraSettings, Settings
+from config import InfraSettings, KafkaEndpoint, Settings
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
 from optimerge.infra.kafka_cluster import KafkaCluster
 from optimerge.infra.kafka_health import cluster_report
 from optimerge.infra.patroni import PatroniPostgres
 from optimerge.infra.postgres import LocalPostgres
+from optimerge.infra.principals import (
+    ADMIN,
+    OPERATOR,
+    PrincipalSettings,
+    hints,
+    principal_settings,
+)
+from optimerge.infra.secrets import LocalSecrets
 from streams.admin import wait_for_kafka
+from streams.topics import Topics
 
 
 @dataclass(frozen=True)
@@ -29,9 +39,29 @@ class Endpoints:
     database_url: str
     # Of the local Kafka's topics; None when Kafka is external (settings.replication_factor).
     replication_factor: int | None = None
+    # The local Kafka's state dir, where its secrets are; None when Kafka is external (its
+    # security settings then come from the environment, as for any client).
+    state_dir: Path | None = None
 
-    def export_lines(self) -> list[str]:
-        """Lines for `eval "$(optimerge infra env)"`: values are shell-quoted."""
+    @property
+    def secrets(self) -> LocalSecrets | None:
+        return None if self.state_dir is None else LocalSecrets(self.state_dir)
+
+    def principal(self, name: str) -> PrincipalSettings | None:
+        """A local principal's settings (None with an external Kafka)."""
+        secrets = self.secrets
+        return None if secrets is None else principal_settings(secrets, name)
+
+    def endpoint(self, name: str) -> KafkaEndpoint:
+        """The local Kafka as principal `name` (without credentials when it is external)."""
+        local = self.principal(name)
+        if local is None:
+            return KafkaEndpoint(self.kafka_bootstrap_servers)
+        return KafkaEndpoint(self.kafka_bootstrap_servers, local.kafka)
+
+    def export_lines(self, principal: str = OPERATOR, topic_prefix: str = "") -> list[str]:
+        """Lines for `eval "$(optimerge infra env)"`: values are shell-quoted; the local
+        Kafka's credentials are file paths, never the passwords themselves."""
         lines = [
             f"export KAFKA_BOOTSTRAP_SERVERS={shlex.quote(self.kafka_bootstrap_servers)}",
             f"export DATABASE_URL={shlex.quote(self.database_url)}",
@@ -39,6 +69,10 @@ class Endpoints:
         # Topics that workers create themselves must be as durable as those of `infra up`.
         if self.replication_factor and self.replication_factor > 1:
             lines.append(f"export OPTIMERGE_REPLICATION_FACTOR={self.replication_factor}")
+        local = self.principal(principal)
+        if local is not None and self.secrets is not None:
+            lines += [f"export {k}={shlex.quote(v)}" for k, v in local.env().items()]
+            lines += hints(self.kafka_bootstrap_servers, self.secrets, Topics(topic_prefix))
         return lines
 
 
@@ -83,11 +117,15 @@ def start_local_database(infra: InfraSettings, log: Log, timeout: float) -> str:
     return database.start(timeout)
 
 
-def _check_kafka(bootstrap: str, log: Log) -> str:
-    if not wait_for_kafka(bootstrap, timeout=15.0):
-        raise InfraError(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap} does not answer within 15 s")
-    log(f"using Kafka at {bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
-    return bootstrap
+def _check_kafka(kafka: KafkaEndpoint, log: Log) -> str:
+    if not wait_for_kafka(kafka, timeout=15.0):
+        who = f" as {kafka.principal}" if kafka.principal else ""
+        raise InfraError(
+            f"KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap} does not answer{who} within 15 s "
+            "(check OPTIMERGE_KAFKA__SECURITY_PROTOCOL and the SASL settings)"
+        )
+    log(f"using Kafka at {kafka.bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
+    return kafka.bootstrap
 
 
 def _check_database(url: str, log: Log) -> str:
@@ -104,7 +142,7 @@ def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> E
     """Start what is not configured externally (idempotent: running processes are reused)."""
     cluster = KafkaCluster(settings.infra, log)
     kafka: Callable[[], str] = (
-        partial(_check_kafka, settings.kafka_bootstrap_servers, log)
+        partial(_check_kafka, KafkaEndpoint(settings.kafka_bootstrap_servers, settings.kafka), log)
         if settings.kafka_bootstrap_servers
         else partial(cluster.start, timeout)
     )
@@ -119,8 +157,10 @@ def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> E
     errors = [str(exc) for f in futures if (exc := f.exception()) is not None]
     if errors:
         raise InfraError("\n\n".join(errors))
-    factor = None if settings.kafka_bootstrap_servers else cluster.replication_factor
-    return Endpoints(futures[0].result(), futures[1].result(), factor)
+    local = not settings.kafka_bootstrap_servers
+    factor = cluster.replication_factor if local else None
+    state_dir = settings.infra.state_dir if local else None
+    return Endpoints(futures[0].result(), futures[1].result(), factor, state_dir)
 
 
 def down(settings: Settings, log: Log = log_to_stderr) -> None:
@@ -179,4 +219,12 @@ def env(settings: Settings) -> Endpoints:
     """The endpoints of running infrastructure, rebuilt from settings and the state dir."""
     local = not settings.kafka_bootstrap_servers
     factor = KafkaCluster(settings.infra).replication_factor if local else None
-    return Endpoints(kafka_bootstrap(settings), database_url(settings), factor)
+    state_dir = settings.infra.state_dir if local else None
+    return Endpoints(kafka_bootstrap(settings), database_url(settings), factor, state_dir)
+
+
+def admin_endpoint(settings: Settings, endpoints: Endpoints) -> KafkaEndpoint:
+    """Who the infra talks to Kafka as: the local admin, or whoever the env says."""
+    if endpoints.state_dir is None:
+        return KafkaEndpoint(endpoints.kafka_bootstrap_servers, settings.kafka)
+    return endpoints.endpoint(ADMIN)

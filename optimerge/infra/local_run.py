@@ -94,7 +94,8 @@ def start_app(settings: Settings, port: int, env: dict[str, str], log: Log = log
         return log_path
     with log_path.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "optimerge", "app", "--port", str(port)],
+            # Plain HTTP on loopback only: `optimerge app` refuses --insecure-http elsewhere.
+            [sys.executable, "-m", "optimerge", "app", "--port", str(port), "--insecure-http"],
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
