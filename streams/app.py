@@ -28,7 +28,7 @@ def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> fa
     app = faust.App(
         group_id(settings),
         broker=faust_broker_url(settings.kafka_bootstrap_servers),
-        broker_credentials=faust_credentials(settings.kafka_endpoint),
+        broker_credentials=faust_credentials(settings.kafka),
         # We parse bytes ourselves, so bad input reaches our dead-letter path, not faust's.
         key_serializer="raw",
         value_serializer="raw",

@@ -43,9 +43,8 @@ def properties_text(security: KafkaClientSettings) -> str:
     return "".join(f"{key}={value}\n" for key, value in security_options(security).items())
 
 
-def faust_credentials(kafka: Kafka) -> faust.SASLCredentials | None:
+def faust_credentials(security: KafkaClientSettings) -> faust.SASLCredentials | None:
     """faust's broker credentials (SASL through aiokafka), or None without authentication."""
-    security = endpoint_of(kafka).security
     if not security.uses_sasl:
         if security.security_protocol == "SSL":
             raise ValueError("SSL client certificates are not supported here; use SASL_SSL")

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from config import ResolvedSettings, kafka_env, signing_env
+
 
 def run_optimerge(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -16,3 +18,16 @@ def run_optimerge(*args: str, timeout: float = 120, **env: str) -> subprocess.Co
         timeout=timeout,
         check=False,
     )
+
+
+def cli_env(settings: ResolvedSettings) -> dict[str, str]:
+    """The env of a CLI process on the test's servers, topics and principal (and its keys)."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "DATABASE_URL": settings.database_url,
+        "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
+        "OPTIMERGE_PARTITIONS": str(settings.partitions),
+        "OPTIMERGE_INFRA__STATE_DIR": str(settings.infra.state_dir),
+        **kafka_env(settings.kafka),
+        **signing_env(settings.signing),
+    }
