@@ -71,7 +71,7 @@ def _check_ready(settings: ResolvedSettings) -> None:
             "run `optimerge migrate` first"
         )
     ensure_topics(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_endpoint,
         Topics(settings.topic_prefix),
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,

@@ -5,6 +5,7 @@ what it shows; workers read the inputs and write the outputs; only operators rea
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -117,13 +118,37 @@ def _wait(futures: Mapping[Any, Future[Any]], what: str) -> None:
             raise AclError(f"could not {what} ({key}): {exc}") from exc
 
 
-def apply_grants(kafka: Kafka, grants: Iterable[Grant]) -> int:
-    """Create the ACLs (existing ones are kept as they are); returns how many bindings."""
+def _every_acl() -> AclBindingFilter:
+    # None matches anything (the stubs say str).
+    return AclBindingFilter(
+        ResourceType.ANY,
+        None,  # type: ignore[arg-type]
+        ResourcePatternType.ANY,
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+
+
+def apply_grants(kafka: Kafka, grants: Iterable[Grant], timeout: float = 15.0) -> int:
+    """Create the ACLs (existing ones are kept as they are) and wait until the broker enforces
+    them (the controller commits first; brokers apply a moment later); returns how many."""
     bindings = [b for grant in grants for b in grant.bindings()]
-    if bindings:
-        admin = admin_client(kafka)
-        _wait(admin.create_acls(bindings, request_timeout=30), "create ACLs")
-    return len(bindings)
+    if not bindings:
+        return 0
+    admin = admin_client(kafka)
+    _wait(admin.create_acls(bindings, request_timeout=30), "create ACLs")
+    deadline = time.monotonic() + timeout
+    while True:
+        described = admin.describe_acls(_every_acl(), request_timeout=timeout).result(
+            timeout=timeout
+        )
+        if set(bindings) <= set(described):
+            return len(bindings)
+        if time.monotonic() > deadline:
+            raise AclError(f"the broker does not enforce the new ACLs after {timeout:.0f} s")
+        time.sleep(0.02)
 
 
 def revoke_grants(kafka: Kafka, grants: Iterable[Grant]) -> None:

@@ -21,7 +21,7 @@ class TopicError(RuntimeError):
     """A topic could not be created or deleted, or exists with the wrong layout."""
 
 
-def admin_client(kafka: Kafka) -> AdminClient:
+def admin_client(kafka: Kafka | str) -> AdminClient:
     """The project's admin client (metadata, topics, groups, ACLs)."""
     # librdkafka's connection chatter (connection refused while a broker boots) goes to logging.
     config: dict[str, Any] = {
@@ -31,7 +31,7 @@ def admin_client(kafka: Kafka) -> AdminClient:
     return AdminClient(config)
 
 
-def wait_for_kafka(kafka: Kafka, timeout: float) -> bool:
+def wait_for_kafka(kafka: Kafka | str, timeout: float) -> bool:
     """True once a broker answers a metadata request (authenticated, if `kafka` says how)."""
     admin = admin_client(kafka)
     deadline = time.monotonic() + timeout

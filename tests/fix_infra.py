@@ -202,9 +202,10 @@ def kafka_bootstrap(kafka_admin: KafkaEndpoint) -> str:
 
 
 @pytest.fixture(scope="session")
-def test_secrets(_local_infra: InfraSettings) -> LocalSecrets:
+def test_secrets(request: pytest.FixtureRequest) -> LocalSecrets:
     """The session's principals' passwords and signing keys (files in its state dir, 0600)."""
-    return LocalSecrets(_local_infra.state_dir)
+    infra: InfraSettings = request.getfixturevalue("_local_infra")
+    return LocalSecrets(infra.state_dir)
 
 
 @pytest.fixture(scope="session")

@@ -52,8 +52,8 @@ def _drop(server_url: str, name: str, attempts: int = 20) -> None:
 @contextmanager
 def scratch_topics(settings: ResolvedSettings, label: str) -> Iterator[Topics]:
     topics = Topics(prefix=f"bench-{label}-{uuid.uuid4().hex[:8]}.")
-    ensure_topics(settings.kafka_bootstrap_servers, topics, partitions=settings.partitions)
+    ensure_topics(settings.kafka_endpoint, topics, partitions=settings.partitions)
     try:
         yield topics
     finally:
-        delete_topics(settings.kafka_bootstrap_servers, topics.all())
+        delete_topics(settings.kafka_endpoint, topics.all())

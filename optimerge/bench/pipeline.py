@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from config import ResolvedSettings
+from config import ResolvedSettings, kafka_env, signing_env
 from domain.stats import percentile
 from optimerge.bench.feed import BenchDocument
 from storage.db import connect
@@ -38,6 +38,8 @@ def workers(
         "DATABASE_URL": settings.database_url,
         "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
         "OPTIMERGE_PARTITIONS": str(settings.partitions),
+        **kafka_env(settings.kafka),
+        **signing_env(settings.signing),
     }
     log_dir.mkdir(parents=True, exist_ok=True)
     procs = []

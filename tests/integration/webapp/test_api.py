@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from starlette.testclient import TestClient
 
@@ -23,7 +24,7 @@ def _token_for(database_url: str, name: str, role: str) -> dict[str, str]:
     add_user(database_url, name, role)
     token, digest = new_api_token()
     with connect(database_url) as conn:
-        create_api_token(conn, name, digest, "tests")
+        create_api_token(conn, name, digest, "tests", datetime.now(UTC) + timedelta(hours=1))
     return {"Authorization": f"Bearer {token}"}
 
 

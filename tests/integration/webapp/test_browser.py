@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
-from pydantic import SecretStr
 
 from config import ResolvedSettings
 from domain.documents import DocumentView
 from storage.db import connect
 from storage.read import document_state
-from webapp import AppSettings, create_app
+from webapp import create_app
 
 from ..pipeline._helpers import demo_feed, publish, wait_until_processed
 from ._server import AppServer
 from ._support import PASSWORD, add_user
+from .conftest import test_app_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The machine's network is closed: without these Chromium keeps dialling Google's hosts.
@@ -135,7 +135,11 @@ def _wait_outcome(page: Page, level: str) -> None:
 
 
 def test_review_flow_in_chromium(
-    settings: ResolvedSettings, start_worker: Callable, browser: Browser, tmp_path: Path
+    settings: ResolvedSettings,
+    app_principal: ResolvedSettings,
+    start_worker: Callable,
+    browser: Browser,
+    tmp_path: Path,
 ) -> None:
     docs = demo_feed(settings, 60, seed=22)
     by_id = {d.result.document_id: d.result for d in docs}
@@ -143,10 +147,7 @@ def test_review_flow_in_chromium(
     add_user(settings.database_url, "ana", "reviewer")
     start_worker()
     publish(settings, (d.result for d in docs if d.result.document_id not in held_back))
-    app = create_app(
-        settings,
-        AppSettings(secret_key=SecretStr("browser-test-" + "k" * 40), page_size=25),
-    )
+    app = create_app(app_principal, test_app_settings(page_size=25))
     with AppServer(app) as server:
         context = browser.new_context(viewport=VIEWPORT, base_url=server.url)
         page = context.new_page()
@@ -274,10 +275,7 @@ def test_review_flow_in_chromium(
         context.close()
 
         # Remove from record, on an app whose live feed is off: the pages fall back to polling.
-        polling_app = create_app(
-            settings,
-            AppSettings(secret_key=SecretStr("browser-test-" + "p" * 40), live_updates=False),
-        )
+        polling_app = create_app(app_principal, test_app_settings(live_updates=False))
         with AppServer(polling_app) as fallback:
             context = browser.new_context(viewport=VIEWPORT, base_url=fallback.url)
             page = context.new_page()
