@@ -148,7 +148,11 @@ class LocalKafka:
         self.ensure_jars()
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         properties = render_server_properties(
-            self.infra, self.data_dir, self.node, admin_password=self.secrets.password("admin")
+            self.infra,
+            self.data_dir,
+            self.node,
+            admin_password=self.secrets.password("admin"),
+            plain_passwords=self.secrets.passwords(),
         )
         # It holds the admin's password.
         self.config.touch(mode=0o600)

@@ -59,7 +59,12 @@ def single_node(infra: InfraSettings) -> KafkaNode:
 
 
 def render_server_properties(
-    infra: InfraSettings, data_dir: Path, node: KafkaNode | None = None, *, admin_password: str
+    infra: InfraSettings,
+    data_dir: Path,
+    node: KafkaNode | None = None,
+    *,
+    admin_password: str,
+    plain_passwords: dict[str, str] | None = None,
 ) -> str:
     """The node's server.properties; it holds the admin's password: write it 0600."""
     node = node or single_node(infra)
@@ -75,7 +80,7 @@ def render_server_properties(
         "listeners": listeners,
         "advertised.listeners": f"{CLIENT}://{host}:{node.port}",
         "controller.listener.names": CONTROLLER,
-        **security_properties(admin_password),
+        **security_properties(admin_password, plain_passwords),
         "log.dirs": str(data_dir),
         "num.partitions": "12",
         "auto.create.topics.enable": "false",

@@ -8,6 +8,10 @@
   the one `admin` user defined in the JAAS line. A PLAINTEXT controller port would have to let
   ANONYMOUS in as a super user, and anyone on the host could then rewrite the ACLs through it.
   PLAIN sends the password in clear, on 127.0.0.1 only: the file it is in is 0600.
+- kcat: Debian's links librdkafka 2.0.2, whose SCRAM Kafka 4 refuses (a nonce bug fixed in
+  librdkafka 2.6.1). The CLIENT listener also takes SASL PLAIN for the application principals
+  (not the admin), with the same passwords, so `kcat -F <principal>.properties` works; our own
+  clients always use SCRAM.
 - StandardAuthorizer with `admin` as the only super user: no ACL, no access."""
 
 from __future__ import annotations
@@ -34,8 +38,22 @@ def plain_jaas(username: str, password: str) -> str:
     )
 
 
-def security_properties(admin_password: str) -> dict[str, str]:
+def plain_users_jaas(passwords: dict[str, str]) -> str:
+    users = " ".join(f'user_{name}="{password}"' for name, password in sorted(passwords.items()))
+    return f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};"
+
+
+def security_properties(
+    admin_password: str, plain_passwords: dict[str, str] | None = None
+) -> dict[str, str]:
+    """`plain_passwords`: the application principals kcat may log in as (PLAIN)."""
     client, controller = CLIENT.lower(), CONTROLLER.lower()
+    plain = {}
+    if plain_passwords:
+        plain = {
+            f"listener.name.{client}.sasl.enabled.mechanisms": f"{MECHANISM},PLAIN",
+            f"listener.name.{client}.plain.sasl.jaas.config": plain_users_jaas(plain_passwords),
+        }
     return {
         "listener.security.protocol.map": f"{CONTROLLER}:SASL_PLAINTEXT,{CLIENT}:SASL_PLAINTEXT",
         "inter.broker.listener.name": CLIENT,
@@ -49,6 +67,7 @@ def security_properties(admin_password: str) -> dict[str, str]:
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": f"User:{ADMIN}",
         "allow.everyone.if.no.acl.found": "false",
+        **plain,
     }
 
 

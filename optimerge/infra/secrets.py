@@ -65,9 +65,12 @@ class LocalSecrets:
         return self.kafka_client(ADMIN)
 
     def kcat_properties(self, principal: str) -> Path:
-        """A librdkafka properties file for `kcat -F` (rewritten: the password may rotate)."""
+        """A librdkafka properties file for `kcat -F` (rewritten: the password may rotate).
+        PLAIN, not SCRAM: Debian's kcat links a librdkafka whose SCRAM Kafka 4 refuses
+        (optimerge/infra/kafka_security.py)."""
         path = self.dir / "kafka" / f"{principal}.properties"
-        text = properties_text(self.kafka_client(principal)).encode()
+        plain = self.kafka_client(principal).model_copy(update={"sasl_mechanism": "PLAIN"})
+        text = properties_text(plain).encode()
         if not _write_private(path, text) and path.read_bytes() != text:
             path.write_bytes(text)
         return path
