@@ -28,7 +28,7 @@ from ..pipeline._helpers import publish, read_topic, wait_until_processed
 from ..storage._factories import extraction, incoming, merge
 from ..webapp._server import AppServer
 from ..webapp._support import add_user
-from ..webapp.conftest import test_app_settings
+from ..webapp.conftest import make_app_settings
 
 PATIENT = {
     "resourceType": "Patient",
@@ -77,7 +77,7 @@ def test_an_operator_rollback_travels_the_stream_and_leaves_the_open_queue_live(
     publish(settings, [extraction("doc-rb", PATIENT["id"], confidence=0.5)])  # flagged
     wait_until_processed(settings, 1, timeout=90)
 
-    with AppServer(create_app(as_principal("app"), test_app_settings())) as server:
+    with AppServer(create_app(as_principal("app"), make_app_settings())) as server:
         headers = {"Authorization": f"Bearer {token}"}
         queue = httpx.get(f"{server.url}/api/flagged", headers=headers, timeout=10).json()
         assert [i["document_id"] for i in queue["items"]] == ["doc-rb"]

@@ -15,7 +15,7 @@ from config import ResolvedSettings
 from webapp import AppSettings, create_app
 
 
-def test_app_settings(**changes: object) -> AppSettings:
+def make_app_settings(**changes: object) -> AppSettings:
     """Plain HTTP (TestClient and the browser test speak it) to the hosts tests use."""
     base = AppSettings(
         secret_key=SecretStr(secrets.token_urlsafe(32)),
@@ -28,7 +28,7 @@ def test_app_settings(**changes: object) -> AppSettings:
 
 @pytest.fixture
 def app_settings() -> AppSettings:
-    return test_app_settings(page_size=10)
+    return make_app_settings(page_size=10)
 
 
 @pytest.fixture

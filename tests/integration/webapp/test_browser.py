@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from webapp import create_app
 from ..pipeline._helpers import demo_feed, publish, wait_until_processed
 from ._server import AppServer
 from ._support import PASSWORD, add_user
-from .conftest import test_app_settings
+from .conftest import make_app_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The machine's network is closed: without these Chromium keeps dialling Google's hosts.
@@ -103,12 +102,10 @@ def _backdate(settings: ResolvedSettings) -> None:
 
 
 def _wait_live(server: AppServer, page: Page) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if page.request.get(f"{server.url}/healthz").json().get("live") == "ready":
-            return
-        time.sleep(0.2)
-    raise AssertionError("the app's live feed did not start within 20 s")
+    # /healthz says only up or down: ask the app's own feed (the server runs in this process).
+    feed = server.server.config.app.state.ctx.feed
+    if feed is None or not feed.wait_ready(20):
+        raise AssertionError("the app's live feed did not start within 20 s")
 
 
 def _open_verify(page: Page, server: AppServer, document_id: str) -> None:
@@ -147,7 +144,7 @@ def test_review_flow_in_chromium(
     add_user(settings.database_url, "ana", "reviewer")
     start_worker()
     publish(settings, (d.result for d in docs if d.result.document_id not in held_back))
-    app = create_app(app_principal, test_app_settings(page_size=25))
+    app = create_app(app_principal, make_app_settings(page_size=25))
     with AppServer(app) as server:
         context = browser.new_context(viewport=VIEWPORT, base_url=server.url)
         page = context.new_page()
@@ -275,7 +272,7 @@ def test_review_flow_in_chromium(
         context.close()
 
         # Remove from record, on an app whose live feed is off: the pages fall back to polling.
-        polling_app = create_app(app_principal, test_app_settings(live_updates=False))
+        polling_app = create_app(app_principal, make_app_settings(live_updates=False))
         with AppServer(polling_app) as fallback:
             context = browser.new_context(viewport=VIEWPORT, base_url=fallback.url)
             page = context.new_page()
