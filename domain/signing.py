@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from schemas import ActorKind, ReviewAction
+from schemas import ActorKind, ReviewAction, ReviewActionKind
 
 SCHEME = "ed25519"
 MESSAGE_TAG = "optimerge.review_action.v1"
@@ -95,7 +95,7 @@ def signed_message(action: ReviewAction, key_id: str) -> bytes:
         str(action.action_id),
         action.document_id,
         action.patient_id,
-        action.action.value,
+        ReviewActionKind(action.action).value,
         action.reviewer,
         ActorKind(action.actor_kind).value,
         action.expected_version,
