@@ -14,6 +14,7 @@ from agents.merge_agent import register_merge_agent
 from agents.prometheus import serve
 from agents.worker import MergeWorker
 from config import ResolvedSettings
+from pipeline.signatures import SigningConfigError, load_keyring
 from storage.migrate import pending_migrations
 from streams.admin import ensure_topics
 from streams.app import create_app
@@ -62,6 +63,16 @@ def _arm_shutdown_deadline(seconds: float = SHUTDOWN_DEADLINE_SECONDS) -> None:
 
 def _check_ready(settings: ResolvedSettings) -> None:
     try:
+        keyring = load_keyring(settings.signing)
+    except SigningConfigError as exc:
+        raise WorkerStartupError(str(exc)) from exc
+    if not keyring.keys:
+        raise WorkerStartupError(
+            "no trusted signing keys: the worker would refuse every review action. Set "
+            "OPTIMERGE_SIGNING__TRUSTED_KEYS_FILE (or _TRUSTED_KEYS) to the app's and the "
+            "operators' public keys (README: Security)"
+        )
+    try:
         pending = pending_migrations(settings.database_url)
     except Exception as exc:
         raise WorkerStartupError(f"cannot reach the database: {exc}") from exc
@@ -86,7 +97,11 @@ def build_worker(settings: ResolvedSettings) -> tuple[faust.App, MergeWorker]:
 
 
 def run_worker(
-    settings: ResolvedSettings, *, loglevel: str = "info", metrics_port: int | None = None
+    settings: ResolvedSettings,
+    *,
+    loglevel: str = "info",
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> int:
     """Blocks until SIGTERM/SIGINT; returns the exit code."""
     _check_ready(settings)
@@ -100,8 +115,8 @@ def run_worker(
     # sooner so events keep flowing in meanwhile (measured: p99 latency -15 % at 300 docs/s).
     sys.setswitchinterval(settings.gil_switch_interval_seconds)
     if metrics_port is not None:
-        _, port = serve(merge_worker.registry, "127.0.0.1", metrics_port)
-        print(f"Prometheus metrics on http://127.0.0.1:{port}/metrics", file=sys.stderr)
+        _, port = serve(merge_worker.registry, metrics_host, metrics_port)
+        print(f"Prometheus metrics on http://{metrics_host}:{port}/metrics", file=sys.stderr)
     worker = _Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

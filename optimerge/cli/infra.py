@@ -64,7 +64,7 @@ def up(
         endpoints = bring_up(settings)
     except InfraError as exc:
         fail(str(exc))
-    for line in endpoints.export_lines():
+    for line in endpoints.export_lines(topic_prefix=settings.topic_prefix):
         typer.echo(line)
 
 
@@ -111,15 +111,30 @@ def status() -> None:
 
 
 @infra_app.command("env")
-def env() -> None:
-    """Print the export lines for the running infrastructure again."""
+def env(
+    principal: Annotated[
+        str,
+        typer.Option(
+            help="Whose client settings: operator (the default: your shell), app, worker, "
+            "extractor or admin. Passwords and keys stay in files; only their paths print.",
+        ),
+    ] = "operator",
+) -> None:
+    """Print the export lines for the running infrastructure again: the endpoints, and for the
+    local Kafka the principal's SASL settings and signing keys, then kcat's flags as comments."""
     from config import load_settings
     from optimerge.infra._process import InfraError
     from optimerge.infra.local import env as infra_env
+    from optimerge.infra.principals import UnknownPrincipalError, check_principal
 
     try:
-        endpoints = infra_env(load_settings())
+        check_principal(principal)
+    except UnknownPrincipalError as exc:
+        fail(str(exc), code=2)
+    settings = load_settings()
+    try:
+        endpoints = infra_env(settings)
     except InfraError as exc:
         fail(str(exc))
-    for line in endpoints.export_lines():
+    for line in endpoints.export_lines(principal, settings.topic_prefix):
         typer.echo(line)

@@ -31,6 +31,13 @@ def worker(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port (0 = any free).")
     ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            help="Address of the metrics port: loopback unless the monitoring network needs "
+            "another (e.g. 0.0.0.0 in a pod, with a NetworkPolicy).",
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Run a merge worker (faust-streaming). Start more of them to share the partitions.
 
@@ -40,7 +47,9 @@ def worker(
 
     settings = resolved("worker")
     try:
-        code = run_worker(settings, loglevel=loglevel, metrics_port=metrics_port)
+        code = run_worker(
+            settings, loglevel=loglevel, metrics_port=metrics_port, metrics_host=metrics_host
+        )
     except WorkerStartupError as exc:
         fail(str(exc))
     raise typer.Exit(code)
