@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from config import KafkaClientSettings, SigningSettings
@@ -20,14 +21,23 @@ SIGNERS = {ActorKind.REVIEWER: "app", ActorKind.OPERATOR: "operator"}
 
 
 def _write_private(path: Path, data: bytes) -> bool:
-    """Create `path` readable by its owner only; False if it exists already (kept as is)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create `path` readable by its owner only; False if it exists already (kept as is).
+    Its folders up to `secrets/` are the owner's only too."""
+    folder = path.parent
+    for directory in (folder.parent, folder):  # secrets/ and secrets/<kind>/
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory.chmod(0o700)
+    # Written aside, then linked in: whoever reads the name sees the whole secret or none
+    # (several brokers of a cluster start side by side).
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.link(temporary, path)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
+    finally:
+        os.unlink(temporary)
     return True
 
 

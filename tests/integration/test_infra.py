@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import uuid
 from collections import defaultdict
@@ -20,6 +21,7 @@ from config import InfraSettings, KafkaEndpoint, Settings
 from optimerge.infra import InfraError, LocalKafka, LocalPostgres, down, env, status, up
 from optimerge.infra._ports import free_ports
 from optimerge.infra._process import is_alive
+from optimerge.infra.secrets import LocalSecrets
 from streams.admin import TopicError, ensure_topics
 from streams.security import client_options
 from streams.topics import Topics
@@ -187,6 +189,16 @@ def test_up_is_idempotent_and_down_leaves_no_process(own_infra: Settings) -> Non
     )
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split() == [endpoints.kafka_bootstrap_servers, endpoints.database_url]
+    # The operator's client settings: file paths, never a password; kcat's flags as comments.
+    text = "\n".join(env(own_infra).export_lines())
+    secrets = LocalSecrets(own_infra.infra.state_dir)
+    assert "export OPTIMERGE_KAFKA__SASL_USERNAME=operator" in text
+    assert "OPTIMERGE_KAFKA__SASL_PASSWORD_FILE=" in text and "OPTIMERGE_SIGNING__KEY_FILE=" in text
+    assert secrets.password("operator") not in text and secrets.password("admin") not in text
+    assert "# kcat as the extractor: kcat -b" in text
+    assert stat.S_IMODE(secrets.dir.stat().st_mode) == 0o700
+    files = [f for f in secrets.dir.rglob("*") if f.is_file()]
+    assert len(files) >= 10 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
     with psycopg.connect(endpoints.database_url) as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("optimerge",)
 

@@ -82,6 +82,51 @@ def test_users_add_list_and_token(cli, make_client: Callable[[], TestClient]) ->
     assert cli("users", "password", "nobody", "--password-stdin", stdin="x" * 12).exit_code == 1
 
 
+def test_tokens_are_listed_and_revoked_roles_changed_accounts_removed(
+    cli, make_client: Callable[[], TestClient]
+) -> None:
+    for name in ("ana", "root"):
+        assert (
+            cli(
+                "users",
+                "add",
+                name,
+                "--role",
+                "admin",
+                "--password-stdin",
+                stdin="a long passphrase\n",
+            ).exit_code
+            == 0
+        )
+    made = cli("users", "token", "create", "ana", "--label", "ci", "--expires-in-days", "7")
+    token = made.stdout.strip()
+    api = make_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.get("/api/audit", headers=headers).status_code == 200
+
+    [listed] = json.loads(cli("users", "token", "list").stdout)
+    assert (listed["user"], listed["label"], listed["active"]) == ("ana", "ci", True)
+    assert token not in json.dumps(listed) and listed["id"] in made.stderr
+
+    browser = make_client()
+    assert login(browser, "ana", "a long passphrase").status_code == 303
+    assert cli("users", "role", "ana", "--role", "auditor").exit_code == 0
+    assert browser.get("/").status_code == 302  # the session ended with the role change
+    assert api.get("/admin/users/", headers=headers).status_code == 403  # the token is demoted
+
+    assert cli("users", "token", "revoke", listed["id"]).exit_code == 0
+    assert api.get("/api/audit", headers=headers).status_code == 401
+    [after] = json.loads(cli("users", "token", "list", "--user", "ana").stdout)
+    assert after["active"] is False and after["revoked_at"]
+    assert cli("users", "token", "revoke", listed["id"]).exit_code == 1  # nothing live left
+
+    root = make_client()
+    login(root, "root", "a long passphrase")
+    assert cli("users", "remove", "root").exit_code == 0
+    assert root.get("/").status_code == 302
+    assert cli("users", "remove", "root").exit_code == 1
+
+
 def test_app_command_is_registered(cli) -> None:
     shown = cli("app", "--help")
     assert shown.exit_code == 0
