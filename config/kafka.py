@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, field_validator
 
 SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
 SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
@@ -28,6 +28,12 @@ class KafkaClientSettings(BaseModel):
     sasl_password_file: Path | None = None
     # CA bundle for SASL_SSL/SSL brokers (None: the system's).
     ssl_ca_location: Path | None = None
+
+    @field_validator("sasl_password_file", "ssl_ca_location", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # An empty variable means "not set", never the current directory.
+        return None if value == "" else value
 
     @property
     def uses_sasl(self) -> bool:

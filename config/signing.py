@@ -4,8 +4,9 @@ and which public keys a worker trusts for which actor kind (docs/contract.md#sig
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class SigningSettings(BaseModel):
@@ -19,6 +20,12 @@ class SigningSettings(BaseModel):
     # signed (a replay), or it claims to be signed more than `max_clock_skew` in the future.
     max_age_seconds: float = Field(default=300.0, gt=0)
     max_clock_skew_seconds: float = Field(default=60.0, ge=0)
+
+    @field_validator("key_file", "trusted_keys_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # An empty variable means "not set", never the current directory.
+        return None if value == "" else value
 
 
 def signing_env(signing: SigningSettings) -> dict[str, str]:

@@ -198,7 +198,7 @@ def test_up_is_idempotent_and_down_leaves_no_process(own_infra: Settings) -> Non
     assert "# kcat as the extractor: kcat -b" in text
     assert stat.S_IMODE(secrets.dir.stat().st_mode) == 0o700
     files = [f for f in secrets.dir.rglob("*") if f.is_file()]
-    assert len(files) >= 10 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    assert len(files) >= 9 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
     with psycopg.connect(endpoints.database_url) as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("optimerge",)
 

@@ -12,12 +12,13 @@ import orjson
 from config import ResolvedSettings
 from domain.signing import SigningKey
 from pipeline.signatures import BAD_SIGNATURE, NOT_SIGNED, REPLAYED
-from schemas import ReviewAction, ReviewActionKind
+from schemas import ActorKind, ReviewAction, ReviewActionKind
 from storage.db import connect
 from storage.patients import import_patients
 from streams.producer import EventProducer
 from streams.topics import Topics
-from tests.signing import sign_as
+from tests.cli_runner import cli_env, run_optimerge
+from tests.signing import key_of, sign_as
 
 from ._helpers import read_topic
 from .test_one_document import PATIENT, event, wait_for_document
@@ -127,3 +128,29 @@ def test_a_replayed_action_is_refused_and_dead_lettered(
             "FROM documents WHERE document_id = 'doc-s'"
         ).fetchone()
     assert row == (2, 1)
+
+
+def test_publish_review_signs_unsigned_actions_with_the_operators_key(
+    settings: ResolvedSettings, start_worker: Callable, as_principal: Callable, tmp_path
+) -> None:
+    _merged(settings, start_worker, as_principal)
+    unsigned = _rollback(reviewer="ops-oncall")
+    path = tmp_path / "actions.jsonl"
+    path.write_text(unsigned.model_dump_json() + "\n")
+    env = cli_env(settings)  # the operator, with the operator's key
+    done = run_optimerge("publish", "--review", str(path), **env)
+    assert done.returncode == 0, done.stderr
+    [outcome] = _outcomes(settings, unsigned, 1)
+    assert outcome["outcome"] == "applied"
+    with connect(settings.database_url) as conn:
+        entry = conn.execute(
+            "SELECT actor_kind, actor, details->>'signed_by' FROM audit_log "
+            "WHERE action = 'rollback'"
+        ).fetchone()
+    assert entry == ("operator", "ops-oncall", key_of(settings, ActorKind.OPERATOR).key_id)
+
+    keyless = {k: v for k, v in env.items() if k != "OPTIMERGE_SIGNING__KEY_FILE"}
+    refused = run_optimerge(
+        "publish", "--review", str(path), **keyless, OPTIMERGE_SIGNING__KEY_FILE=""
+    )
+    assert refused.returncode == 1 and "only when signed" in refused.stderr
