@@ -116,7 +116,7 @@ class BatchProcessor:
                 screened = self._with_retry(partial(self.signatures.screen, pairs=pairs))
                 result.rejected.extend(screened.rejected())
                 result.outputs.extend(screened.outputs(self.topics, self.clock))
-                actions = screened.admitted
+                actions = screened.actions()
                 reports = self._with_retry(partial(self.service.review, actions=actions))
                 result.reviews.extend(reports)
                 result.outputs.extend(review_outputs(self.topics, reports, self.clock()))

@@ -83,8 +83,12 @@ class Refusal:
 
 @dataclass
 class Screened:
-    admitted: list[ReviewAction] = field(default_factory=list)
+    # The records and actions that go on to the merge service, in arrival order.
+    admitted: list[tuple[RawRecord, ReviewAction]] = field(default_factory=list)
     refused: list[Refusal] = field(default_factory=list)
+
+    def actions(self) -> list[ReviewAction]:
+        return [action for _, action in self.admitted]
 
     def rejected(self) -> list[Rejected]:
         return [Rejected(r.record, _letter(r)) for r in self.refused]
@@ -196,7 +200,7 @@ class SignatureGate:
         for record, action, receipt in checked:
             seen = first[action.action_id]
             if seen.same_place(receipt) and seen.body_sha256 == receipt.body_sha256:
-                screened.admitted.append(action)
+                screened.admitted.append((record, action))
                 continue
             where = f"{seen.source_topic}[{seen.source_partition}]@{seen.source_offset}"
             body = "the same body" if seen.body_sha256 == receipt.body_sha256 else "another body"
