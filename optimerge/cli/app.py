@@ -1,5 +1,5 @@
 """`optimerge app` (the reviewer web app) and `optimerge users add|password|role|remove|list`
-and `optimerge users token create|list|revoke`."""
+(tokens: optimerge/cli/tokens.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from typing import Annotated
 import typer
 
 from optimerge.cli._common import fail, print_json, resolved, with_database
+from optimerge.cli.tokens import NOT_MIGRATED, token_app
 
 users_app = typer.Typer(help="Accounts of the reviewer app (reviewer, auditor, admin).")
-token_app = typer.Typer(help="API tokens: they expire, and can be listed and revoked.")
 users_app.add_typer(token_app, name="token")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-NOT_MIGRATED = "the database has no users table: run `optimerge migrate` first"
 
 
 def register(app: typer.Typer) -> None:
@@ -205,96 +203,3 @@ def users_remove(
         if not remove_user(conn, name):
             fail(f"there is no account {name}")
     typer.echo(f"removed {name}, with their sessions and tokens", err=True)
-
-
-@token_app.command("create")
-def token_create(
-    name: Annotated[str, typer.Argument(help="The account the token acts as.")],
-    label: Annotated[str, typer.Option(help="What the token is for.")] = "",
-    expires_in_days: Annotated[
-        int | None,
-        typer.Option(min=1, max=3650, help="Lifetime (default: OPTIMERGE_APP_TOKEN_DAYS, 90)."),
-    ] = None,
-) -> None:
-    """Create an API token for an account and print it (once: only its hash is kept).
-
-    Use it as `Authorization: Bearer <token>` on /api/...; its id (for list and revoke) goes
-    to stderr."""
-    from datetime import UTC, datetime, timedelta
-
-    import psycopg
-
-    from storage.accounts import create_api_token, get_user
-    from storage.db import connect
-    from webapp.passwords import new_api_token
-    from webapp.settings import AppSettings
-
-    days = expires_in_days or AppSettings().token_days
-    expires = datetime.now(UTC) + timedelta(days=days)
-    _, url = with_database()
-    token, digest = new_api_token()
-    try:
-        with connect(url) as conn:
-            if get_user(conn, name) is None:
-                fail(f"there is no account {name}")
-            token_id = create_api_token(conn, name, digest, label, expires)
-            conn.commit()
-    except psycopg.errors.UndefinedTable:
-        fail(NOT_MIGRATED)
-    typer.echo(f"token {token_id} for {name}, expires {expires:%Y-%m-%d %H:%M} UTC", err=True)
-    typer.echo(token)
-
-
-@token_app.command("list")
-def token_list(
-    user: Annotated[str | None, typer.Option(help="Only this account's tokens.")] = None,
-) -> None:
-    """The API tokens as JSON: id, user, label, created, expires, last used, revoked (never
-    the tokens themselves)."""
-    from datetime import UTC, datetime
-
-    from storage.accounts import list_tokens
-    from storage.db import connect
-
-    _, url = with_database()
-    with connect(url) as conn:
-        tokens = list_tokens(conn, user)
-    now = datetime.now(UTC)
-    print_json(
-        [
-            {
-                "id": t.token_id,
-                "user": t.user_name,
-                "label": t.label,
-                "created_at": t.created_at,
-                "expires_at": t.expires_at,
-                "last_used_at": t.last_used_at,
-                "revoked_at": t.revoked_at,
-                "active": t.revoked_at is None and t.expires_at > now,
-            }
-            for t in tokens
-        ]
-    )
-
-
-@token_app.command("revoke")
-def token_revoke(
-    token_id: Annotated[
-        str | None, typer.Argument(help="The token's id (from `users token list`).")
-    ] = None,
-    user: Annotated[
-        str | None, typer.Option(help="Revoke every live token of this account instead.")
-    ] = None,
-) -> None:
-    """Revoke a token (or all of an account's): it is refused from its next request on."""
-    from storage.accounts import revoke_tokens
-    from storage.db import connect
-
-    if (token_id is None) == (user is None):
-        fail("name one token id, or --user NAME for all of an account's tokens")
-    _, url = with_database()
-    with connect(url) as conn:
-        count = revoke_tokens(conn, token_id=token_id, user=user)
-    if count == 0:
-        fail(f"no live token {'of ' + str(user) if user else str(token_id)}")
-    typer.echo(f"revoked {count} token(s)", err=True)
