@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import threading
+from datetime import datetime
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry
@@ -56,6 +57,9 @@ class MergeWorker:
         self._metrics_lock = threading.Lock()
         # Next offset to process per (topic, partition): the consumer lag is measured from it.
         self.positions: dict[tuple[str, int], int] = {}
+        self.started_at = clock()
+        self.last_batch_at: datetime | None = None
+        self.batches = 0
 
     def handle(self, records: list[RawRecord]) -> BatchResult:
         """Write the batch, then publish its outputs; returns only when both are done."""
@@ -69,6 +73,8 @@ class MergeWorker:
             self.prometheus.observe_batch(result, now)
             for r in records:
                 self.positions[(r.topic, r.partition)] = r.offset + 1
+            self.last_batch_at = now
+            self.batches += 1
         return result
 
     def publish_windows(self, *, final: bool = False) -> int:

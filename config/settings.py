@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     gil_switch_interval_seconds: float = Field(default=0.001, gt=0, le=0.1)
     max_event_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     metrics_window_seconds: float = Field(default=60.0, gt=0)
+    # Each worker publishes a heartbeat this often; one missing for 3 intervals is gone.
+    heartbeat_interval_seconds: float = Field(default=5.0, gt=0)
     rules: RuleThresholds = Field(default_factory=RuleThresholds)
     infra: InfraSettings = Field(default_factory=InfraSettings)
 

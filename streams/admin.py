@@ -67,13 +67,12 @@ def ensure_topics(
             f"input topics must have {partitions} partitions (co-partitioned by patient_id), "
             f"but {'; '.join(wrong)}. Set `partitions` to match, or delete and recreate them."
         )
-    large = set(topics.large())
     new = [
         NewTopic(
             name,
             num_partitions=partitions,
             replication_factor=replication_factor,
-            config={"max.message.bytes": str(MAX_MESSAGE_BYTES)} if name in large else {},
+            config=_topic_config(topics, name),
         )
         for name in topics.all()
         if name not in existing
@@ -91,6 +90,15 @@ def ensure_topics(
     created = [t.topic for t in new]
     _wait_for_leaders(admin, created, timeout)
     return created
+
+
+def _topic_config(topics: Topics, name: str) -> dict[str, str]:
+    config: dict[str, str] = {}
+    if name in topics.large():
+        config["max.message.bytes"] = str(MAX_MESSAGE_BYTES)
+    if (retention := topics.retention().get(name)) is not None:
+        config["retention.ms"] = str(retention)
+    return config
 
 
 def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from schemas import DeadLetter, DocumentStatusEvent, ExtractionResult, FlaggedItem, ReviewAction
+from schemas.health import WorkerHeartbeat
 from schemas.metrics import PipelineMetricsWindow
 
 # The largest message a topic, producer or consumer of ours takes. A 5 MB poison payload must
@@ -33,6 +34,8 @@ class Topic(Generic[E]):
     is_input: bool = False
     # Carries whole documents: the topic's max.message.bytes is raised to MAX_MESSAGE_BYTES.
     is_large: bool = False
+    # Kept this long (retention.ms) instead of the broker's default; None: the default.
+    retention_ms: int | None = None
 
     def encode(self, event: E) -> bytes:
         return event.model_dump_json().encode()
@@ -67,6 +70,11 @@ DEAD_LETTERS: Topic[DeadLetter] = Topic(
     "extraction.results.dlq", DeadLetter, lambda letter: letter.key, is_large=True
 )
 
+# Liveness only matters now: an hour of heartbeats is plenty, and readers seek by time.
+WORKER_HEARTBEATS: Topic[WorkerHeartbeat] = Topic(
+    "worker.heartbeats", WorkerHeartbeat, lambda beat: beat.worker_id, retention_ms=3_600_000
+)
+
 REGISTRY: tuple[Topic[Any], ...] = (
     EXTRACTION_RESULTS,
     REVIEW_ACTIONS,
@@ -74,6 +82,7 @@ REGISTRY: tuple[Topic[Any], ...] = (
     DOCUMENT_STATUS,
     PIPELINE_METRICS,
     DEAD_LETTERS,
+    WORKER_HEARTBEATS,
 )
 
 
@@ -125,6 +134,10 @@ class Topics:
     def dlq(self) -> BoundTopic[DeadLetter]:
         return self.bind(DEAD_LETTERS)
 
+    @property
+    def worker_heartbeats(self) -> BoundTopic[WorkerHeartbeat]:
+        return self.bind(WORKER_HEARTBEATS)
+
     def spec_named(self, name: str) -> Topic[Any] | None:
         """The registered topic that `name` (a full name, as a record carries it) is."""
         return next((t for t in REGISTRY if f"{self.prefix}{t.base}" == name), None)
@@ -135,6 +148,12 @@ class Topics:
 
     def large(self) -> tuple[str, ...]:
         return tuple(self.bind(t).name for t in REGISTRY if t.is_large)
+
+    def retention(self) -> dict[str, int]:
+        """retention.ms of the topics that set their own."""
+        return {
+            self.bind(t).name: t.retention_ms for t in REGISTRY if t.retention_ms is not None
+        }
 
     def all(self) -> tuple[str, ...]:
         return tuple(self.bind(t).name for t in REGISTRY)

@@ -11,7 +11,7 @@ import typer
 
 from optimerge.cli._common import fail, print_json, resolved, with_database
 
-users_app = typer.Typer(help="Accounts of the reviewer app (reviewer, auditor, admin).")
+users_app = typer.Typer(help="Accounts of the reviewer app (reviewer, auditor, admin, operator).")
 
 NOT_MIGRATED = "the database has no users table: run `optimerge migrate` first"
 
@@ -66,7 +66,7 @@ def _read_password(password_stdin: bool) -> str:
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="Account name (letters, digits, . _ @ -).")],
-    role: Annotated[str, typer.Option(help="reviewer, auditor or admin.")],
+    role: Annotated[str, typer.Option(help="reviewer, auditor, admin or operator.")],
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin (scripts).")
     ] = False,
