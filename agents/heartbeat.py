@@ -41,8 +41,11 @@ def publish_heartbeat(worker: MergeWorker, beat: WorkerHeartbeat) -> None:
 
 
 def register_heartbeat(app: faust.App, worker: MergeWorker) -> Any:
+    inputs = set(worker.topics.inputs())
+
     def assigned() -> list[tuple[str, int]]:
-        return [(tp.topic, tp.partition) for tp in app.consumer.assignment()]
+        # faust's own topics (its assignor's leader topic) are no work.
+        return [(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in inputs]
 
     @app.timer(interval=worker.settings.heartbeat_interval_seconds)  # type: ignore[untyped-decorator]
     async def beat() -> None:
@@ -53,11 +56,11 @@ def register_heartbeat(app: faust.App, worker: MergeWorker) -> Any:
         except Exception:  # a missed beat is what readers notice; the worker goes on
             log.warning("could not publish the worker heartbeat", exc_info=True)
 
-    @app.on_before_shutdown.connect  # type: ignore[untyped-decorator]
     async def last_beat(_app: Any, **_kwargs: Any) -> None:
         try:
             await asyncio.to_thread(publish_heartbeat, worker, heartbeat(worker, [], stopping=True))
         except Exception:
             log.warning("could not publish the last heartbeat", exc_info=True)
 
+    app.on_before_shutdown.connect(last_beat)  # type: ignore[arg-type]
     return beat

@@ -60,6 +60,8 @@ def routes() -> list[BaseRoute]:
         Route("/api/patients/{patient_id:path}/bundle", api.api_bundle),
         Route("/api/audit", audit.api_audit),
         Route("/healthz", ops.healthz),
+        Route("/readyz", ops.readyz),
+        Route("/api/health", ops.api_health),
         Route("/metrics", ops.metrics),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
@@ -70,6 +72,11 @@ _PERMISSION_TEXT = {
     Permission.ACT: "act on documents (reviewers and admins do)",
     Permission.VIEW_AUDIT: "read the audit trail (auditors and admins do)",
     Permission.MANAGE_USERS: "manage accounts (admins do)",
+    Permission.VIEW_STATUS: "see a document's processing status",
+    Permission.VIEW_OPS: "use the operator console (operators and admins do)",
+    Permission.RETRY_DEAD_LETTERS: "retry dead letters (operators and admins do)",
+    Permission.VIEW_DEAD_LETTER_PAYLOAD: "read a dead letter's payload, which holds patient data "
+    "(admins do)",
 }
 
 

@@ -23,7 +23,7 @@ from webapp.passwords import token_digest
 from webapp.roles import Permission, Role, User
 
 SESSION_USER = "user"
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/metrics", "/favicon.ico"})
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/readyz", "/metrics", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
 # Answered with 401 rather than a redirect: programs and the browser's EventSource ask these.
 API_PREFIXES = ("/api/", "/events")

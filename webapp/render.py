@@ -42,6 +42,8 @@ def _common(request: Request) -> dict[str, Any]:
     return {
         "user": user,
         "can_act": bool(user and user.can(Permission.ACT)),
+        "can_queue": bool(user and user.can(Permission.VIEW_QUEUE)),
+        "can_ops": bool(user and user.can(Permission.VIEW_OPS)),
         "can_audit": bool(user and user.can(Permission.VIEW_AUDIT)),
         "can_manage": bool(user and user.can(Permission.MANAGE_USERS)),
         "csrf_token": csrf.session_token(request.session),
