@@ -151,9 +151,7 @@ class Topics:
 
     def retention(self) -> dict[str, int]:
         """retention.ms of the topics that set their own."""
-        return {
-            self.bind(t).name: t.retention_ms for t in REGISTRY if t.retention_ms is not None
-        }
+        return {self.bind(t).name: t.retention_ms for t in REGISTRY if t.retention_ms is not None}
 
     def all(self) -> tuple[str, ...]:
         return tuple(self.bind(t).name for t in REGISTRY)
