@@ -16,6 +16,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from domain.notifications import NotifySettings
 from domain.thresholds import RuleThresholds
 
 
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     # Each worker publishes a heartbeat this often; one missing for 3 intervals is gone.
     heartbeat_interval_seconds: float = Field(default=5.0, gt=0)
     rules: RuleThresholds = Field(default_factory=RuleThresholds)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     infra: InfraSettings = Field(default_factory=InfraSettings)
 
     @classmethod

@@ -227,3 +227,17 @@ def kafka_health(
     group = describe_group(admin, group_id, input_topics, timeout)
     beats = recent_heartbeats(bootstrap, heartbeat_topic, heartbeats_since, timeout)
     return KafkaHealth(probe, group, beats)
+
+
+def messages_on(bootstrap: str, topic: str, timeout: float = 5.0) -> int | None:
+    """How many messages `topic` has received in all (sum of its end offsets); None when Kafka
+    does not say."""
+    admin = _admin(bootstrap, timeout)
+    try:
+        metadata = admin.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return None
+        wanted = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+        return sum(high for _low, high in _end_offsets(admin, wanted, timeout).values())
+    except KafkaException:
+        return None
