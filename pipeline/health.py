@@ -24,7 +24,7 @@ from domain.health import (
 )
 from schemas.events import Clock, utc_now
 from storage.db import connect
-from streams.app import group_id
+from streams.groups import group_id
 from streams.health import KafkaProbe, kafka_health, probe_kafka_once
 from streams.topics import Topics
 

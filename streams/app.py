@@ -7,17 +7,16 @@ from pathlib import Path
 import faust
 
 from config import ResolvedSettings
+from streams.groups import group_id
 from streams.topics import MAX_MESSAGE_BYTES
+
+__all__ = ["create_app", "faust_broker_url", "group_id"]
 
 
 def faust_broker_url(bootstrap_servers: str) -> str:
     """'h1:9092,h2:9092' -> 'kafka://h1:9092;kafka://h2:9092' (faust's list syntax)."""
     hosts = [h.strip() for h in bootstrap_servers.split(",") if h.strip()]
     return ";".join(f"kafka://{h}" for h in hosts)
-
-
-def group_id(settings: ResolvedSettings) -> str:
-    return f"{settings.topic_prefix}{settings.app_id}"
 
 
 def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> faust.App:

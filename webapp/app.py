@@ -24,7 +24,7 @@ from streams.topics import Topics
 from webapp.auth import AuthMiddleware, Forbidden
 from webapp.context import AppContext
 from webapp.csrf import CsrfError
-from webapp.endpoints import admin, api, audit, live, ops, queue, session, verify
+from webapp.endpoints import admin, api, audit, console, live, ops, queue, session, verify
 from webapp.metrics import AppMetrics, QueueCollector, RequestMetrics
 from webapp.render import STATIC_DIR, error, make_templates
 from webapp.roles import Permission
@@ -59,6 +59,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/documents/{document_id:path}", api.api_document),
         Route("/api/patients/{patient_id:path}/bundle", api.api_bundle),
         Route("/api/audit", audit.api_audit),
+        Route("/ops/", console.console, name="console"),
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
         Route("/api/health", ops.api_health),

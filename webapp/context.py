@@ -21,13 +21,16 @@ from config import ResolvedSettings
 from schemas.events import Clock
 from storage.accounts import schema_ready
 from storage.db import configure_connection
+from storage.metrics_store import record_windows
 from storage.queue import QueueSummary, queue_summary
+from streams.groups import metrics_store_group_id
 from streams.producer import EventProducer
 from streams.topics import Topics
 from webapp.actions import ActionSender
 from webapp.feed import LiveFeed
 from webapp.live import LiveHub
 from webapp.metrics import AppMetrics
+from webapp.metrics_recorder import MetricsRecorder
 from webapp.settings import AppSettings
 from webapp.throttle import LoginThrottle
 
@@ -55,6 +58,7 @@ class AppContext:
     pool: ConnectionPool | None = None
     sender: ActionSender | None = None
     feed: LiveFeed | None = None
+    recorder: MetricsRecorder | None = None
 
     def open(self) -> None:
         """Open the pool, the producer and the live feed (in a worker thread: all blocking)."""
@@ -89,8 +93,19 @@ class AppContext:
                 on_event=lambda kind: self.metrics.live_events.labels(kind).inc(),
             )
             self.feed.start()
+        if self.app_settings.record_metrics:
+            self.recorder = MetricsRecorder(
+                bootstrap,
+                metrics_store_group_id(self.settings),
+                self.topics.pipeline_metrics,
+                lambda windows: self.run_db(record_windows, windows),
+            )
+            self.recorder.start()
 
     def close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.stop()
+            self.recorder = None
         if self.feed is not None:
             self.feed.stop()
             self.feed = None

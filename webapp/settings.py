@@ -31,6 +31,9 @@ class AppSettings(BaseSettings):
     db_pool_max: int = Field(default=8, ge=1)
     # The live feed of flagged.items and document.status (off: pages fall back to polling).
     live_updates: bool = True
+    # Keep pipeline.metrics in PostgreSQL for the operator console (a consumer group shared by
+    # the app processes); off: the console shows what was stored before.
+    record_metrics: bool = True
     # Largest request body accepted (a correction is a document's resources as JSON).
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
 

@@ -31,8 +31,8 @@ from pipeline.health import check_health
 from schemas.events import Clock, utc_now
 from storage import notifications as log_store
 from storage.db import connect
-from streams.app import group_id
 from streams.consumers import group_consumer
+from streams.groups import notify_group_id
 from streams.health import messages_on
 from streams.topics import Topics
 
@@ -54,7 +54,7 @@ class Notifier:
         self.settings = settings
         self.config = settings.notify
         self.topics = Topics(settings.topic_prefix)
-        self.group_id = f"{group_id(settings)}-notify"
+        self.group_id = notify_group_id(settings)
         self.clock = clock
         self.stopping = threading.Event()
         self.sent = 0
