@@ -14,6 +14,9 @@ from streams.producer import EventProducer
 from streams.topics import BoundTopic
 
 REPLAY_HEADER = "x-optimerge-replay-of"
+# Set by operator retries (the app, the CLI): who asked, and the retry's audit reference.
+REPLAYED_BY_HEADER = "x-optimerge-replayed-by"
+RETRY_ID_HEADER = "x-optimerge-retry-id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,7 @@ class LetterFilter:
     reason_contains: str | None = None
     since: datetime | None = None
     refs: frozenset[str] = frozenset()
+    until: datetime | None = None
 
     def matches(self, stored: StoredLetter) -> bool:
         letter = stored.letter
@@ -47,6 +51,7 @@ class LetterFilter:
                 or self.reason_contains.lower() in letter.reason.lower()
             )
             and (self.since is None or letter.at >= self.since)
+            and (self.until is None or letter.at < self.until)
             and (not self.refs or stored.ref in self.refs)
         )
 
@@ -80,3 +85,38 @@ def replay(
             )
             count += 1
     return count
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """One letter to send back: what to publish, and the headers naming who and why."""
+
+    stored: StoredLetter
+    value: bytes
+    retry_id: str
+    requested_by: str
+
+
+def replay_each(bootstrap: str, replays: Iterable[Replay]) -> dict[str, tuple[int, int]]:
+    """Publish each replay to its letter's source topic, keyed as before; returns where each
+    landed (retry id -> partition, offset) once Kafka has confirmed them all."""
+    landed: dict[str, tuple[int, int]] = {}
+    with EventProducer(bootstrap) as producer:
+        for r in replays:
+            letter = r.stored.letter
+
+            def note(partition: int, offset: int, retry_id: str = r.retry_id) -> None:
+                landed[retry_id] = (partition, offset)
+
+            producer.send(
+                letter.source_topic,
+                r.value,
+                key=letter.key,
+                headers=[
+                    (REPLAY_HEADER, r.stored.ref.encode()),
+                    (REPLAYED_BY_HEADER, r.requested_by.encode()),
+                    (RETRY_ID_HEADER, r.retry_id.encode()),
+                ],
+                on_delivered=note,
+            )
+    return landed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -48,7 +48,17 @@ class EventProducer:
         *,
         key: str | bytes | None = None,
         headers: Iterable[tuple[str, bytes]] | None = None,
+        on_delivered: Callable[[int, int], None] | None = None,
     ) -> None:
+        """Queue a message; `on_delivered(partition, offset)` is called once it is written."""
+        report = self._on_delivery
+        if on_delivered is not None:
+
+            def report(err: KafkaError | None, msg: Message) -> None:
+                self._on_delivery(err, msg)
+                if err is None:
+                    on_delivered(msg.partition() or 0, msg.offset() or 0)
+
         while True:
             try:
                 self._producer.produce(
@@ -56,7 +66,7 @@ class EventProducer:
                     value=value,
                     key=key,
                     headers=list(headers) if headers else None,
-                    on_delivery=self._on_delivery,
+                    on_delivery=report,
                 )
                 break
             except BufferError:

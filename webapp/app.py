@@ -24,7 +24,19 @@ from streams.topics import Topics
 from webapp.auth import AuthMiddleware, Forbidden
 from webapp.context import AppContext
 from webapp.csrf import CsrfError
-from webapp.endpoints import admin, api, audit, console, live, ops, queue, session, verify
+from webapp.endpoints import (
+    admin,
+    api,
+    audit,
+    console,
+    dlq,
+    live,
+    ops,
+    queue,
+    session,
+    status_page,
+    verify,
+)
 from webapp.metrics import AppMetrics, QueueCollector, RequestMetrics
 from webapp.render import STATIC_DIR, error, make_templates
 from webapp.roles import Permission
@@ -47,6 +59,8 @@ def routes() -> list[BaseRoute]:
         Route("/documents/flagged/", queue.flagged_list, name="flagged"),
         Route("/documents/flagged/rows", queue.flagged_rows),
         Route("/documents/{document_id:path}/verify/", verify.verify_page),
+        Route("/documents/{document_id:path}/status/panel", status_page.status_panel),
+        Route("/documents/{document_id:path}/status/", status_page.status_page),
         Route("/documents/{document_id:path}/actions", verify.submit_action, methods=["POST"]),
         Route("/audit/", audit.audit_view),
         Route("/admin/users/", admin.users_page, methods=["GET"]),
@@ -60,6 +74,11 @@ def routes() -> list[BaseRoute]:
         Route("/api/patients/{patient_id:path}/bundle", api.api_bundle),
         Route("/api/audit", audit.api_audit),
         Route("/ops/", console.console, name="console"),
+        Route("/ops/dlq/", dlq.dlq_page),
+        Route("/ops/dlq/retries", dlq.retries_fragment),
+        Route("/ops/dlq/letters/{ref}", dlq.letter_page),
+        Route("/ops/dlq/retry", dlq.retry, methods=["POST"]),
+        Route("/api/dlq/stats", dlq.api_dlq_stats),
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
         Route("/api/health", ops.api_health),

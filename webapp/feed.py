@@ -12,15 +12,15 @@ from collections.abc import Callable
 
 from confluent_kafka import KafkaException
 
-from schemas import DocumentStatusEvent, FlaggedItem
+from schemas import DeadLetter, DocumentStatusEvent, FlaggedItem
 from streams.consumers import TopicMissingError, assign_all, tail_consumer
 from streams.topics import BoundTopic, Topics
-from webapp.live import FLAGGED, STATUS, LiveEvent, live_event
+from webapp.live import DLQ, FLAGGED, STATUS, LiveEvent, live_event
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[LiveEvent], object]
-LiveTopic = BoundTopic[FlaggedItem] | BoundTopic[DocumentStatusEvent]
+LiveTopic = BoundTopic[FlaggedItem] | BoundTopic[DocumentStatusEvent] | BoundTopic[DeadLetter]
 
 
 class LiveFeed:
@@ -36,6 +36,7 @@ class LiveFeed:
         self._decoders: dict[str, tuple[str, LiveTopic]] = {
             topics.flagged_items.name: (FLAGGED, topics.flagged_items),
             topics.document_status.name: (STATUS, topics.document_status),
+            topics.dlq.name: (DLQ, topics.dlq),
         }
         self._bootstrap = bootstrap_servers
         self._sink = sink

@@ -68,6 +68,7 @@ AUDIT_ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.CORRECT_DATA: "Data corrected",
     AuditAction.ROLLBACK: "Removed from record",
     AuditAction.LEGACY_IMPORT: "Legacy import",
+    AuditAction.DLQ_RETRY: "Dead letter retried",
 }
 
 
