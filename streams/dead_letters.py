@@ -1,4 +1,5 @@
-"""Dead letters: read them back from the DLQ topic, filter them, replay them to their source."""
+"""Dead letters: read them back from the DLQ topic, filter them, replay them to their source
+with headers naming the letter, who retried it and the retry (docs/contract.md#dead-letters)."""
 
 from __future__ import annotations
 
@@ -66,25 +67,6 @@ def read_dead_letters(
         except ValidationError:
             continue  # not ours: something else wrote to the DLQ topic
         yield StoredLetter(record.partition, record.offset, letter)
-
-
-def replay(
-    bootstrap: str, letters: Iterable[StoredLetter], *, payload_override: bytes | None = None
-) -> int:
-    """Publish each letter's payload (or a fixed one) back to its source topic, keyed as before."""
-    count = 0
-    with EventProducer(bootstrap) as producer:
-        for stored in letters:
-            letter = stored.letter
-            value = payload_override if payload_override is not None else letter.payload.encode()
-            producer.send(
-                letter.source_topic,
-                value,
-                key=letter.key,
-                headers=[(REPLAY_HEADER, stored.ref.encode())],
-            )
-            count += 1
-    return count
 
 
 @dataclass(frozen=True, slots=True)
