@@ -47,14 +47,27 @@ def register_heartbeat(app: faust.App, worker: MergeWorker) -> Any:
         # faust's own topics (its assignor's leader topic) are no work.
         return [(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in inputs]
 
-    @app.timer(interval=worker.settings.heartbeat_interval_seconds)  # type: ignore[untyped-decorator]
-    async def beat() -> None:
-        owned = assigned()
+    async def send(owned: list[tuple[str, int]]) -> None:
         worker.prometheus.assigned_partitions.set(len(owned))
         try:
             await asyncio.to_thread(publish_heartbeat, worker, heartbeat(worker, owned))
         except Exception:  # a missed beat is what readers notice; the worker goes on
             log.warning("could not publish the worker heartbeat", exc_info=True)
+
+    @app.timer(interval=worker.settings.heartbeat_interval_seconds)  # type: ignore[untyped-decorator]
+    async def beat() -> None:
+        await send(assigned())
+
+    # At once when partitions are assigned, so a worker shows alive without waiting an interval.
+    pending: set[asyncio.Task[None]] = set()
+
+    async def on_assigned(_app: Any, assigned: Any, **_kwargs: Any) -> None:
+        owned = [(tp.topic, tp.partition) for tp in assigned if tp.topic in inputs]
+        task = asyncio.get_running_loop().create_task(send(owned))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
 
     async def last_beat(_app: Any, **_kwargs: Any) -> None:
         try:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 
 from domain.retry_audit import retry_entry
@@ -43,6 +44,17 @@ class RetryRequest:
             return self.fixed_payload
         return self.stored.letter.payload.encode()
 
+    def document_id(self) -> str | None:
+        """The letter's document, or the one the sent event names (a too_large letter was
+        never parsed, yet its event may well name its document)."""
+        if self.stored.letter.document_id:
+            return self.stored.letter.document_id
+        try:
+            found = orjson.loads(self.value()).get("document_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            return None
+        return found if isinstance(found, str) and found else None
+
 
 def record_retries(
     conn: psycopg.Connection, requests: Sequence[RetryRequest], clock: Clock = utc_now
@@ -54,7 +66,7 @@ def record_retries(
         for r in requests
         if (
             e := retry_entry(
-                r.stored.letter,
+                r.stored.letter.model_copy(update={"document_id": r.document_id()}),
                 r.stored.ref,
                 r.retry_id,
                 r.requested_by,
@@ -76,7 +88,7 @@ def record_retries(
                     r.stored.letter.event_id,
                     r.stored.letter.error_kind,
                     r.stored.letter.source_topic,
-                    r.stored.letter.document_id,
+                    r.document_id(),
                     r.stored.letter.key,
                     r.requested_by,
                     r.fixed_payload is not None,

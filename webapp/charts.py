@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 WIDTH, HEIGHT = 560, 190
-LEFT, RIGHT, TOP, BOTTOM = 52, 10, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 60, 10, 12, 28
 Format = Callable[[float], str]
 
 
@@ -21,15 +21,15 @@ class Series:
 
 
 def percent(v: float) -> str:
-    return f"{v * 100:.0f} %"
+    return f"{v * 100:.1f} %" if 0 < v < 0.1 else f"{v * 100:.0f} %"
 
 
 def count(v: float) -> str:
-    return f"{v:,.0f}"
+    return f"{v:,.0f}" if v >= 10 or v == int(v) else f"{v:.1f}"
 
 
 def millis(v: float) -> str:
-    return f"{v:,.0f} ms"
+    return f"{v / 1000:,.1f} s" if v >= 10_000 else f"{v:,.0f} ms"
 
 
 def _x(i: int, n: int) -> float:
@@ -80,10 +80,14 @@ def line_chart(
     band: tuple[float, float] | None = None,
     limit: float | None = None,
     floor: float = 0.0,
+    cap: float | None = None,
 ) -> Markup:
-    """Lines over the buckets; a shaded target band or a dashed limit line."""
+    """Lines over the buckets; a shaded target band or a dashed limit line; `cap` bounds the
+    axis (1.0 for rates)."""
     marks: list[float | None] = [band[1]] if band else [limit] if limit is not None else []
     top = _top([v for s in series for v in s.values] + marks, floor)
+    if cap is not None:
+        top = min(top, cap)
     body: list[str] = []
     if band is not None:
         y1, y0 = _y(band[1], top), _y(band[0], top)

@@ -114,7 +114,7 @@ def console_view(tr: TimeRange, rows: Sequence[BucketLike], health: HealthReport
             "Flag rate (target band 5–20 %)",
             line_chart(
                 "Flag rate", labels, [Series("Flag rate", [p.flag_rate for p in per])], percent,
-                band=(0.05, 0.20),
+                band=(0.05, 0.20), cap=1.0,
             ),
         ),
         Chart(
@@ -123,7 +123,7 @@ def console_view(tr: TimeRange, rows: Sequence[BucketLike], health: HealthReport
             line_chart(
                 "Auto-approval rate", labels,
                 [Series("Auto-approval rate", [p.auto_approval_rate for p in per])], percent,
-                band=(0.80, 0.95),
+                band=(0.80, 0.95), cap=1.0,
             ),
         ),
         Chart(

@@ -41,7 +41,7 @@ async def _retries_context(request: Request, letters: list[StoredLetter]) -> dic
 
 
 async def dlq_page(request: Request) -> Response:
-    require(request, Permission.VIEW_OPS)
+    user = require(request, Permission.VIEW_OPS)
     flt, shown = parse_filter(request.query_params)
     try:
         letters = await _letters(request)
@@ -50,7 +50,6 @@ async def dlq_page(request: Request) -> Response:
     matching = [s for s in letters if flt.matches(s)]
     listed = list(reversed(matching))[:MAX_LISTED]  # newest first
     retried = await db(request, retries_of, [s.ref for s in listed])
-    rejected = new_letters(letters)
     return render(
         request,
         "dlq.html",
@@ -62,18 +61,12 @@ async def dlq_page(request: Request) -> Response:
             "filters": shown,
             "kinds": KINDS,
             "kind_labels": KIND_LABELS,
-            "retried": {ref: retry_outcome(row, rejected) for ref, row in retried.items()},
             "retried_rows": retried,
-            "can_retry": require_can(request, Permission.RETRY_DEAD_LETTERS),
+            "can_retry": user.can(Permission.RETRY_DEAD_LETTERS),
             "sent": request.query_params.get("sent"),
             **await _retries_context(request, letters),
         },
     )
-
-
-def require_can(request: Request, permission: Permission) -> bool:
-    user = require(request, Permission.VIEW_OPS)
-    return user.can(permission)
 
 
 async def retries_fragment(request: Request) -> Response:

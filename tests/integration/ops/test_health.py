@@ -54,6 +54,15 @@ def test_status_goes_red_when_the_last_worker_stops_and_green_after_a_restart(
     publish(settings, (d.result for d in docs))
     wait_until_processed(settings, len(docs))
     _, report = _wait_status(settings, "ok", 60)
+    deadline = time.monotonic() + 20
+    # Offsets commit every second; a heartbeat after the batches comes within 5 s.
+    while (
+        report["components"]["consumer_group"]["total_lag"]
+        or report["components"]["workers"]["workers"][0]["batches"] == 0
+    ):
+        assert time.monotonic() < deadline, f"lag or heartbeat never settled: {report}"
+        time.sleep(0.5)
+        _, report = _status(settings)
     components = report["components"]
     assert components["postgresql"]["latency_ms"] >= 0
     assert components["kafka"]["brokers"] == 1
