@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from config import ResolvedSettings
@@ -44,12 +45,31 @@ def _database_figures(settings: ResolvedSettings) -> tuple[int, int, Counter[str
     return len(rows), sum(1 for status, _ in rows if status == "flagged"), rules
 
 
+def _stored_windows(settings: ResolvedSettings) -> tuple[int, int, Counter[str]]:
+    """What the console reads: the pipeline.metrics windows the app keeps in PostgreSQL."""
+    with connect(settings.database_url) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(documents), 0), coalesce(sum(flagged), 0) FROM metrics_windows"
+        ).fetchone()
+        reasons = conn.execute(
+            "SELECT r.key, sum(r.value::int) FROM metrics_windows, jsonb_each_text(reasons) r "
+            "GROUP BY 1"
+        ).fetchall()
+    assert row is not None
+    return int(row[0]), int(row[1]), Counter({k: int(n) for k, n in reasons})
+
+
 def test_prometheus_scrapes_worker_and_app_and_answers_the_dashboard_queries(
-    settings: ResolvedSettings, start_worker: Callable, tmp_path: Path
+    settings: ResolvedSettings,
+    start_worker: Callable,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     docs = demo_feed(settings, 40, seed=31)
+    monkeypatch.setenv("OPTIMERGE_METRICS_WINDOW_SECONDS", "1")
     [metrics_port] = free_ports(1)
     start_worker(None, "--metrics-port", str(metrics_port))
+    # The app also keeps the windows for its console: both views must tell the same story.
     app = create_app(settings, AppSettings(secret_key=SecretStr("p" * 48), live_updates=False))
     with AppServer(app) as server:
         prometheus = Prometheus(
@@ -99,7 +119,15 @@ def test_prometheus_scrapes_worker_and_app_and_answers_the_dashboard_queries(
                 Topics(settings.topic_prefix).inputs()
             )
             assert prometheus.scalar(lag_total) == 0
-            assert prometheus.scalar("sum(optimerge_worker_assigned_partitions)") == 6
+            [consuming] = dashboard_queries("Partitions consumed")
+            assert prometheus.scalar(consuming) == 6
+
+            # The console's store of pipeline.metrics windows agrees with the counters.
+            deadline = time.monotonic() + 30
+            while _stored_windows(settings)[0] < merged:
+                assert time.monotonic() < deadline, "the windows were not all stored"
+                time.sleep(0.25)
+            assert _stored_windows(settings) == (merged, flagged, rules_fired)
 
             # The app's queue gauges, read from PostgreSQL at scrape time.
             assert prometheus.scalar("max(optimerge_flagged_documents)") == flagged
