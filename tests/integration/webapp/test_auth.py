@@ -17,7 +17,13 @@ from webapp.app import routes
 from ..pipeline._helpers import read_topic
 from ._support import PASSWORD, add_user, csrf_token, login, page_token, seed_documents
 
-PUBLIC = {("/login", "GET"), ("/login", "POST"), ("/healthz", "GET"), ("/metrics", "GET")}
+PUBLIC = {
+    ("/login", "GET"),
+    ("/login", "POST"),
+    ("/healthz", "GET"),
+    ("/readyz", "GET"),
+    ("/metrics", "GET"),
+}
 
 
 def _guarded() -> list[tuple[str, str]]:
@@ -61,6 +67,7 @@ def test_public_endpoints_answer_without_login(make_client: Callable[[], TestCli
     client = make_client()
     assert client.get("/login").status_code == 200
     assert client.get("/healthz").json()["database"] is True
+    assert client.get("/readyz").json()["status"] == "ready"
     assert "optimerge_app_requests_total" in client.get("/metrics").text
     assert client.get("/static/app.css").status_code == 200
 
