@@ -81,7 +81,7 @@ def _wait(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
 def test_each_flagged_item_reaches_its_channels_exactly_once_despite_failures(
     settings: ResolvedSettings, start_worker: Callable, receiver: FlakyReceiver, tmp_path: Path
 ) -> None:
-    docs = demo_feed(settings, 30, seed=8)
+    docs = demo_feed(settings, 60, seed=22)
     worker = start_worker()
     publish(settings, (d.result for d in docs))
     wait_until_processed(settings, len(docs))
