@@ -8,6 +8,7 @@ import faust
 
 from config import ResolvedSettings
 from streams.groups import group_id
+from streams.read_committed import use_read_committed
 from streams.topics import MAX_MESSAGE_BYTES
 
 __all__ = ["create_app", "faust_broker_url", "group_id"]
@@ -22,7 +23,7 @@ def faust_broker_url(bootstrap_servers: str) -> str:
 def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> faust.App:
     data = datadir or settings.infra.state_dir / "faust" / group_id(settings)
     data.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         group_id(settings),
         broker=faust_broker_url(settings.kafka_bootstrap_servers),
         # We parse bytes ourselves, so bad input reaches our dead-letter path, not faust's.
@@ -38,3 +39,5 @@ def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> fa
         consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         broker_commit_interval=1.0,
     )
+    use_read_committed(app)
+    return app
