@@ -69,9 +69,17 @@ def test_read_search_and_errors(seeded) -> None:
     read = client.get(f"/fhir/Observation/{first['id']}")
     assert read.status_code == 200
     assert read.headers["etag"] == f'W/"{first["meta"]["versionId"]}"'
-    assert client.get(f"/fhir/Observation/{first['id']}", headers={"If-None-Match": read.headers["etag"]}).status_code == 304
+    assert (
+        client.get(
+            f"/fhir/Observation/{first['id']}", headers={"If-None-Match": read.headers["etag"]}
+        ).status_code
+        == 304
+    )
     assert_outcome(client.get("/fhir/Observation?nope=1"), 400, "invalid")
-    assert client.get("/fhir/Observation?nope=1", headers={"Prefer": "handling=lenient"}).status_code == 200
+    assert (
+        client.get("/fhir/Observation?nope=1", headers={"Prefer": "handling=lenient"}).status_code
+        == 200
+    )
     assert_outcome(client.get("/fhir/Observation/does-not-exist"), 404, "not-found")
     assert_outcome(client.get("/fhir/Nope/1"), 404, "not-supported")
     every = client.get(f"/fhir/Patient/{patient}/$everything")
