@@ -130,6 +130,9 @@ def parse_query(
     problems: list[str] = []
     seen: set[str] = set()
     for name, value in params:
+        if "\x00" in name or "\x00" in value:
+            problems.append("a parameter holds a NUL character")
+            continue
         if name in FORMAT_PARAMS:
             if name == "_format" and value not in JSON_FORMATS:
                 raise BadQuery([f"_format={value} is not served: this server speaks JSON"], 406)
