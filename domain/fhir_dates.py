@@ -89,7 +89,9 @@ class Bounds:
         if prefix in UNSUPPORTED_PREFIXES:
             raise BadDate(f"the prefix {prefix!r} is not supported (use eq, ge, gt, le or lt)")
         if prefix not in PREFIXES:
-            raise BadDate(f"unknown prefix {prefix!r} (use eq, ge, gt, le or lt)")
+            raise BadDate(
+                f"{prefixed!r} is not a FHIR date with an optional prefix eq, ge, gt, le or lt"
+            )
         interval = parse_interval(prefixed[2:] if prefixed[:2].isalpha() else prefixed)
         after, before = {
             "eq": (interval.start, interval.end),
