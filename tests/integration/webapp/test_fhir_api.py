@@ -104,7 +104,7 @@ def test_read_is_conditional_and_labelled(fhir):
 
 
 def test_errors_are_operation_outcomes(fhir):
-    client, patient = fhir
+    client, _ = fhir
     text = outcome_of(client.get("/fhir/Condition?colour=blue"), 400, "invalid")
     assert "unknown parameter 'colour'" in text
     lenient = client.get("/fhir/Condition?colour=blue", headers={"Prefer": "handling=lenient"})
