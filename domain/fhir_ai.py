@@ -14,7 +14,7 @@ input/pagecontent/requirements.md).
   for the human in the loop (EX_Provenance.fsh, EX_PriorAuth.fsh).
 
 Pure: decorations are added when the API reads a resource, from the document's row, so rows
-stored before this existed carry them too (see webapp/fhir/README in docs/contract.md#fhir-api).
+stored before this existed carry them too (docs/contract.md#fhir-api).
 """
 
 from __future__ import annotations

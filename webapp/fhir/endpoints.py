@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
@@ -16,9 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.bundle import devices_for, provenance_for
-from domain.fhir_ai import ai_device
 from domain.fhir_bundles import (
-    Version,
     history,
     page_links,
     patient_resource,
@@ -35,10 +32,11 @@ from domain.fhir_search import (
     search_params_for,
 )
 from domain.fhir_types import SERVED_TYPES, is_fhir_id
-from storage import fhir as store
+from storage import fhir_derived as derived
 from webapp.auth import current_user
-from webapp.context import db
+from webapp.context import ctx, db
 from webapp.fhir.capability import capability_statement
+from webapp.fhir.loaders import gone, search_page, versions_of
 from webapp.fhir.outcome import FhirJSON, FhirProblem, outcome, resource_response
 from webapp.fhir.read_audit import record_read
 from webapp.roles import Permission, User
@@ -98,65 +96,15 @@ def _id_of(request: Request, resource_type: str) -> str:
     return resource_id
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def _versions(request: Request, resource_type: str, resource_id: str) -> list[Version]:
-    """Every version, newest first; raises 404 when there never was one."""
-    missing = FhirProblem(404, f"{resource_type}/{resource_id} does not exist")
-    if resource_type == "Patient":
-        row = await db(request, store.read_patient, resource_id)
-        if row is None:
-            raise missing
-        patient = patient_resource(row.patient_id, row.record, row.updated_at)
-        version = int(patient["meta"]["versionId"])
-        return [Version(resource_type, resource_id, version, patient, row.updated_at)]
-    if resource_type == "Provenance":
-        found = await db(request, store.read_provenance, resource_id)
-        if found is None:
-            raise missing
-        if isinstance(found, str):
-            raise _gone(resource_type, resource_id)
-        provenance = provenance_for(found)
-        at = found.updated_at or _now()
-        return [Version(resource_type, resource_id, found.version, provenance, at)]
-    stored = await db(request, store.stored_history, resource_type, resource_id)
-    if stored:
-        return [
-            Version(
-                resource_type,
-                resource_id,
-                s.version_id,
-                None if s.body is None else stored_resource(s.body, s.facts, current=s.current),
-                s.last_updated,
-            )
-            for s in stored
-        ]
-    if resource_type == "Device":
-        model = await db(request, store.read_model, resource_id)
-        if model is not None:
-            return [Version(resource_type, resource_id, 1, ai_device(*model), _now())]
-    raise missing
-
-
-def _gone(resource_type: str, resource_id: str) -> FhirProblem:
-    return FhirProblem(
-        410,
-        f"{resource_type}/{resource_id} was removed from the record (its document was rolled "
-        "back, or re-extracted without it); its history remains at _history",
-    )
-
-
 @fhir_endpoint
 async def read(request: Request, user: User) -> Response:
     resource_type = _type_of(request)
     resource_id = _id_of(request, resource_type)
     _query(request, frozenset())
-    versions = await _versions(request, resource_type, resource_id)
+    versions = await versions_of(request, resource_type, resource_id)
     latest = versions[0]
     if latest.resource is None:
-        raise _gone(resource_type, resource_id)
+        raise gone(resource_type, resource_id)
     record_read(request, user, "read", [latest.resource])
     return resource_response(request, latest.resource)
 
@@ -167,7 +115,7 @@ async def vread(request: Request, user: User) -> Response:
     resource_id = _id_of(request, resource_type)
     _query(request, frozenset())
     wanted = str(request.path_params["version_id"])
-    versions = await _versions(request, resource_type, resource_id)
+    versions = await versions_of(request, resource_type, resource_id)
     for v in versions:
         if v.resource is not None and str(v.version_id) == wanted:
             record_read(request, user, "vread", [v.resource])
@@ -187,7 +135,7 @@ async def instance_history(request: Request, user: User) -> Response:
     resource_type = _type_of(request)
     resource_id = _id_of(request, resource_type)
     query = _query(request, HISTORY_PARAMS)
-    versions = await _versions(request, resource_type, resource_id)
+    versions = await versions_of(request, resource_type, resource_id)
     since = query.updated.after
     if since is not None:
         versions = [v for v in versions if v.at >= since]
@@ -195,36 +143,25 @@ async def instance_history(request: Request, user: User) -> Response:
     url = f"{_base(request)}/{resource_type}/{resource_id}/_history"
     links = page_links(url, query.used, count, query.offset, len(versions))
     record_read(request, user, "history", [v.resource for v in page if v.resource])
-    bundle = history(_base(request), url, page, total=len(versions), links=links, now=_now())
+    bundle = history(
+        _base(request), url, page, total=len(versions), links=links, now=ctx(request).clock()
+    )
     return FhirJSON(bundle)
-
-
-async def _search_page(
-    request: Request, resource_type: str, query: Query
-) -> tuple[int, list[dict[str, Any]]]:
-    if resource_type == "Patient":
-        patients = await db(request, store.search_patients, query)
-        found = [patient_resource(p.patient_id, p.record, p.updated_at) for p in patients.items]
-        return patients.total, found
-    if resource_type == "Provenance":
-        provenance = await db(request, store.search_provenance, query)
-        return provenance.total, [provenance_for(c) for c in provenance.items]
-    stored = await db(request, store.search_stored, resource_type, query)
-    items = [stored_resource(s.body, s.facts, current=True) for s in stored.items if s.body]
-    return stored.total, items
 
 
 @fhir_endpoint
 async def search(request: Request, user: User) -> Response:
     resource_type = _type_of(request)
     query = _query(request, search_params_for(resource_type))
-    total, matches = await _search_page(request, resource_type, query)
+    total, matches = await search_page(request, resource_type, query)
     url = f"{_base(request)}/{resource_type}"
     count = 0 if query.summary_count else query.count
     links = page_links(url, query.used, count, query.offset, total)
     if matches:
         record_read(request, user, "search", matches)
-    bundle = searchset(_base(request), url, matches, total=total, links=links, now=_now())
+    bundle = searchset(
+        _base(request), url, matches, total=total, links=links, now=ctx(request).clock()
+    )
     return FhirJSON(bundle)
 
 
@@ -238,7 +175,7 @@ async def everything(request: Request, user: User) -> Response:
             raise BadQuery([f"_type: not served here: {', '.join(unknown)}"])
     found = None
     if is_fhir_id(patient_id):
-        found = await db(request, store.patient_everything, patient_id, query)
+        found = await db(request, derived.patient_everything, patient_id, query)
     if found is None:
         raise FhirProblem(404, f"Patient/{patient_id} does not exist")
     types = query.types
@@ -270,7 +207,7 @@ async def everything(request: Request, user: User) -> Response:
         page_matches,
         total=len(everything_entries),
         links=links,
-        now=_now(),
+        now=ctx(request).clock(),
         included=page_included,
     )
     return FhirJSON(bundle)

@@ -22,6 +22,7 @@ from fhirpy import SyncFHIRClient
 from fhirpy.base.exceptions import ResourceNotFound
 
 from config import ResolvedSettings
+from domain.fhir_ai import provenance_id
 from optimerge.demo import load_sample
 from schemas import ExtractionResult
 from storage.db import connect
@@ -190,6 +191,8 @@ def test_fhir_clients_read_a_record_fed_by_a_worker(settings: ResolvedSettings, 
             .fetch_all()
             == []
         )
+        rolled_provenance = http.get(f"/fhir/Provenance/{provenance_id(rolled.document_id)}")
+        assert rolled_provenance.status_code == 410
         trail = fhir.execute(f"{gone['resourceType']}/{gone['id']}/_history", method="get")
         validate(trail)
         assert [e["request"]["method"] for e in trail["entry"]] == ["DELETE", "POST"]
