@@ -18,6 +18,7 @@ from webapp.corrections import CorrectionError, parse_corrected_resources
 from webapp.roles import User
 
 MAX_NOTE = 2000
+MAX_VERSION = 2**63 - 1
 
 
 class ActionInvalid(ValueError):
@@ -50,7 +51,8 @@ def build_action(
     raw_version = fields.get("expected_version")
     try:
         expected = int(str(raw_version))
-        if expected < 0:
+        # Versions are bigints: a larger number can never match (and once crashed the answer).
+        if not 0 <= expected <= MAX_VERSION:
             raise ValueError
     except ValueError:
         problems.append("“expected_version” must be the document version you reviewed.")

@@ -31,12 +31,15 @@ from webapp.endpoints import (
     console,
     dlq,
     live,
+    openapi,
     ops,
     queue,
     session,
     status_page,
     verify,
 )
+from webapp.fhir.outcome import is_fhir, outcome
+from webapp.fhir.routes import routes as fhir_routes
 from webapp.metrics import AppMetrics, QueueCollector, RequestMetrics
 from webapp.render import STATIC_DIR, error, make_templates
 from webapp.roles import Permission
@@ -79,6 +82,8 @@ def routes() -> list[BaseRoute]:
         Route("/ops/dlq/letters/{ref}", dlq.letter_page),
         Route("/ops/dlq/retry", dlq.retry, methods=["POST"]),
         Route("/api/dlq/stats", dlq.api_dlq_stats),
+        Route("/openapi.json", openapi.openapi_json),
+        *fhir_routes(),
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
         Route("/api/health", ops.api_health),
@@ -97,6 +102,7 @@ _PERMISSION_TEXT = {
     Permission.RETRY_DEAD_LETTERS: "retry dead letters (operators and admins do)",
     Permission.VIEW_DEAD_LETTER_PAYLOAD: "read a dead letter's payload, which holds patient data "
     "(admins do)",
+    Permission.READ_RECORDS: "read patient records over FHIR",
 }
 
 
@@ -124,6 +130,8 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if is_fhir(request.url.path):
+        return outcome(exc.status_code, str(exc.detail), headers=exc.headers)
     if exc.status_code == 404:
         return error(
             request,
@@ -132,7 +140,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             "There is no page at this address. Use the menu to find your way.",
         )
     if exc.status_code == 405:
-        return error(request, 405, "Not allowed here", "This address does not take that method.")
+        refused = error(request, 405, "Not allowed here", "This address does not take that method.")
+        refused.headers.update(exc.headers or {})  # Allow: the methods it does take
+        return refused
     if exc.status_code == 413:
         return error(request, 413, "Too large", "The request body is too large.")
     return error(request, exc.status_code, "Request refused", str(exc.detail))
@@ -140,6 +150,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    if is_fhir(request.url.path):
+        return outcome(500, "the server hit an unexpected error; the app's log has details")
     return error(
         request,
         500,

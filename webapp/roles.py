@@ -18,6 +18,9 @@ class Permission(StrEnum):
     ACT = "act"  # mark correct, correct data, remove from record
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
+    # Patient records over the FHIR API (webapp/fhir/). Every role reads records already (the
+    # document API, the bundle); a role for other systems may get this alone.
+    READ_RECORDS = "read_records"
     # Processing status of a document (ids, times, errors: no patient data).
     VIEW_STATUS = "view_status"
     VIEW_OPS = "view_ops"  # the operator console, health, dead letters without their payload
@@ -27,9 +30,18 @@ class Permission(StrEnum):
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.REVIEWER: frozenset({Permission.VIEW_QUEUE, Permission.ACT, Permission.VIEW_STATUS}),
+    Role.REVIEWER: frozenset(
+        {Permission.VIEW_QUEUE, Permission.ACT, Permission.READ_RECORDS, Permission.VIEW_STATUS}
+    ),
     # Compliance officers read everything and change nothing.
-    Role.AUDITOR: frozenset({Permission.VIEW_QUEUE, Permission.VIEW_AUDIT, Permission.VIEW_STATUS}),
+    Role.AUDITOR: frozenset(
+        {
+            Permission.VIEW_QUEUE,
+            Permission.VIEW_AUDIT,
+            Permission.READ_RECORDS,
+            Permission.VIEW_STATUS,
+        }
+    ),
     Role.ADMIN: frozenset(Permission),
     # Operators run the pipeline: console, health, retries; no patient data, no reviews.
     Role.OPERATOR: frozenset(

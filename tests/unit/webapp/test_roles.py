@@ -6,8 +6,24 @@ from webapp.roles import Permission, Role, User, parse_role
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        (Role.REVIEWER, {Permission.VIEW_QUEUE, Permission.ACT, Permission.VIEW_STATUS}),
-        (Role.AUDITOR, {Permission.VIEW_QUEUE, Permission.VIEW_AUDIT, Permission.VIEW_STATUS}),
+        (
+            Role.REVIEWER,
+            {
+                Permission.VIEW_QUEUE,
+                Permission.ACT,
+                Permission.READ_RECORDS,
+                Permission.VIEW_STATUS,
+            },
+        ),
+        (
+            Role.AUDITOR,
+            {
+                Permission.VIEW_QUEUE,
+                Permission.VIEW_AUDIT,
+                Permission.READ_RECORDS,
+                Permission.VIEW_STATUS,
+            },
+        ),
         (Role.ADMIN, set(Permission)),
         (
             Role.OPERATOR,
