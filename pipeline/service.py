@@ -4,28 +4,45 @@ decided; storage holds no policy, the planners no I/O (docs/contract.md#merge-se
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import orjson
 import psycopg
 
 from domain.audit_entries import failure_entry, merge_entry, review_entry
 from domain.documents import failed_document, merged_document
 from domain.failure_plan import plan_failure
-from domain.flag_rules import evaluate
+from domain.flag_rules import evaluate, foreign_reference
 from domain.merge_plan import ChangeSet, MergeDecision, plan_merge
 from domain.patients import PatientRecord
-from domain.reports import IncomingExtraction, MergeReport, ReviewReport
-from domain.review_plan import ReviewDecision, ReviewOutcome, plan_review
+from domain.references import Target, foreign_references, ids_to_look_up, references_in
+from domain.reports import (
+    FailedEvent,
+    IncomingExtraction,
+    MergeReport,
+    RefusedExtraction,
+    ReviewReport,
+)
+from domain.resources import local_reference_map, resource_ids_for
+from domain.review_plan import (
+    REFUSED_BY_DATABASE,
+    ReviewDecision,
+    ReviewOutcome,
+    invalid,
+    plan_review,
+)
 from domain.thresholds import RuleThresholds
 from schemas import ExtractionResult, FlagReason, ReviewAction
 from schemas.events import Clock, utc_now
 from storage import documents, resources, review_actions
 from storage.audit import append_audit
-from storage.db import transaction
+from storage.db import is_transient, transaction
 from storage.documents import LockedPatient
+
+log = logging.getLogger(__name__)
 
 # The flag rules as the service asks them: what is doubtful about this extraction for this record.
 Judge = Callable[[ExtractionResult, PatientRecord | None], Sequence[FlagReason]]
@@ -61,11 +78,16 @@ class MergeService:
             cur, [i.result.document_id for i in items], for_update=True
         )
         now = self.clock()
+        targets = {id(i): _targets(i) for i in items}
+        owners = resources.owners_of(cur, ids_to_look_up(t for ts in targets.values() for t in ts))
         decisions: list[tuple[IncomingExtraction, MergeDecision]] = []
         for item in items:
             result = item.result
-            reasons = self.judge(result, locked[result.patient_id].record)
+            reasons = list(self.judge(result, locked[result.patient_id].record))
             previous = stored.get(result.document_id)
+            foreign = _foreign(item, previous, targets[id(item)], owners)
+            if foreign is not None:
+                reasons.append(foreign)
             decisions.append((item, plan_merge(result, previous, reasons, now, item.raw)))
         writes = [(i, d) for i, d in decisions if d.writes]
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -93,29 +115,34 @@ class MergeService:
             for i, d in decisions
         ]
 
-    def record_failure(self, conn: psycopg.Connection, item: IncomingExtraction, error: str) -> int:
-        """Flag a document that could not be merged, in its own transaction; returns its
-        version. When the extraction itself is what the database refuses, a stand-in is stored
-        instead (the event as received goes to the dead-letter topic)."""
+    def record_failure(self, conn: psycopg.Connection, item: FailedEvent, error: str) -> int:
+        """Flag a document that could not be merged (or whose event was refused at the edge),
+        in its own transaction; returns its version. When the extraction itself is what the
+        database refuses, a stand-in is stored instead (the event as received goes to the
+        dead-letter topic)."""
         try:
             return self._record_failure(conn, item, error)
-        except psycopg.errors.DataError as exc:
-            stand_in = {
-                "document_id": item.result.document_id,
-                "patient_id": item.result.patient_id,
-                "extraction_version": item.result.extraction_version,
-                "unstorable": f"the extraction could not be stored: {exc}".strip(),
-            }
-            return self._record_failure(conn, replace(item, raw=orjson.dumps(stand_in)), error)
+        except Exception as exc:
+            if is_transient(exc) or isinstance(item, RefusedExtraction):
+                raise
+            stand_in = RefusedExtraction(
+                document_id=item.document_id,
+                patient_id=item.patient_id,
+                reason=f"the extraction could not be stored ({type(exc).__name__})",
+                payload_sha256=item.content_hash(),
+                payload_bytes=len(item.extraction_json().encode()),
+                received_at=item.received_at,
+                extraction_version=item.extraction_version,
+                attempts=item.attempts,
+                event_id=item.event_id,
+            )
+            return self._record_failure(conn, stand_in, error)
 
-    def _record_failure(
-        self, conn: psycopg.Connection, item: IncomingExtraction, error: str
-    ) -> int:
-        result = item.result
+    def _record_failure(self, conn: psycopg.Connection, item: FailedEvent, error: str) -> int:
         with transaction(conn) as cur:
-            locked = documents.lock_patients(cur, [result.patient_id])
-            stored = documents.load_documents(cur, [result.document_id], for_update=True)
-            decision = plan_failure(item, stored.get(result.document_id), error)
+            locked = documents.lock_patients(cur, [item.patient_id])
+            stored = documents.load_documents(cur, [item.document_id], for_update=True)
+            decision = plan_failure(item, stored.get(item.document_id), error)
             if not decision.writes:
                 return decision.version
             now = self.clock()
@@ -123,21 +150,99 @@ class MergeService:
                 documents.upsert_documents(cur, [failed_document(item, decision, error, now)])
             else:
                 documents.mark_failed(
-                    cur, result.document_id, decision, error, item.content_hash(), now
+                    cur, item.document_id, decision, error, item.content_hash(), now
                 )
-            append_audit(cur, locked, [failure_entry(result, decision, error, now)])
+            append_audit(cur, locked, [failure_entry(item, decision, error, now)])
         return decision.version
 
     def review(
         self, conn: psycopg.Connection, actions: Sequence[ReviewAction]
     ) -> list[ReviewReport]:
         """Apply actions in order, in one transaction; a redelivered action_id is answered as
-        it was the first time, never applied twice."""
+        it was the first time, never applied twice. Each action runs in a savepoint: one the
+        database refuses is rolled back alone and answered `invalid`; the others go on."""
         if not actions:
             return []
         with transaction(conn) as cur:
             locked = documents.lock_patients(cur, [a.patient_id for a in actions])
-            return [self._review_one(cur, locked, action) for action in actions]
+            return [self._review_isolated(conn, cur, locked, action) for action in actions]
+
+    def _review_isolated(
+        self,
+        conn: psycopg.Connection,
+        cur: psycopg.Cursor,
+        locked: dict[str, LockedPatient],
+        action: ReviewAction,
+    ) -> ReviewReport:
+        head = locked[action.patient_id]
+        chain = (head.audit_seq, head.audit_head)
+        try:
+            with conn.transaction():
+                return self._review_one(cur, locked, action)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            # Rolled back to the savepoint: the chain head must be too.
+            head.audit_seq, head.audit_head = chain
+            error = f"{type(exc).__name__}: {exc}".strip()
+            log.error("review action %s refused: %s", action.action_id, error)
+        version = self._refuse(conn, cur, action, REFUSED_BY_DATABASE)
+        return ReviewReport(invalid(action, version, REFUSED_BY_DATABASE), error=error)
+
+    def _refuse(
+        self, conn: psycopg.Connection, cur: psycopg.Cursor, action: ReviewAction, reason: str
+    ) -> int:
+        """Remember an action refused as invalid; returns the document's version (0: none)."""
+        try:
+            with conn.transaction():
+                stored = documents.load_documents(cur, [action.document_id], for_update=False)
+                version = stored[action.document_id].version if stored else 0
+                review_actions.remember_refusal(
+                    cur,
+                    action_id=action.action_id,
+                    document_id=action.document_id,
+                    action=action.action.value,
+                    reviewer=action.reviewer,
+                    reason=reason,
+                    version=version,
+                    now=self.clock(),
+                )
+                return version
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.exception("could not remember the refusal of action %s", action.action_id)
+            return 0
+
+    def refuse_action(
+        self,
+        conn: psycopg.Connection,
+        *,
+        action_id: uuid.UUID,
+        document_id: str,
+        patient_id: str,
+        action: str,
+        reviewer: str,
+        reason: str,
+    ) -> int:
+        """Answer an action refused at the edge `invalid`, and remember it under its id;
+        returns the document's version (0 when there is no such document)."""
+        with transaction(conn) as cur:
+            documents.lock_patients(cur, [patient_id])
+            stored = documents.load_documents(cur, [document_id], for_update=False)
+            version = stored[document_id].version if stored else 0
+            if stored and stored[document_id].patient_id == patient_id:
+                review_actions.remember_refusal(
+                    cur,
+                    action_id=action_id,
+                    document_id=document_id,
+                    action=action,
+                    reviewer=reviewer,
+                    reason=reason,
+                    version=version,
+                    now=self.clock(),
+                )
+            return version
 
     def _review_one(
         self, cur: psycopg.Cursor, locked: dict[str, LockedPatient], action: ReviewAction
@@ -162,6 +267,34 @@ class MergeService:
             # Conflicts are remembered too, so a redelivered action gets the same answer.
             review_actions.remember_decision(cur, decision, now)
         return ReviewReport(decision)
+
+
+def _targets(item: IncomingExtraction) -> list[Target]:
+    raw = item.raw
+    if raw is not None and b'"reference"' not in raw and b"\\u" not in raw:
+        return []  # the common case: nothing refers anywhere (one C-speed scan)
+    return references_in(item.result.resources)
+
+
+def _foreign(
+    item: IncomingExtraction,
+    stored: object,
+    targets: list[Target],
+    owners: dict[str, str],
+) -> FlagReason | None:
+    if not targets:
+        return None
+    result = item.result
+    scheme = getattr(stored, "id_scheme", None)
+    ids = resource_ids_for(
+        result.document_id,
+        result.resources,
+        patient_id=result.patient_id,
+        **({"scheme": scheme} if scheme else {}),
+    )
+    own = local_reference_map(result.resources, ids)
+    found = foreign_references(result.patient_id, targets, owners, own_references=own)
+    return foreign_reference(found)
 
 
 def _segments(items: Sequence[IncomingExtraction]) -> Iterator[list[IncomingExtraction]]:
