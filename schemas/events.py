@@ -7,6 +7,7 @@ import base64
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -14,8 +15,10 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     field_validator,
 )
 
@@ -137,8 +140,21 @@ def _in_range(value: datetime) -> datetime:
     return value
 
 
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
+
+
+def _iso_text(value: object) -> object:
+    # Not a number of seconds since 1970: the contract says ISO 8601 with a time zone.
+    if isinstance(value, int | float | Decimal):
+        raise ValueError("a timestamp is an ISO 8601 string with a time zone, not a number")
+    return value
+
+
 # Timestamps of input events: aware, and readable back by every reader in every time zone.
-InputDatetime = Annotated[AwareDatetime, AfterValidator(_in_range)]
+InputDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
 
 
 class ExtractionModel(BaseModel):
@@ -204,11 +220,11 @@ class ExtractionResult(_Event):
     document_id: NonEmptyStr
     patient_id: NonEmptyStr
     # An `integer` column: at most 2^31 - 1.
-    extraction_version: int = Field(default=1, ge=1, le=MAX_INT32)
+    extraction_version: StrictInt = Field(default=1, ge=1, le=MAX_INT32)
     uploaded_at: InputDatetime
     extracted_at: InputDatetime
     model: ExtractionModel
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: Annotated[float, BeforeValidator(_not_bool)] = Field(ge=0.0, le=1.0)
     patient: PatientDemographics = Field(default_factory=PatientDemographics)
     resources: list[FhirResource] = Field(default_factory=list, max_length=MAX_RESOURCES)
     source_snippets: dict[str, list[SourceSnippet]] = Field(default_factory=dict)
@@ -242,7 +258,7 @@ class ReviewAction(_Event):
     # Who acted: the reviewer's account, or the operator named on the command line.
     reviewer: NonEmptyStr
     actor_kind: Literal[ActorKind.REVIEWER, ActorKind.OPERATOR] = ActorKind.REVIEWER
-    expected_version: int = Field(ge=0, le=MAX_INT64)
+    expected_version: StrictInt = Field(ge=0, le=MAX_INT64)
     corrected_resources: list[FhirResource] | None = Field(default=None, max_length=MAX_RESOURCES)
     note: str = Field(default="", max_length=MAX_NOTE_CHARS)
     requested_at: InputDatetime = Field(default_factory=utc_now)

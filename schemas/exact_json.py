@@ -21,11 +21,19 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _integer(text: str) -> int | Decimal:
+    # Beyond 64 bits (which orjson writes) an integer stays a Decimal, digit for digit.
+    return int(text) if len(text) <= 18 else Decimal(text)
+
+
 def loads_exact(data: bytes | bytearray | memoryview | str) -> Any:
-    """Parse UTF-8 JSON; decimals as Decimal. Raises ValueError (UnicodeDecodeError and
-    json.JSONDecodeError are ValueErrors) or RecursionError for anything it refuses."""
+    """Parse UTF-8 JSON; decimals (and integers beyond 64 bits) as Decimal. Raises ValueError
+    (UnicodeDecodeError and json.JSONDecodeError are ValueErrors) or RecursionError for
+    anything it refuses."""
     text = data if isinstance(data, str) else bytes(data).decode("utf-8")
-    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    return json.loads(
+        text, parse_float=Decimal, parse_int=_integer, parse_constant=_refuse_constant
+    )
 
 
 def decimal_text(value: Decimal) -> str:
@@ -45,8 +53,39 @@ def _default(value: Any) -> Any:
 
 def dumps_exact(value: Any, *, option: int = 0) -> bytes:
     """orjson's output, with Decimals written exactly (and FhirDates as FHIR strings)."""
-    return orjson.dumps(value, default=_default, option=option | orjson.OPT_PASSTHROUGH_DATACLASS)
+    option |= orjson.OPT_PASSTHROUGH_DATACLASS
+    try:
+        return orjson.dumps(value, default=_default, option=option)
+    except TypeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        # orjson writes integers up to 64 bits only: larger ones go as exact decimals.
+        return orjson.dumps(_big_ints_as_decimals(value), default=_default, option=option)
+
+
+def _big_ints_as_decimals(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _big_ints_as_decimals(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_big_ints_as_decimals(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return Decimal(value)
+    return value
 
 
 def dumps_exact_text(value: Any) -> str:
     return dumps_exact(value).decode()
+
+
+def _default_or_str(value: Any) -> Any:
+    try:
+        return _default(value)
+    except TypeError:
+        return str(value)
+
+
+def dumps_for_display(value: Any, *, option: int = 0) -> bytes:
+    """For API answers and CLI output: exact decimals; anything else unknown as its str()."""
+    return orjson.dumps(
+        value, default=_default_or_str, option=option | orjson.OPT_PASSTHROUGH_DATACLASS
+    )

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
+from domain.resources import resource_ids_for
 from schemas import ActorKind, ReviewAction
 from storage.db import connect
 from storage.patients import import_patients
-from domain.resources import resource_ids_for
 from storage.read import document_state
 from tests.harness import Harness
 
