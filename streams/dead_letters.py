@@ -66,12 +66,20 @@ def read_dead_letters(
 def replay(
     bootstrap: str, letters: Iterable[StoredLetter], *, payload_override: bytes | None = None
 ) -> int:
-    """Publish each letter's payload (or a fixed one) back to its source topic, keyed as before."""
+    """Publish each letter's payload (or a fixed one) back to its source topic, keyed as before.
+    A letter that kept only the first bytes of its message (`payload_truncated`) is skipped
+    unless a fixed payload is given: replaying a fragment would only be refused again."""
     count = 0
     with EventProducer(bootstrap) as producer:
         for stored in letters:
             letter = stored.letter
-            value = payload_override if payload_override is not None else letter.payload.encode()
+            if payload_override is None and letter.payload_truncated:
+                continue
+            value = (
+                payload_override
+                if payload_override is not None
+                else letter.payload_bytes_as_received()
+            )
             producer.send(
                 letter.source_topic,
                 value,

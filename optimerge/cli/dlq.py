@@ -15,7 +15,10 @@ from streams.topics import Topics
 
 dlq_app = typer.Typer(help="Dead letters: events that could not be processed, with the reason.")
 
-Kind = Annotated[str | None, typer.Option(help="invalid_json, schema, too_large or merge_error.")]
+Kind = Annotated[
+    str | None,
+    typer.Option(help="invalid_json, schema, too_large, merge_error, action_error or stuck."),
+]
 Document = Annotated[str | None, typer.Option(help="Only this document id.")]
 Patient = Annotated[str | None, typer.Option(help="Only this patient id (message key).")]
 Reason = Annotated[str | None, typer.Option(help="Only reasons containing this text.")]
@@ -106,5 +109,14 @@ def dlq_replay(
         typer.echo(f"{len(found)} letter(s) match", err=True)
         return
     payload = fixed.read_bytes() if fixed is not None else None
+    if payload is None:
+        for s in found:
+            if s.letter.payload_truncated:
+                typer.echo(
+                    f"skipped {s.ref}: it kept only the first bytes of its message "
+                    f"({s.letter.payload_bytes} bytes, sha256 {s.letter.payload_sha256}); "
+                    "replay it with --fixed FILE",
+                    err=True,
+                )
     count = replay(bootstrap, found, payload_override=payload)
     typer.echo(f"replayed {count} letter(s)", err=True)
