@@ -90,7 +90,7 @@ def parse_corrected_resources(
             continue
         rtype = resource.get("resourceType")
         if not isinstance(rtype, str) or rtype not in R4_RESOURCE_TYPES:
-            problems.append(f"{where} needs a FHIR R4 resourceType such as “Condition”.")
+            problems.append(f"{where} needs a resourceType (FHIR R4) such as “Condition”.")
             continue
         where = f"Resource {index} ({rtype})"
         # The same limits as every event the merge agent takes (depth, strings, characters).
