@@ -12,13 +12,12 @@ from dataclasses import dataclass
 
 import psycopg
 
-from domain.audit_entries import failure_entry, merge_entry, review_entry
+from domain.audit_entries import failure_entry, merge_entry
 from domain.documents import failed_document, merged_document
 from domain.failure_plan import plan_failure
-from domain.flag_rules import evaluate, foreign_reference
+from domain.flag_rules import evaluate
 from domain.merge_plan import ChangeSet, MergeDecision, plan_merge
 from domain.patients import PatientRecord
-from domain.references import Target, foreign_references, ids_to_look_up, references_in
 from domain.reports import (
     FailedEvent,
     IncomingExtraction,
@@ -26,21 +25,14 @@ from domain.reports import (
     RefusedExtraction,
     ReviewReport,
 )
-from domain.resources import local_reference_map, resource_ids_for
-from domain.review_plan import (
-    REFUSED_BY_DATABASE,
-    ReviewDecision,
-    ReviewOutcome,
-    invalid,
-    plan_review,
-)
 from domain.thresholds import RuleThresholds
+from pipeline import reviews
+from pipeline.foreign import ForeignReferences
 from schemas import ExtractionResult, FlagReason, ReviewAction
 from schemas.events import Clock, utc_now
-from storage import documents, resources, review_actions
+from storage import documents, resources
 from storage.audit import append_audit
 from storage.db import is_transient, transaction
-from storage.documents import LockedPatient
 
 log = logging.getLogger(__name__)
 
@@ -78,16 +70,15 @@ class MergeService:
             cur, [i.result.document_id for i in items], for_update=True
         )
         now = self.clock()
-        targets = {id(i): _targets(i) for i in items}
-        owners = resources.owners_of(cur, ids_to_look_up(t for ts in targets.values() for t in ts))
+        foreign = ForeignReferences(cur, items)
         decisions: list[tuple[IncomingExtraction, MergeDecision]] = []
         for item in items:
             result = item.result
             reasons = list(self.judge(result, locked[result.patient_id].record))
             previous = stored.get(result.document_id)
-            foreign = _foreign(item, previous, targets[id(item)], owners)
-            if foreign is not None:
-                reasons.append(foreign)
+            pointing = foreign.reason(item, previous)
+            if pointing is not None:
+                reasons.append(pointing)
             decisions.append((item, plan_merge(result, previous, reasons, now, item.raw)))
         writes = [(i, d) for i, d in decisions if d.writes]
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -159,60 +150,9 @@ class MergeService:
         self, conn: psycopg.Connection, actions: Sequence[ReviewAction]
     ) -> list[ReviewReport]:
         """Apply actions in order, in one transaction; a redelivered action_id is answered as
-        it was the first time, never applied twice. Each action runs in a savepoint: one the
-        database refuses is rolled back alone and answered `invalid`; the others go on."""
-        if not actions:
-            return []
-        with transaction(conn) as cur:
-            locked = documents.lock_patients(cur, [a.patient_id for a in actions])
-            return [self._review_isolated(conn, cur, locked, action) for action in actions]
-
-    def _review_isolated(
-        self,
-        conn: psycopg.Connection,
-        cur: psycopg.Cursor,
-        locked: dict[str, LockedPatient],
-        action: ReviewAction,
-    ) -> ReviewReport:
-        head = locked[action.patient_id]
-        chain = (head.audit_seq, head.audit_head)
-        try:
-            with conn.transaction():
-                return self._review_one(cur, locked, action)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            # Rolled back to the savepoint: the chain head must be too.
-            head.audit_seq, head.audit_head = chain
-            error = f"{type(exc).__name__}: {exc}".strip()
-            log.error("review action %s refused: %s", action.action_id, error)
-        version = self._refuse(conn, cur, action, REFUSED_BY_DATABASE)
-        return ReviewReport(invalid(action, version, REFUSED_BY_DATABASE), error=error)
-
-    def _refuse(
-        self, conn: psycopg.Connection, cur: psycopg.Cursor, action: ReviewAction, reason: str
-    ) -> int:
-        """Remember an action refused as invalid; returns the document's version (0: none)."""
-        try:
-            with conn.transaction():
-                stored = documents.load_documents(cur, [action.document_id], for_update=False)
-                version = stored[action.document_id].version if stored else 0
-                review_actions.remember_refusal(
-                    cur,
-                    action_id=action.action_id,
-                    document_id=action.document_id,
-                    action=action.action.value,
-                    reviewer=action.reviewer,
-                    reason=reason,
-                    version=version,
-                    now=self.clock(),
-                )
-                return version
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.exception("could not remember the refusal of action %s", action.action_id)
-            return 0
+        it was the first time, never applied twice; an action the database refuses is rolled
+        back alone and answered `invalid` (pipeline/reviews.py)."""
+        return reviews.apply_reviews(conn, actions, self.clock)
 
     def refuse_action(
         self,
@@ -225,76 +165,17 @@ class MergeService:
         reviewer: str,
         reason: str,
     ) -> int:
-        """Answer an action refused at the edge `invalid`, and remember it under its id;
-        returns the document's version (0 when there is no such document)."""
-        with transaction(conn) as cur:
-            documents.lock_patients(cur, [patient_id])
-            stored = documents.load_documents(cur, [document_id], for_update=False)
-            version = stored[document_id].version if stored else 0
-            if stored and stored[document_id].patient_id == patient_id:
-                review_actions.remember_refusal(
-                    cur,
-                    action_id=action_id,
-                    document_id=document_id,
-                    action=action,
-                    reviewer=reviewer,
-                    reason=reason,
-                    version=version,
-                    now=self.clock(),
-                )
-            return version
-
-    def _review_one(
-        self, cur: psycopg.Cursor, locked: dict[str, LockedPatient], action: ReviewAction
-    ) -> ReviewReport:
-        seen = review_actions.decided_action(cur, action.action_id)
-        if seen is not None:
-            decision = ReviewDecision(
-                ReviewOutcome(seen.outcome), action, reason=seen.reason, version=seen.version_after
-            )
-            return ReviewReport(decision, replayed=True)
-        now = self.clock()
-        stored = documents.load_documents(cur, [action.document_id], for_update=True)
-        previous = stored.get(action.document_id)
-        decision = plan_review(action, previous, now)
-        if decision.writes:
-            if decision.changes is not None:
-                change = ChangeSet(action.patient_id, action.document_id, decision.changes)
-                resources.apply_resource_changes(cur, [change], now)
-            documents.record_review(cur, decision, now)
-            append_audit(cur, locked, [review_entry(decision, now)])
-        if previous is not None:
-            # Conflicts are remembered too, so a redelivered action gets the same answer.
-            review_actions.remember_decision(cur, decision, now)
-        return ReviewReport(decision)
-
-
-def _targets(item: IncomingExtraction) -> list[Target]:
-    raw = item.raw
-    if raw is not None and b'"reference"' not in raw and b"\\u" not in raw:
-        return []  # the common case: nothing refers anywhere (one C-speed scan)
-    return references_in(item.result.resources)
-
-
-def _foreign(
-    item: IncomingExtraction,
-    stored: object,
-    targets: list[Target],
-    owners: dict[str, str],
-) -> FlagReason | None:
-    if not targets:
-        return None
-    result = item.result
-    scheme = getattr(stored, "id_scheme", None)
-    ids = resource_ids_for(
-        result.document_id,
-        result.resources,
-        patient_id=result.patient_id,
-        **({"scheme": scheme} if scheme else {}),
-    )
-    own = local_reference_map(result.resources, ids)
-    found = foreign_references(result.patient_id, targets, owners, own_references=own)
-    return foreign_reference(found)
+        """Answer an action refused at the edge `invalid` (pipeline/reviews.py)."""
+        return reviews.refuse_action(
+            conn,
+            self.clock,
+            action_id=action_id,
+            document_id=document_id,
+            patient_id=patient_id,
+            action=action,
+            reviewer=reviewer,
+            reason=reason,
+        )
 
 
 def _segments(items: Sequence[IncomingExtraction]) -> Iterator[list[IncomingExtraction]]:
