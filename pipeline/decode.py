@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from pipeline.letters import dead_letter
 from schemas import DeadLetter, ExtractionResult, ReviewAction
 from schemas.events import DeadLetterKind as ErrorKind
-from schemas.exact_json import loads_exact
-from schemas.input_contract import MAX_INT32, forbidden_character, tree_problem
+from schemas.exact_json import NumberRefusedError, loads_exact
+from schemas.input_contract import MAX_INT32, event_problem, forbidden_character
 from streams.topics import Topic
 
 
@@ -65,10 +65,16 @@ def usable_id(value: object) -> str | None:
     return None
 
 
+def _usable_version(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 1 <= value <= MAX_INT32 else None
+
+
 def subject_of(data: object) -> Subject:
+    """Whatever of the ids a refused event names can still be used."""
     if not isinstance(data, dict):
         return Subject()
-    version = data.get("extraction_version", 1)
     action_id = data.get("action_id")
     try:
         parsed_action = uuid.UUID(action_id) if isinstance(action_id, str) else None
@@ -77,14 +83,7 @@ def subject_of(data: object) -> Subject:
     return Subject(
         document_id=usable_id(data.get("document_id")),
         patient_id=usable_id(data.get("patient_id")),
-        extraction_version=(
-            version
-            if isinstance(version, int)
-            and not isinstance(version, bool)
-            and version >= 1
-            and version <= MAX_INT32
-            else None
-        ),
+        extraction_version=_usable_version(data.get("extraction_version", 1)),
         action_id=parsed_action,
         action=usable_id(data.get("action")),
         reviewer=usable_id(data.get("reviewer")),
@@ -152,10 +151,12 @@ def _decode(record: RawRecord, topic: Topic[Any], max_bytes: int) -> Decoded:
         return _reject(record, "invalid_json", f"not UTF-8: invalid byte at position {exc.start}")
     except RecursionError:
         return _reject(record, "invalid_json", "invalid JSON: nested too deeply to read")
+    except NumberRefusedError as exc:
+        return _reject(record, "schema", f"refused by the input contract: {exc}")
     except ValueError as exc:
         return _reject(record, "invalid_json", f"invalid JSON: {exc}")
     subject = subject_of(data)
-    problem = tree_problem(data)
+    problem = event_problem(data, value)
     if problem:
         return _reject(record, "schema", f"refused by the input contract: {problem}", subject)
     model = topic.model

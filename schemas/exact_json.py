@@ -15,15 +15,34 @@ from typing import Any
 import orjson
 
 from schemas.dates import FhirDate
+from schemas.input_contract import number_problem
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+class NumberRefusedError(ValueError):
+    """A number the input contract refuses (schemas/input_contract.py#number_problem)."""
+
+
 def _integer(text: str) -> int | Decimal:
     # Beyond 64 bits (which orjson writes) an integer stays a Decimal, digit for digit.
-    return int(text) if len(text) <= 18 else Decimal(text)
+    if len(text) <= 18:
+        return int(text)
+    problem = number_problem(text)
+    if problem:
+        raise NumberRefusedError(problem)
+    return Decimal(text)
+
+
+def _decimal(text: str) -> Decimal:
+    # Only a long text or an exponent can break the limit: the common number costs one test.
+    if len(text) > 24 or "e" in text or "E" in text:
+        problem = number_problem(text)
+        if problem:
+            raise NumberRefusedError(problem)
+    return Decimal(text)
 
 
 def loads_exact(data: bytes | bytearray | memoryview | str) -> Any:
@@ -32,7 +51,7 @@ def loads_exact(data: bytes | bytearray | memoryview | str) -> Any:
     anything it refuses."""
     text = data if isinstance(data, str) else bytes(data).decode("utf-8")
     return json.loads(
-        text, parse_float=Decimal, parse_int=_integer, parse_constant=_refuse_constant
+        text, parse_float=_decimal, parse_int=_integer, parse_constant=_refuse_constant
     )
 
 

@@ -18,7 +18,6 @@ from typing import Any
 MAX_DEPTH = 64
 # Characters in one string (an attachment's base64 data included) or one object key.
 MAX_STRING_CHARS = 256 * 1024
-MAX_KEY_CHARS = 1024
 # Digits of a number written out in plain notation: 1e400 and 1e-400 are refused.
 MAX_NUMBER_DIGITS = 80
 MAX_RESOURCES = 1000
@@ -78,6 +77,50 @@ def _where(path: tuple[str | int, ...]) -> str:
     return ".".join(str(p) for p in path) or "(root)"
 
 
+# In JSON text, a refused character can only be written as a \u escape (JSON itself forbids
+# raw controls in strings), as \b or \f, or as a raw DEL: text without these holds none.
+_SUSPECT = re.compile(rb"\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u[dD][89a-fA-F]|\\[bf]|\x7f")
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: fast on long strings
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_AS_PARENTHESES = bytes.maketrans(b"[]{}", b"()()")
+
+
+def event_problem(value: Any, raw: bytes, *, max_depth: int = MAX_DEPTH) -> str | None:
+    """`tree_problem` of `value`, parsed from `raw` by `loads_exact` (which already refused
+    over-long numbers): scans of the text spare the walk over every string when nothing in it
+    could break a limit; otherwise the full walk says where."""
+    clean = (b"\\" not in raw and b"\x7f" not in raw) or _SUSPECT.search(raw) is None
+    quick = len(raw) <= MAX_STRING_CHARS and clean
+    if quick and _bracket_depth(raw, max_depth) <= max_depth:
+        return None
+    return tree_problem(value, max_depth=max_depth)
+
+
+def _bracket_depth(raw: bytes, limit: int) -> int:
+    """How deep arrays and objects nest in valid JSON text, counted up to `limit` + 1, at C
+    speed: strings taken out, brackets kept as parentheses, innermost pairs peeled per round."""
+    # Without escapes, quotes delimit every string: a split does what the regex does, faster.
+    outside = _STRING.sub(b"", raw) if b"\\" in raw else b"".join(raw.split(b'"')[::2])
+    shape = outside.translate(_AS_PARENTHESES, _NOT_BRACKETS)
+    depth = 0
+    while shape and depth <= limit:
+        shape = shape.replace(b"()", b"")
+        depth += 1
+    return depth
+
+
+def number_problem(text: str) -> str | None:
+    """Why a JSON number, as written, breaks the contract (it must fit in 80 digits)."""
+    mantissa, _, exponent = text.lower().partition("e")
+    digits = len(mantissa) - mantissa.count("-") - mantissa.count(".")
+    # Written out, it has at most digits + |exponent| + 1 digits: most need no closer look.
+    if len(exponent) <= 4 and digits + abs(int(exponent or 0)) < MAX_NUMBER_DIGITS:
+        return None
+    if _number_problem(Decimal(text)) is None:
+        return None
+    return f"a number with more than {MAX_NUMBER_DIGITS} digits written out"
+
+
 def tree_problem(value: Any, *, max_depth: int = MAX_DEPTH) -> str | None:
     """The first breach of the contract's structural limits in parsed JSON, or None.
 
@@ -91,7 +134,7 @@ def tree_problem(value: Any, *, max_depth: int = MAX_DEPTH) -> str | None:
                 return f"{_where(_path(link))}: nested deeper than {max_depth} levels"
             if isinstance(item, dict):
                 for key, child in item.items():
-                    problem = _string_problem(key, MAX_KEY_CHARS, "a key")
+                    problem = _string_problem(key, MAX_STRING_CHARS, "a key")
                     if problem:
                         return f"{_where(_path(link))}: {problem}"
                     stack.append((child, depth + 1, (key, link)))

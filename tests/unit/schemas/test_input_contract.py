@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from schemas.exact_json import dumps_exact, loads_exact
 from schemas.input_contract import (
     MAX_DEPTH,
     MAX_STRING_CHARS,
+    event_problem,
     normalise_free_text,
     timestamp_problem,
     tree_problem,
@@ -75,3 +80,35 @@ def test_timestamps_are_readable_in_every_zone():
 
 def test_free_text_is_normalised_by_removing_what_is_refused():
     assert normalise_free_text("pasted\x00 from a\x0c PDF\n") == "pasted from a PDF\n"
+
+
+json_text = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**90), max_value=10**90)
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(json_text, st.booleans())
+def test_the_text_scan_agrees_with_the_full_walk(value, ascii_only):
+    raw = dumps_exact(value) if not ascii_only else json.dumps(value, default=str).encode()
+    try:
+        parsed = loads_exact(raw)
+    except ValueError:
+        return
+    assert (event_problem(parsed, raw) is None) == (tree_problem(parsed) is None)
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, 300])
+@pytest.mark.parametrize("noise", ["", '"[[{{ \\" ]]}}"', '"\\\\"'])
+def test_the_text_scan_measures_depth_as_the_walk_does(levels, noise):
+    raw = (f'{{"s":{noise or 1},"x":[' * levels + "1" + "]}" * levels).encode()
+    parsed = loads_exact(raw)
+    assert (event_problem(parsed, raw) is None) == (tree_problem(parsed) is None)
