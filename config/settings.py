@@ -43,6 +43,17 @@ class InfraSettings(BaseModel):
     postgres_database: str = "optimerge"
     # PostgreSQL refuses to run as root: this OS account runs it when we are root.
     postgres_os_user: str = "optimerge"
+    # None: as many as the state dir's cluster has, else 1 (`infra up --brokers N`).
+    kafka_brokers: int | None = Field(default=None, ge=1)
+    # None: as the state dir has it, else a single server (`infra up --postgres-standby`).
+    postgres_standby: bool | None = None
+    # With the standby: its PostgreSQL listens on postgres_port + 1, Patroni's REST APIs on
+    # patroni_port and patroni_port + 1, etcd on etcd_port (clients) and etcd_port + 1 (peers).
+    patroni_port: int = 18008
+    etcd_port: int = 12379
+    # True: no commit while the standby is down (not the primary alone); read when the pair is
+    # first created (later: `patronictl edit-config`).
+    postgres_synchronous_strict: bool = False
 
 
 class MissingEndpointError(RuntimeError):

@@ -20,8 +20,9 @@ class TopicError(RuntimeError):
     """A topic could not be created or deleted, or exists with the wrong layout."""
 
 
-def _admin(bootstrap: str) -> AdminClient:
-    # librdkafka's connection chatter goes to logging, not straight to stderr.
+def admin_client(bootstrap: str) -> AdminClient:
+    """The project's admin client (metadata, topics, groups)."""
+    # librdkafka's connection chatter (connection refused while a broker boots) goes to logging.
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap,
         "logger": logging.getLogger("streams.admin"),
@@ -31,7 +32,7 @@ def _admin(bootstrap: str) -> AdminClient:
 
 def wait_for_kafka(bootstrap: str, timeout: float) -> bool:
     """True once a broker answers a metadata request."""
-    admin = _admin(bootstrap)
+    admin = admin_client(bootstrap)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -47,15 +48,23 @@ def _error_code(exc: KafkaException) -> int | None:
     return err.code() if isinstance(err, KafkaError) else None
 
 
+def min_insync_for(replication_factor: int) -> int:
+    """Three copies of which two must ack (one broker may go); fewer copies: every one."""
+    return 2 if replication_factor >= 3 else 1
+
+
 def ensure_topics(
     bootstrap: str,
     topics: Topics,
     partitions: int,
     replication_factor: int = 1,
     timeout: float = 30,
+    min_insync_replicas: int | None = None,
 ) -> list[str]:
-    """Create the missing topics of `topics.all()`; returns the names created."""
-    admin = _admin(bootstrap)
+    """Create the missing topics of `topics.all()`; returns the names created. Each gets
+    `min.insync.replicas` (default: `min_insync_for(replication_factor)`), so that a producer
+    with acks=all is acknowledged only once that many replicas have the write."""
+    admin = admin_client(bootstrap)
     existing = admin.list_topics(timeout=timeout).topics
     wrong = [
         f"{name} has {len(existing[name].partitions)}"
@@ -68,12 +77,14 @@ def ensure_topics(
             f"but {'; '.join(wrong)}. Set `partitions` to match, or delete and recreate them."
         )
     large = set(topics.large())
+    min_isr = str(min_insync_replicas or min_insync_for(replication_factor))
     new = [
         NewTopic(
             name,
             num_partitions=partitions,
             replication_factor=replication_factor,
-            config={"max.message.bytes": str(MAX_MESSAGE_BYTES)} if name in large else {},
+            config={"min.insync.replicas": min_isr}
+            | ({"max.message.bytes": str(MAX_MESSAGE_BYTES)} if name in large else {}),
         )
         for name in topics.all()
         if name not in existing
@@ -117,7 +128,7 @@ def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30) -> 
     if not names:
         return
     # Keep the client referenced until the futures resolve: destroying it cancels them.
-    admin = _admin(bootstrap)
+    admin = admin_client(bootstrap)
     futures = admin.delete_topics(names, operation_timeout=timeout, request_timeout=timeout)
     for name, future in futures.items():
         try:

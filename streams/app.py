@@ -7,6 +7,7 @@ from pathlib import Path
 import faust
 
 from config import ResolvedSettings
+from streams.read_committed import use_read_committed
 from streams.topics import MAX_MESSAGE_BYTES
 
 
@@ -23,7 +24,7 @@ def group_id(settings: ResolvedSettings) -> str:
 def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> faust.App:
     data = datadir or settings.infra.state_dir / "faust" / group_id(settings)
     data.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = faust.App(
         group_id(settings),
         broker=faust_broker_url(settings.kafka_bootstrap_servers),
         # We parse bytes ourselves, so bad input reaches our dead-letter path, not faust's.
@@ -48,3 +49,5 @@ def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> fa
         ),
         broker_rebalance_timeout=settings.worker_rebalance_timeout_seconds,
     )
+    use_read_committed(app)
+    return app

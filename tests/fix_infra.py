@@ -27,7 +27,7 @@ from config import InfraSettings, ResolvedSettings, Settings
 from optimerge.infra import InfraError, LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
 from optimerge.infra._process import Log, is_alive
-from optimerge.infra.local import describe_url
+from optimerge.infra.local import describe_url, down
 from storage.migrate import apply_migrations
 from streams.admin import delete_topics, ensure_topics, wait_for_kafka
 from streams.topics import MAX_MESSAGE_BYTES, Topics
@@ -50,7 +50,7 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-def _progress(config: pytest.Config) -> Log:
+def progress_log(config: pytest.Config) -> Log:
     capture = config.pluginmanager.getplugin("capturemanager")
 
     def log(message: str) -> None:
@@ -81,19 +81,18 @@ def make_state_dir(prefix: str = "optimerge-test-") -> Path:
     return state_dir
 
 
-def stop_abandoned_test_infra() -> None:
+def stop_abandoned_test_infra(prefix: str = "optimerge-test-") -> None:
     """Stop and remove the infrastructure of test sessions that died without their teardown
     (SIGKILL, a crash): its processes run in their own sessions and would outlive them."""
-    for state_dir in Path("/tmp").glob("optimerge-test-*"):
+    for state_dir in Path("/tmp").glob(f"{prefix}*"):
         try:
             owner = int((state_dir / "owner.pid").read_text())
         except (OSError, ValueError):
             continue
         if is_alive(owner):
             continue
-        infra = InfraSettings(state_dir=state_dir)
-        LocalKafka(infra, log=lambda _: None).stop()
-        LocalPostgres(infra, log=lambda _: None).stop()
+        # Whatever it ran: one node or a cluster, one PostgreSQL or a Patroni pair.
+        down(Settings(infra=InfraSettings(state_dir=state_dir)), log=lambda _: None)
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
@@ -117,7 +116,7 @@ class _LocalServices:
     threads and printed from the main thread, where suspending pytest's capture is safe."""
 
     def __init__(self, config: pytest.Config, infra: InfraSettings) -> None:
-        self._say = _progress(config)
+        self._say = progress_log(config)
         self._messages: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.services: dict[str, LocalKafka | LocalPostgres] = {}
         if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):

@@ -12,13 +12,14 @@ from confluent_kafka import KafkaException
 from domain.documents import DocumentView
 from schemas import ReviewAction, ReviewActionKind
 from schemas.exact_json import dumps_exact_text
-from schemas.input_contract import MAX_NOTE_CHARS, normalise_free_text
+from schemas.input_contract import MAX_INT64, MAX_NOTE_CHARS, normalise_free_text
 from streams.producer import DeliveryFailedError, EventProducer
 from streams.topics import BoundTopic
 from webapp.corrections import CorrectionError, parse_corrected_resources
 from webapp.roles import User
 
 MAX_NOTE = MAX_NOTE_CHARS
+MAX_VERSION = MAX_INT64
 
 
 class ActionInvalid(ValueError):
@@ -51,7 +52,8 @@ def build_action(
     raw_version = fields.get("expected_version")
     try:
         expected = int(str(raw_version))
-        if expected < 0:
+        # Versions are bigints: a larger number can never match (and once crashed the answer).
+        if not 0 <= expected <= MAX_VERSION:
             raise ValueError
     except ValueError:
         problems.append("“expected_version” must be the document version you reviewed.")

@@ -24,7 +24,9 @@ from streams.topics import Topics
 from webapp.auth import AuthMiddleware, Forbidden
 from webapp.context import AppContext
 from webapp.csrf import CsrfError
-from webapp.endpoints import admin, api, audit, live, ops, queue, session, verify
+from webapp.endpoints import admin, api, audit, live, openapi, ops, queue, session, verify
+from webapp.fhir.outcome import is_fhir, outcome
+from webapp.fhir.routes import routes as fhir_routes
 from webapp.metrics import AppMetrics, QueueCollector, RequestMetrics
 from webapp.render import STATIC_DIR, error, make_templates
 from webapp.roles import Permission
@@ -59,6 +61,8 @@ def routes() -> list[BaseRoute]:
         Route("/api/documents/{document_id:path}", api.api_document),
         Route("/api/patients/{patient_id:path}/bundle", api.api_bundle),
         Route("/api/audit", audit.api_audit),
+        Route("/openapi.json", openapi.openapi_json),
+        *fhir_routes(),
         Route("/healthz", ops.healthz),
         Route("/metrics", ops.metrics),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -70,6 +74,7 @@ _PERMISSION_TEXT = {
     Permission.ACT: "act on documents (reviewers and admins do)",
     Permission.VIEW_AUDIT: "read the audit trail (auditors and admins do)",
     Permission.MANAGE_USERS: "manage accounts (admins do)",
+    Permission.READ_RECORDS: "read patient records over FHIR",
 }
 
 
@@ -97,6 +102,8 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if is_fhir(request.url.path):
+        return outcome(exc.status_code, str(exc.detail), headers=exc.headers)
     if exc.status_code == 404:
         return error(
             request,
@@ -105,7 +112,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             "There is no page at this address. Use the menu to find your way.",
         )
     if exc.status_code == 405:
-        return error(request, 405, "Not allowed here", "This address does not take that method.")
+        refused = error(request, 405, "Not allowed here", "This address does not take that method.")
+        refused.headers.update(exc.headers or {})  # Allow: the methods it does take
+        return refused
     if exc.status_code == 413:
         return error(request, 413, "Too large", "The request body is too large.")
     return error(request, exc.status_code, "Request refused", str(exc.detail))
@@ -113,6 +122,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    if is_fhir(request.url.path):
+        return outcome(500, "the server hit an unexpected error; the app's log has details")
     return error(
         request,
         500,

@@ -19,14 +19,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from storage.accounts import get_user, user_for_token
 from webapp import csrf
 from webapp.context import AppContext
+from webapp.fhir.outcome import is_fhir, outcome
 from webapp.passwords import token_digest
 from webapp.roles import Permission, Role, User
 
 SESSION_USER = "user"
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/metrics", "/favicon.ico"})
+# /fhir/metadata and /openapi.json describe the APIs (no patient data); FHIR clients read the
+# CapabilityStatement before they authenticate.
+PUBLIC_PATHS = frozenset(
+    {"/login", "/healthz", "/metrics", "/favicon.ico", "/fhir/metadata", "/openapi.json"}
+)
 PUBLIC_PREFIXES = ("/static/",)
 # Answered with 401 rather than a redirect: programs and the browser's EventSource ask these.
-API_PREFIXES = ("/api/", "/events")
+API_PREFIXES = ("/api/", "/events", "/fhir/")
 
 
 class Forbidden(Exception):
@@ -83,6 +88,12 @@ def _resolve(context: AppContext, token: str | None, name: str | None) -> User |
 
 
 def unauthenticated(path: str, query: str) -> Response:
+    if is_fhir(path):
+        return outcome(
+            401,
+            "not logged in: send 'Authorization: Bearer <token>' (optimerge users token NAME)",
+            headers={"WWW-Authenticate": 'Bearer realm="optimerge"'},
+        )
     if is_api(path):
         return JSONResponse(
             {

@@ -17,12 +17,17 @@ class Permission(StrEnum):
     ACT = "act"  # mark correct, correct data, remove from record
     VIEW_AUDIT = "view_audit"
     MANAGE_USERS = "manage_users"
+    # Patient records over the FHIR API (webapp/fhir/). Every role reads records already (the
+    # document API, the bundle); a role for other systems may get this alone.
+    READ_RECORDS = "read_records"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.REVIEWER: frozenset({Permission.VIEW_QUEUE, Permission.ACT}),
+    Role.REVIEWER: frozenset({Permission.VIEW_QUEUE, Permission.ACT, Permission.READ_RECORDS}),
     # Compliance officers read everything and change nothing.
-    Role.AUDITOR: frozenset({Permission.VIEW_QUEUE, Permission.VIEW_AUDIT}),
+    Role.AUDITOR: frozenset(
+        {Permission.VIEW_QUEUE, Permission.VIEW_AUDIT, Permission.READ_RECORDS}
+    ),
     Role.ADMIN: frozenset(Permission),
 }
 

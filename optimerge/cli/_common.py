@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import orjson
 import typer
@@ -25,42 +26,40 @@ def print_json(obj: Any) -> None:
 
 
 _HOW = "(or set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL)"
+T = TypeVar("T")
+
+
+def _local(lookup: Callable[[Settings], T]) -> tuple[Settings, T]:
+    from optimerge.infra import InfraError
+
+    settings = load_settings()
+    try:
+        return settings, lookup(settings)
+    except InfraError as exc:
+        fail(f"{exc}\n{_HOW}")
 
 
 def with_kafka() -> tuple[Settings, str]:
     """Settings and the Kafka bootstrap servers: from the env vars or the running local infra."""
-    from optimerge.infra import InfraError
     from optimerge.infra.local import kafka_bootstrap
 
-    settings = load_settings()
-    try:
-        return settings, kafka_bootstrap(settings)
-    except InfraError as exc:
-        fail(f"{exc}\n{_HOW}")
+    return _local(kafka_bootstrap)
 
 
 def with_database() -> tuple[Settings, str]:
     """Settings and the DATABASE_URL: from the env vars or the running local infra."""
-    from optimerge.infra import InfraError
     from optimerge.infra.local import database_url
 
-    settings = load_settings()
-    try:
-        return settings, database_url(settings)
-    except InfraError as exc:
-        fail(f"{exc}\n{_HOW}")
+    return _local(database_url)
 
 
 def resolved() -> ResolvedSettings:
     """Settings with both endpoints known, for what needs Kafka and PostgreSQL."""
-    from optimerge.infra import InfraError
     from optimerge.infra.local import env
 
-    settings = load_settings()
-    try:
-        endpoints = env(settings)
-    except InfraError as exc:
-        fail(f"{exc}\n{_HOW}")
+    settings, endpoints = _local(env)
+    if endpoints.replication_factor:  # the local cluster's topics: as durable as `infra up` made
+        settings = settings.with_overrides(replication_factor=endpoints.replication_factor)
     return settings.resolved(
         kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
         database_url=endpoints.database_url,

@@ -62,6 +62,8 @@ def run(
         "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
         "DATABASE_URL": endpoints.database_url,
     }
+    if endpoints.replication_factor:  # the workers' own topics as durable as the cluster's
+        env["OPTIMERGE_REPLICATION_FACTOR"] = str(endpoints.replication_factor)
     logs = start_workers(settings, workers, env)
     logs.append(start_app(settings, app_port, env))
     password = ensure_demo_user(settings.database_url, settings.infra.state_dir)

@@ -25,11 +25,31 @@ def up(
         int | None,
         typer.Option(help="Partitions of each topic (default: OPTIMERGE_PARTITIONS or 12)."),
     ] = None,
+    brokers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Kafka brokers, each its own process, port and data dir; 3 or more: a KRaft "
+            "quorum of 3, topics with 3 replicas and min.insync.replicas=2. Default: as many "
+            "as the state dir's cluster has, else 1.",
+        ),
+    ] = None,
+    postgres_standby: Annotated[
+        bool | None,
+        typer.Option(
+            "--postgres-standby/--no-postgres-standby",
+            help="PostgreSQL as a primary with a synchronous streaming standby, failed over by "
+            "Patroni (etcd as its store); DATABASE_URL then lists both servers with "
+            "target_session_attrs=read-write. Default: as the state dir has it, else one server.",
+        ),
+    ] = None,
 ) -> None:
     """Start Kafka and PostgreSQL (reusing running ones), create topics, migrate the schema.
 
-    Prints `export KAFKA_BOOTSTRAP_SERVERS=...` and `export DATABASE_URL=...` lines:
-    `eval "$(optimerge infra up)"`."""
+    Prints `export KAFKA_BOOTSTRAP_SERVERS=...` and `export DATABASE_URL=...` lines (and, on a
+    cluster, `export OPTIMERGE_REPLICATION_FACTOR=...`): `eval "$(optimerge infra up)"`.
+    The number of brokers and the standby are fixed when first started: later `up`, `status`,
+    `env` and `down` find them in the state dir."""
     from config import load_settings
     from optimerge.infra._process import InfraError
     from optimerge.infra.bootstrap import bring_up
@@ -37,6 +57,9 @@ def up(
     settings = load_settings()
     if partitions is not None:
         settings = settings.with_overrides(partitions=partitions)
+    infra_changes = {"kafka_brokers": brokers, "postgres_standby": postgres_standby}
+    if changes := {k: v for k, v in infra_changes.items() if v is not None}:
+        settings = settings.with_overrides(infra=settings.infra.model_copy(update=changes))
     try:
         endpoints = bring_up(settings)
     except InfraError as exc:
@@ -47,7 +70,8 @@ def up(
 
 @infra_app.command("down")
 def down() -> None:
-    """Stop the workers started by `optimerge run`, then the local Kafka and PostgreSQL."""
+    """Stop the workers started by `optimerge run`, then the local Kafka broker(s) and
+    PostgreSQL (with Patroni and etcd when there is a standby)."""
     from config import load_settings
     from optimerge.infra.local import down as infra_down
     from optimerge.infra.local_run import stop_workers
@@ -59,8 +83,11 @@ def down() -> None:
 
 @infra_app.command("status")
 def status() -> None:
-    """Say what runs: the local Kafka, PostgreSQL and workers (exit 1 if Kafka or PG is down)."""
+    """Say what runs: each Kafka broker, PostgreSQL server and worker; for a Kafka cluster also
+    the KRaft quorum and under-replicated partitions, for a standby Patroni's roles and lag
+    (exit 1 if any of our processes is down)."""
     from config import load_settings
+    from optimerge.infra.local import report
     from optimerge.infra.local import status as infra_status
     from optimerge.infra.local_run import running_workers
 
@@ -68,6 +95,8 @@ def status() -> None:
     services = infra_status(settings)
     for service in services:
         typer.echo(str(service))
+    for line in report(settings):
+        typer.echo(line)
     workers = running_workers(settings)
     typer.echo(
         f"{'workers':<10} {len(workers)} running"

@@ -28,6 +28,14 @@ class RunAs:
         # extra_groups=[] drops root's supplementary groups too.
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
+    def argv_prefix(self) -> list[str]:
+        """What to put before a command so that it execs as this account (same pid: a detached
+        spawn keeps its pidfile right); nothing when no switch is needed."""
+        if self.uid is None:
+            return []
+        setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+        return [setpriv, f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--"]
+
     def own(self, path: Path) -> None:
         if self.uid is None or self.gid is None:
             return

@@ -47,6 +47,14 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     return chosen[:count]
 
 
+def free_port_block(count: int, host: str = "127.0.0.1") -> int:
+    """The first of `count` consecutive free ports (a cluster's nodes use base + offset)."""
+    for base in free_ports(50, host):
+        if all(not port_in_use(port, host) for port in range(base, base + count)):
+            return base
+    raise InfraError(f"found no {count} consecutive free ports on {host}")
+
+
 def listener_of(port: int) -> str | None:
     """Best effort 'pid 123 (cmd)' of whoever listens on `port`, for the error message."""
     inodes: set[str] = set()

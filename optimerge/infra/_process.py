@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +87,9 @@ def read_pid(pidfile: Path, marker: str) -> int | None:
     return pid if is_alive(pid) and marker in cmdline(pid) else None
 
 
-def spawn(argv: Sequence[str], *, pidfile: Path, output: Path) -> int:
+def spawn(
+    argv: Sequence[str], *, pidfile: Path, output: Path, env: Mapping[str, str] | None = None
+) -> int:
     """Start a detached process (own session, so Ctrl-C in this terminal doesn't reach it).
 
     posix_spawn rather than Popen: a Popen dropped while its process runs warns at exit, and
@@ -96,7 +98,7 @@ def spawn(argv: Sequence[str], *, pidfile: Path, output: Path) -> int:
     pid = os.posix_spawn(
         argv[0],
         list(argv),
-        dict(os.environ),
+        dict(os.environ if env is None else env),
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
             (os.POSIX_SPAWN_OPEN, 1, str(output), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),

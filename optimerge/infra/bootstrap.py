@@ -14,13 +14,15 @@ def bring_up(settings: Settings, log: Log = log_to_stderr) -> Endpoints:
     """`infra up`: servers, then the topics (docs/contract.md#topics) and the schema (all
     idempotent)."""
     endpoints = up(settings, log)
+    # A local cluster decides its topics' durability; an external Kafka gets the setting.
+    factor = endpoints.replication_factor or settings.replication_factor
     ensure_topics(
         endpoints.kafka_bootstrap_servers,
         Topics(settings.topic_prefix),
         partitions=settings.partitions,
-        replication_factor=settings.replication_factor,
+        replication_factor=factor,
     )
-    log(f"topics ready ({settings.partitions} partitions)")
+    log(f"topics ready ({settings.partitions} partitions, replication factor {factor})")
     try:
         applied = apply_migrations(endpoints.database_url)
     except Exception as exc:

@@ -1,4 +1,7 @@
-"""`optimerge infra up|down|status|env`: local Kafka and PostgreSQL, or the servers configured."""
+"""`optimerge infra up|down|status|env`: local Kafka and PostgreSQL, or the servers configured.
+
+Locally: one Kafka node or a cluster (`kafka_cluster.py`), one PostgreSQL or a Patroni pair
+(`patroni.py`); which one is decided by what the state dir holds, else by the settings."""
 
 from __future__ import annotations
 
@@ -11,9 +14,11 @@ from functools import partial
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from config import Settings
+from config import InfraSettings, Settings
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
-from optimerge.infra.kafka import LocalKafka
+from optimerge.infra.kafka_cluster import KafkaCluster
+from optimerge.infra.kafka_health import cluster_report
+from optimerge.infra.patroni import PatroniPostgres
 from optimerge.infra.postgres import LocalPostgres
 from streams.admin import wait_for_kafka
 
@@ -22,24 +27,60 @@ from streams.admin import wait_for_kafka
 class Endpoints:
     kafka_bootstrap_servers: str
     database_url: str
+    # Of the local Kafka's topics; None when Kafka is external (settings.replication_factor).
+    replication_factor: int | None = None
 
     def export_lines(self) -> list[str]:
         """Lines for `eval "$(optimerge infra env)"`: values are shell-quoted."""
-        return [
+        lines = [
             f"export KAFKA_BOOTSTRAP_SERVERS={shlex.quote(self.kafka_bootstrap_servers)}",
             f"export DATABASE_URL={shlex.quote(self.database_url)}",
         ]
+        # Topics that workers create themselves must be as durable as those of `infra up`.
+        if self.replication_factor and self.replication_factor > 1:
+            lines.append(f"export OPTIMERGE_REPLICATION_FACTOR={self.replication_factor}")
+        return lines
 
 
 def describe_url(url: str) -> str:
-    """A database URL without its password, for messages."""
+    """A database URL without its password, for messages (every host of a multi-host one)."""
     try:
         info = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         return "(unparsable DATABASE_URL)"
-    return f"{info.get('user', '?')}@{info.get('host', '?')}:{info.get('port', 5432)}/" + str(
-        info.get("dbname", "?")
-    )
+    hosts = str(info.get("host", "?")).split(",")
+    ports = str(info.get("port", 5432)).split(",")
+    if len(ports) == 1:
+        ports *= len(hosts)
+    where = ",".join(f"{h}:{p}" for h, p in zip(hosts, ports, strict=False))
+    return f"{info.get('user', '?')}@{where}/{info.get('dbname', '?')}"
+
+
+def local_database(
+    infra: InfraSettings, log: Log = log_to_stderr
+) -> LocalPostgres | PatroniPostgres:
+    """The Patroni pair if the state dir has one (or, with none yet, if asked for one)."""
+    patroni = PatroniPostgres(infra, log)
+    if patroni.recorded:
+        return patroni
+    single = LocalPostgres(infra, log)
+    if infra.postgres_standby and not single.initialised():
+        return patroni
+    return single
+
+
+def start_local_database(infra: InfraSettings, log: Log, timeout: float) -> str:
+    database = local_database(infra, log)
+    wanted = infra.postgres_standby
+    if wanted is not None and wanted != isinstance(database, PatroniPostgres):
+        have = "a primary with a standby" if wanted is False else "a single PostgreSQL"
+        raise InfraError(
+            f"the state dir {infra.state_dir} holds {have} (in {database.dir}), and its data "
+            f"cannot move to {'a single server' if wanted is False else 'a Patroni pair'}. "
+            f"Run `optimerge infra down` and delete {database.dir} (its data goes with it), "
+            f"or use another OPTIMERGE_INFRA__STATE_DIR"
+        )
+    return database.start(timeout)
 
 
 def _check_kafka(bootstrap: str, log: Log) -> str:
@@ -61,15 +102,16 @@ def _check_database(url: str, log: Log) -> str:
 
 def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> Endpoints:
     """Start what is not configured externally (idempotent: running processes are reused)."""
+    cluster = KafkaCluster(settings.infra, log)
     kafka: Callable[[], str] = (
         partial(_check_kafka, settings.kafka_bootstrap_servers, log)
         if settings.kafka_bootstrap_servers
-        else partial(LocalKafka(settings.infra, log).start, timeout)
+        else partial(cluster.start, timeout)
     )
     database: Callable[[], str] = (
         partial(_check_database, settings.database_url, log)
         if settings.database_url
-        else partial(LocalPostgres(settings.infra, log).start, timeout)
+        else partial(start_local_database, settings.infra, log, timeout)
     )
     # Side by side: the JVM's start dominates, PostgreSQL is ready long before.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="infra-up") as pool:
@@ -77,13 +119,15 @@ def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> E
     errors = [str(exc) for f in futures if (exc := f.exception()) is not None]
     if errors:
         raise InfraError("\n\n".join(errors))
-    return Endpoints(futures[0].result(), futures[1].result())
+    factor = None if settings.kafka_bootstrap_servers else cluster.replication_factor
+    return Endpoints(futures[0].result(), futures[1].result(), factor)
 
 
 def down(settings: Settings, log: Log = log_to_stderr) -> None:
     """Stop our local processes (never anything external); nothing running is fine."""
     stopped = [
-        LocalKafka(settings.infra, log).stop(),
+        KafkaCluster(settings.infra, log).stop(),
+        PatroniPostgres(settings.infra, log).stop(),
         LocalPostgres(settings.infra, log).stop(),
     ]
     if not any(stopped):
@@ -92,31 +136,47 @@ def down(settings: Settings, log: Log = log_to_stderr) -> None:
 
 def status(settings: Settings) -> list[ServiceStatus]:
     """Our local processes, whether or not KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set."""
-    return [LocalKafka(settings.infra).status(), LocalPostgres(settings.infra).status()]
+    database = local_database(settings.infra)
+    databases = database.status() if isinstance(database, PatroniPostgres) else [database.status()]
+    return [*KafkaCluster(settings.infra).status(), *databases]
+
+
+def report(settings: Settings) -> list[str]:
+    """What a cluster or a Patroni pair say about themselves (quorum, partitions, roles)."""
+    lines = []
+    cluster = KafkaCluster(settings.infra)
+    if cluster.size > 1 and cluster.running():
+        lines += cluster_report(cluster)
+    database = local_database(settings.infra)
+    if isinstance(database, PatroniPostgres) and database.running():
+        lines += database.report()
+    return lines
 
 
 def kafka_bootstrap(settings: Settings) -> str:
-    """KAFKA_BOOTSTRAP_SERVERS, or the address of the local broker that runs."""
+    """KAFKA_BOOTSTRAP_SERVERS, or the address of the local broker(s) that run."""
     if settings.kafka_bootstrap_servers:
         return settings.kafka_bootstrap_servers
-    kafka = LocalKafka(settings.infra)
-    if kafka.pid() is None:
+    kafka = KafkaCluster(settings.infra)
+    if not kafka.running():
         raise InfraError(f"local Kafka is not running ({kafka.dir}): run `optimerge infra up`")
     return kafka.bootstrap
 
 
 def database_url(settings: Settings) -> str:
-    """DATABASE_URL, or the URL of the local PostgreSQL that runs."""
+    """DATABASE_URL, or the URL of the local PostgreSQL (or Patroni pair) that runs."""
     if settings.database_url:
         return settings.database_url
-    postgres = LocalPostgres(settings.infra)
-    if postgres.pid() is None:
+    database = local_database(settings.infra)
+    if not database.running():
         raise InfraError(
-            f"local PostgreSQL is not running ({postgres.dir}): run `optimerge infra up`"
+            f"local PostgreSQL is not running ({database.dir}): run `optimerge infra up`"
         )
-    return postgres.url()
+    return database.url()
 
 
 def env(settings: Settings) -> Endpoints:
     """The endpoints of running infrastructure, rebuilt from settings and the state dir."""
-    return Endpoints(kafka_bootstrap(settings), database_url(settings))
+    local = not settings.kafka_bootstrap_servers
+    factor = KafkaCluster(settings.infra).replication_factor if local else None
+    return Endpoints(kafka_bootstrap(settings), database_url(settings), factor)

@@ -52,6 +52,44 @@ def render_conf(infra: InfraSettings) -> str:
     )
 
 
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The postmaster running on `data_dir`, if any."""
+    try:
+        pid = int(((data_dir / "postmaster.pid").read_text().split() or ["0"])[0])
+    except (OSError, ValueError):
+        return None
+    # A postmaster.pid left by a crash names a pid that may now be someone else's.
+    return pid if pid and str(data_dir) in _process.cmdline(pid) else None
+
+
+def write_secret_once(path: Path) -> str:
+    """A random password kept in `path` (0600), made on the first call."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24) + "\n")
+    return path.read_text().strip()
+
+
+def ensure_role_and_database(superuser: dict[str, Any], role: str, password: str, db: str) -> None:
+    """The application role (LOGIN, CREATEDB) and its database, via the superuser's `superuser`
+    connection parameters; both are left alone when they exist."""
+    with psycopg.connect(**superuser, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+            # CREATEDB: the tests make a database per test.
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(db), sql.Identifier(role)
+                )
+            )
+
+
 class LocalPostgres:
     def __init__(self, infra: InfraSettings, log: Log = log_to_stderr) -> None:
         self.infra = infra
@@ -87,12 +125,13 @@ class LocalPostgres:
         )
 
     def pid(self) -> int | None:
-        try:
-            pid = int(((self.data_dir / "postmaster.pid").read_text().split() or ["0"])[0])
-        except (OSError, ValueError):
-            return None
-        # A postmaster.pid left by a crash names a pid that may now be someone else's.
-        return pid if pid and str(self.data_dir) in _process.cmdline(pid) else None
+        return postmaster_pid(self.data_dir)
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
 
     def start(self, timeout: float = 60.0) -> str:
         """Start (or reuse) the cluster; returns the application role's DATABASE_URL."""
@@ -167,9 +206,7 @@ class LocalPostgres:
         shutil.rmtree(self.data_dir, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         for path in (self.password_file, self.superuser_password_file):
-            if not path.exists():
-                path.touch(mode=0o600)
-                path.write_text(secrets.token_urlsafe(24) + "\n")
+            write_secret_once(path)
         run_as.own(self.dir)
         self.log(f"initialising PostgreSQL data dir {self.data_dir} (first run only)")
         done = self._run(
@@ -186,8 +223,6 @@ class LocalPostgres:
         run_as.own(self.dir)
 
     def _ensure_role_and_database(self) -> None:
-        password = self.password_file.read_text().strip()
-        role, db = self.infra.postgres_user, self.infra.postgres_database
         params: dict[str, Any] = {
             "host": "127.0.0.1",
             "port": self.infra.postgres_port,
@@ -196,20 +231,12 @@ class LocalPostgres:
             "dbname": "postgres",
             "connect_timeout": 10,
         }
-        with psycopg.connect(**params, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                # CREATEDB: the tests make a database per test.
-                conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                        sql.Identifier(role), sql.Literal(password)
-                    )
-                )
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
-                conn.execute(
-                    sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(db), sql.Identifier(role)
-                    )
-                )
+        ensure_role_and_database(
+            params,
+            self.infra.postgres_user,
+            self.password_file.read_text().strip(),
+            self.infra.postgres_database,
+        )
 
     def stop(self, timeout: float = 60.0) -> bool:
         """`pg_ctl stop -m fast` if our cluster runs; True if there was one to stop."""

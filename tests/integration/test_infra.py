@@ -236,7 +236,10 @@ def test_a_broker_that_dies_on_start_shows_its_output(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_infra_of_a_killed_session_is_stopped_by_the_next() -> None:
-    state_dir = make_state_dir()
+    # A prefix of its own: another test session on this machine reaps "optimerge-test-*" dirs
+    # with a dead owner, and must not reap this one while the test still starts it.
+    prefix = f"optimerge-reaper-{os.getpid()}-"
+    state_dir = make_state_dir(prefix)
     dead = subprocess.Popen(["true"])
     dead.wait()
     (state_dir / "owner.pid").write_text(f"{dead.pid}\n")  # as if that session was SIGKILLed
@@ -246,7 +249,7 @@ def test_infra_of_a_killed_session_is_stopped_by_the_next() -> None:
     pid = postgres.pid()
     assert pid is not None
 
-    stop_abandoned_test_infra()
+    stop_abandoned_test_infra(prefix)
 
     assert not is_alive(pid)
     assert not state_dir.exists()

@@ -65,19 +65,22 @@ def test_worker_serves_prometheus_metrics(
     worker = start_worker(settings, "--metrics-port", str(port))
     publish(settings, (d.result for d in docs))
     wait_until_processed(settings, 50)
+    # Committed rows come first, then the outputs, then the counters: wait for the counters.
     deadline = time.monotonic() + 20
-    text = ""
-    while time.monotonic() < deadline and "optimerge_documents_total" not in text:
+    text, total = "", 0.0
+    while time.monotonic() < deadline and total < 50:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
                 text = r.read().decode()
         except OSError:
             time.sleep(0.5)
-    total = sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("optimerge_documents_total{")
-    )
+            continue
+        total = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("optimerge_documents_total{")
+        )
+        time.sleep(0.2)
     assert total == 50
     assert "optimerge_merge_duration_seconds_bucket" in text
     assert worker.stop() == 0

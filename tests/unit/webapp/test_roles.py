@@ -6,8 +6,8 @@ from webapp.roles import Permission, Role, User, parse_role
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        (Role.REVIEWER, {Permission.VIEW_QUEUE, Permission.ACT}),
-        (Role.AUDITOR, {Permission.VIEW_QUEUE, Permission.VIEW_AUDIT}),
+        (Role.REVIEWER, {Permission.VIEW_QUEUE, Permission.ACT, Permission.READ_RECORDS}),
+        (Role.AUDITOR, {Permission.VIEW_QUEUE, Permission.VIEW_AUDIT, Permission.READ_RECORDS}),
         (Role.ADMIN, set(Permission)),
     ],
 )
