@@ -42,7 +42,7 @@ class RetryRequest:
     def value(self) -> bytes:
         if self.fixed_payload is not None:
             return self.fixed_payload
-        return self.stored.letter.payload.encode()
+        return self.stored.letter.payload_bytes_as_received()
 
     def document_id(self) -> str | None:
         """The letter's document, or the one the sent event names (a too_large letter was
@@ -99,6 +99,11 @@ def record_retries(
         )
 
 
+def skipped_fragments(letters: Sequence[StoredLetter]) -> list[StoredLetter]:
+    """The letters a retry without a fixed payload leaves out: their payload is a fragment."""
+    return [s for s in letters if s.letter.payload_truncated]
+
+
 def retry_dead_letters(
     run_db: RunDb,
     bootstrap: str,
@@ -110,8 +115,12 @@ def retry_dead_letters(
 ) -> list[RetryRequest]:
     if fixed_payload is not None and len(letters) != 1:
         raise ValueError(f"a fixed payload replaces exactly one letter; {len(letters)} given")
+    # A letter that kept only the first bytes of its message would only be refused again:
+    # it goes back with a fixed payload or not at all (`skipped_fragments` names them).
     requests = [
-        RetryRequest(stored, requested_by, uuid.uuid4(), fixed_payload) for stored in letters
+        RetryRequest(stored, requested_by, uuid.uuid4(), fixed_payload)
+        for stored in letters
+        if fixed_payload is not None or not stored.letter.payload_truncated
     ]
     if not requests:
         return []

@@ -38,6 +38,15 @@ def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> fa
         producer_max_request_size=MAX_MESSAGE_BYTES,
         consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         broker_commit_interval=1.0,
+        # docs/contract.md#worker-membership: static membership when an instance id is given,
+        # and timeouts short enough that a dead worker's partitions move within seconds.
+        consumer_group_instance_id=settings.worker_instance_id,
+        broker_session_timeout=settings.worker_session_timeout_seconds,
+        # The broker expects a heartbeat at least thrice per session.
+        broker_heartbeat_interval=min(
+            settings.worker_heartbeat_interval_seconds, settings.worker_session_timeout_seconds / 3
+        ),
+        broker_rebalance_timeout=settings.worker_rebalance_timeout_seconds,
     )
     use_read_committed(app)
     return app

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import orjson
 from pydantic import BaseModel
 
 from schemas import DeadLetter, DocumentStatusEvent, ExtractionResult, FlaggedItem, ReviewAction
+from schemas.exact_json import dumps_exact, loads_exact
 from schemas.health import WorkerHeartbeat
 from schemas.metrics import PipelineMetricsWindow
 
@@ -38,10 +40,16 @@ class Topic(Generic[E]):
     retention_ms: int | None = None
 
     def encode(self, event: E) -> bytes:
+        if self.is_input:
+            # Input events carry FHIR resources: their decimals are written exactly as read.
+            return dumps_exact(event.model_dump(mode="python"), option=orjson.OPT_UTC_Z)
         return event.model_dump_json().encode()
 
     def decode(self, value: bytes) -> E:
-        """The event in `value`; raises pydantic's ValidationError for anything else."""
+        """The event in `value`; raises ValueError (pydantic's ValidationError is one) for
+        anything else."""
+        if self.is_input:
+            return self.model.model_validate(loads_exact(value))
         return self.model.model_validate_json(value)
 
     def key(self, event: E) -> str | None:

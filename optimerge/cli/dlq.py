@@ -19,7 +19,10 @@ T = TypeVar("T")
 
 dlq_app = typer.Typer(help="Dead letters: events that could not be processed, with the reason.")
 
-Kind = Annotated[str | None, typer.Option(help="invalid_json, schema, too_large or merge_error.")]
+Kind = Annotated[
+    str | None,
+    typer.Option(help="invalid_json, schema, too_large, merge_error, action_error or stuck."),
+]
 Document = Annotated[str | None, typer.Option(help="Only this document id.")]
 Patient = Annotated[str | None, typer.Option(help="Only this patient id (message key).")]
 Reason = Annotated[str | None, typer.Option(help="Only reasons containing this text.")]
@@ -113,10 +116,18 @@ def dlq_replay(
             typer.echo(f"would replay {s.ref} -> {s.letter.source_topic}")
         typer.echo(f"{len(found)} letter(s) match", err=True)
         return
-    from pipeline.retries import RetryNotSentError, retry_dead_letters
+    from pipeline.retries import RetryNotSentError, retry_dead_letters, skipped_fragments
     from storage.db import connect
 
     payload = fixed.read_bytes() if fixed is not None else None
+    if payload is None:
+        for s in skipped_fragments(found):
+            typer.echo(
+                f"skipped {s.ref}: it kept only the first bytes of its message "
+                f"({s.letter.payload_bytes} bytes, sha256 {s.letter.payload_sha256}); "
+                "replay it with --fixed FILE",
+                err=True,
+            )
     settings = resolved()
 
     def run_db(fn: Callable[..., T], *args: object) -> T:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.documents import DocumentView
+from schemas.exact_json import loads_exact
 from storage.db import snapshot
 from storage.queue import action_outcome
 from storage.read import document_extraction, document_resources, document_state
@@ -191,8 +192,9 @@ async def api_action(request: Request) -> Response:
         csrf.check(request.session, request.headers.get(csrf.HEADER))
     document_id = request.path_params["document_id"]
     try:
-        body = await request.json()
-    except ValueError:
+        # Exact decimals: corrected resources keep 0.010 as sent (docs/contract.md#input-contract).
+        body = loads_exact(await request.body())
+    except (ValueError, RecursionError):
         return JSON({"error": "the body must be a JSON object"}, status_code=400)
     if not isinstance(body, dict):
         return JSON({"error": "the body must be a JSON object"}, status_code=400)

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+
+from schemas.exact_json import dumps_for_display
 
 FHIR_PREFIX = "/fhir/"
 # FHIR issue-type codes (http://hl7.org/fhir/issue-type) by HTTP status.
@@ -32,7 +33,8 @@ class FhirJSON(Response):
     media_type = "application/fhir+json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=str)
+        # FHIR decimals as stored: 0.010 stays 0.010 (docs/contract.md#input-contract).
+        return dumps_for_display(content)
 
 
 def is_fhir(path: str) -> bool:
