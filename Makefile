@@ -1,5 +1,5 @@
 # The front door: `make run` runs the whole system locally with a demo feed; `make test` runs every test.
-.PHONY: setup run stop test lint unit bench
+.PHONY: setup run stop test lint unit bench chaos
 
 OPTIMERGE := .venv/bin/optimerge
 PYTEST_ARGS ?=
@@ -24,6 +24,10 @@ unit: setup
 
 test: lint
 	.venv/bin/pytest $(PYTEST_ARGS)
+
+# The long fault suite (tests/faults): forty worker kills, servers killed thrice; prints its table.
+chaos: setup
+	OPTIMERGE_FAULT_PLAN=long .venv/bin/pytest -m fault -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: setup
 	@$(OPTIMERGE) bench

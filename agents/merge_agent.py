@@ -60,18 +60,12 @@ def register_merge_agent(app: faust.App, worker: MergeWorker) -> Any:
 
 
 async def _handle_until_done(worker: MergeWorker, records: list[RawRecord]) -> None:
-    """Retry a batch that failed for a reason outside the data (e.g. Kafka down) with backoff."""
-    delay = 0.5
-    while True:
-        try:
-            await asyncio.to_thread(worker.handle, records)
-            return
-        except asyncio.CancelledError:
-            worker.stopping.set()
-            raise
-        except StoppingError:
-            raise asyncio.CancelledError from None
-        except Exception:
-            log.exception("batch of %d records failed; retrying in %.1f s", len(records), delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+    """The batch, handled whatever it holds (outages waited out, a poison event set aside), in
+    a thread: the event loop keeps heartbeating meanwhile."""
+    try:
+        await asyncio.to_thread(worker.handle_until_done, records)
+    except asyncio.CancelledError:
+        worker.stopping.set()
+        raise
+    except StoppingError:
+        raise asyncio.CancelledError from None

@@ -39,6 +39,7 @@ class PipelineMetrics:
     upload_to_merged: Histogram
     consumer_lag: Gauge
     batch_size: Gauge
+    assigned_partitions: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -109,6 +110,11 @@ class PipelineMetrics:
             batch_size=Gauge(
                 "optimerge_batch_size",
                 "Input records in the last batch processed.",
+                registry=registry,
+            ),
+            assigned_partitions=Gauge(
+                "optimerge_worker_assigned_partitions",
+                "Input partitions this worker owns now (0: in the group, but consuming nothing).",
                 registry=registry,
             ),
         )

@@ -10,6 +10,7 @@ import threading
 
 import faust
 
+from agents.heartbeat import register_heartbeat
 from agents.merge_agent import register_merge_agent
 from agents.prometheus import serve
 from agents.worker import MergeWorker
@@ -93,6 +94,7 @@ def build_worker(settings: ResolvedSettings) -> tuple[faust.App, MergeWorker]:
     app = create_app(settings)
     merge_worker = MergeWorker(settings)
     register_merge_agent(app, merge_worker)
+    register_heartbeat(app, merge_worker)
     return app, merge_worker
 
 

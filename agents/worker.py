@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import threading
+from datetime import datetime
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry
@@ -17,9 +18,12 @@ from domain.metrics_window import WindowedMetrics
 from pipeline.batch import BatchProcessor, BatchResult
 from pipeline.decode import RawRecord
 from pipeline.facts import observe_batch
+from pipeline.isolation import run_isolated
+from pipeline.outputs import record_letter
 from schemas.events import Clock, utc_now
 from schemas.metrics import PipelineMetricsWindow
-from streams.producer import EventProducer
+from storage.db import is_transient
+from streams.producer import EventProducer, is_delivery_outage
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -56,10 +60,41 @@ class MergeWorker:
         self._metrics_lock = threading.Lock()
         # Next offset to process per (topic, partition): the consumer lag is measured from it.
         self.positions: dict[tuple[str, int], int] = {}
+        self.started_at = clock()
+        self.last_batch_at: datetime | None = None
+        self.batches = 0
+
+    def handle_until_done(self, records: list[RawRecord]) -> None:
+        """Handle the batch whatever it holds: outages are waited out, and an event that keeps
+        failing is split out and dead-lettered `stuck` (pipeline/isolation.py). Raises
+        StoppingError when the worker stops meanwhile (nothing is acked then)."""
+        run_isolated(
+            records,
+            self.handle,
+            is_outage=lambda exc: is_transient(exc) or is_delivery_outage(exc),
+            on_stuck=self._set_aside,
+            wait=self.stopping.wait,
+            tries=self.settings.stuck_after_tries,
+        )
+
+    def _set_aside(self, record: RawRecord, error: BaseException) -> None:
+        reason = (
+            f"failed {self.settings.stuck_after_tries} times and was set aside: "
+            f"{type(error).__name__}: {error}"
+        )
+        log.error(
+            "record %s:%d:%d is stuck: %s", record.topic, record.partition, record.offset, error
+        )
+        letter = record_letter(self.topics, record, "stuck", reason, self.clock())
+        self._publish_outputs(BatchResult(outputs=[letter], stuck=[record]), [record])
 
     def handle(self, records: list[RawRecord]) -> BatchResult:
         """Write the batch, then publish its outputs; returns only when both are done."""
         result = self.processor.process(records)
+        self._publish_outputs(result, records)
+        return result
+
+    def _publish_outputs(self, result: BatchResult, records: list[RawRecord]) -> None:
         for out in result.outputs:
             self.sink.send(out.topic, out.value, key=out.key)
         self.sink.flush()
@@ -69,7 +104,8 @@ class MergeWorker:
             self.prometheus.observe_batch(result, now)
             for r in records:
                 self.positions[(r.topic, r.partition)] = r.offset + 1
-        return result
+            self.last_batch_at = now
+            self.batches += 1
 
     def publish_windows(self, *, final: bool = False) -> int:
         """Publish every closed metrics window (all of them when the worker stops)."""

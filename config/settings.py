@@ -18,6 +18,7 @@ from pydantic_settings import (
 
 from config.kafka import KafkaClientSettings, KafkaEndpoint
 from config.signing import SigningSettings
+from domain.notifications import NotifySettings
 from domain.thresholds import RuleThresholds
 
 
@@ -88,8 +89,27 @@ class Settings(BaseSettings):
     batch_within_seconds: float = Field(default=0.02, gt=0)
     gil_switch_interval_seconds: float = Field(default=0.001, gt=0, le=0.1)
     max_event_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # A batch failing this many times for a reason that is not an outage is split down to the
+    # event that fails, which is dead-lettered as `stuck` (docs/contract.md#dead-letters).
+    stuck_after_tries: int = Field(default=5, ge=1, le=100)
+    # Static group membership (KIP-345): a stable name per worker (a pod name, say). A worker
+    # restarted under the same id gets its partitions back without a rebalance. Unset: the
+    # worker joins as a new member and every join or death rebalances the group.
+    worker_instance_id: str | None = Field(
+        default=None, min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$"
+    )
+    # How long the broker waits for a silent worker before its partitions move (dead workers
+    # not restarted resume elsewhere within about this plus a rebalance).
+    worker_session_timeout_seconds: float = Field(default=10.0, ge=6.0, le=300.0)
+    worker_heartbeat_interval_seconds: float = Field(default=1.0, gt=0, le=10.0)
+    # How long a rebalance waits for every member to rejoin (a member inside a batch rejoins
+    # once it is written).
+    worker_rebalance_timeout_seconds: float = Field(default=10.0, ge=1.0, le=300.0)
     metrics_window_seconds: float = Field(default=60.0, gt=0)
+    # Each worker publishes a heartbeat this often; one missing for 3 intervals is gone.
+    heartbeat_interval_seconds: float = Field(default=5.0, gt=0)
     rules: RuleThresholds = Field(default_factory=RuleThresholds)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     infra: InfraSettings = Field(default_factory=InfraSettings)
     # Who this process is on Kafka (OPTIMERGE_KAFKA__SASL_USERNAME, ...) and its signing keys.
     kafka: KafkaClientSettings = Field(default_factory=KafkaClientSettings)

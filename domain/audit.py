@@ -27,6 +27,8 @@ class AuditAction(StrEnum):
     CORRECT_DATA = "correct_data"
     ROLLBACK = "rollback"
     LEGACY_IMPORT = "legacy_import"
+    # An operator sent a dead letter back to its source topic (docs/contract.md#dead-letters).
+    DLQ_RETRY = "dlq_retry"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import orjson
 from domain.audit import SYSTEM_ACTOR, AuditAction, AuditEntry
 from domain.failure_plan import FailureDecision
 from domain.merge_plan import MergeDecision, MergeOutcome
+from domain.reports import FailedEvent
 from domain.review_plan import ReviewDecision
 from domain.signing import signer_of
 from schemas import ActorKind, ExtractionResult, ReviewActionKind, ReviewStatus
@@ -40,19 +41,19 @@ def merge_entry(decision: MergeDecision, result: ExtractionResult, now: datetime
 
 
 def failure_entry(
-    result: ExtractionResult, decision: FailureDecision, error: str, now: datetime
+    item: FailedEvent, decision: FailureDecision, error: str, now: datetime
 ) -> AuditEntry:
     return AuditEntry(
-        patient_id=result.patient_id,
-        document_id=result.document_id,
+        patient_id=item.patient_id,
+        document_id=item.document_id,
         action=AuditAction.MERGE_FAILED,
         actor_kind=ActorKind.SYSTEM,
         actor=SYSTEM_ACTOR,
         details={
-            "extraction_version": result.extraction_version,
+            "extraction_version": item.extraction_version,
             "document_version": decision.version,
             "error": error,
-            "event_id": str(result.event_id),
+            "event_id": str(item.event_id) if item.event_id else None,
         },
         occurred_at=now,
     )

@@ -1,4 +1,6 @@
-"""The patient record as a FHIR R4 Bundle, with one Provenance per contributing document."""
+"""The patient record as a FHIR R4 Bundle, with one Provenance per contributing document and the
+extraction models as Devices (AI-Provenance and AI-Device of the AI Transparency IG: see
+domain/fhir_ai.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from domain.fhir_ai import Extraction, ai_device, ai_provenance_parts, provenance_id
 from domain.resources import RESOURCE_NAMESPACE, FhirResource
 
 DOCUMENT_IDENTIFIER_SYSTEM = "urn:optimerge:document"
+# ISO 21089 lifecycle "transform": the AI turned a document into FHIR resources (IG example
+# AI-Generated-Lab-Results, EX_Doc_ingest.fsh).
+TRANSFORM_ACTIVITY: FhirResource = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle",
+            "code": "transform",
+            "display": "Transform/Translate Record Lifecycle Event",
+        }
+    ],
+    "text": "FHIR resources extracted from a document by an AI model",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,52 +34,58 @@ class Contribution:
 
     document_id: str
     version: int
-    model_name: str | None
-    model_version: str | None
+    extraction: Extraction
     title: str | None
     merged_at: datetime | None
     resource_refs: tuple[str, ...]
+    extracted_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
 def provenance_for(contribution: Contribution) -> FhirResource:
-    model = " ".join(p for p in (contribution.model_name, contribution.model_version) if p)
+    """The document's Provenance: stable id per document, version = the document's version."""
     entity_what: dict[str, Any] = {
         "identifier": {"system": DOCUMENT_IDENTIFIER_SYSTEM, "value": contribution.document_id}
     }
     if contribution.title:
         entity_what["display"] = contribution.title
+    parts = ai_provenance_parts(contribution.extraction)
+    meta: FhirResource = {"versionId": str(contribution.version), **parts["meta"]}
+    recorded = contribution.merged_at or contribution.updated_at
+    if contribution.updated_at is not None:
+        meta["lastUpdated"] = iso(contribution.updated_at)
     provenance: FhirResource = {
         "resourceType": "Provenance",
-        "id": str(
-            uuid.uuid5(
-                RESOURCE_NAMESPACE,
-                f"provenance|{contribution.document_id}|{contribution.version}",
-            )
-        ),
+        "id": provenance_id(contribution.document_id),
+        "meta": meta,
         "target": [{"reference": ref} for ref in contribution.resource_refs],
-        "agent": [
-            {
-                "type": {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                            "code": "assembler",
-                            "display": "Assembler",
-                        }
-                    ]
-                },
-                "who": {"display": model or "unknown extraction model"},
-            }
-        ],
-        "entity": [{"role": "source", "what": entity_what}],
     }
-    if contribution.merged_at is not None:
-        provenance["recorded"] = _iso(contribution.merged_at)
+    if contribution.extracted_at is not None:
+        provenance["occurredDateTime"] = iso(contribution.extracted_at)
+    if recorded is not None:
+        provenance["recorded"] = iso(recorded)
+    provenance.update(
+        reason=parts["reason"],
+        activity=TRANSFORM_ACTIVITY,
+        agent=parts["agent"],
+        entity=[{"role": "source", "what": entity_what}],
+    )
     return provenance
+
+
+def devices_for(contributions: Sequence[Contribution]) -> list[FhirResource]:
+    """One Device per distinct model (name, version, fallback) behind these documents."""
+    seen: dict[tuple[str | None, str | None, bool], FhirResource] = {}
+    for c in contributions:
+        e = c.extraction
+        key = (e.model_name, e.model_version, e.is_fallback)
+        if key not in seen:
+            seen[key] = ai_device(*key)
+    return list(seen.values())
 
 
 def patient_bundle(
@@ -74,17 +95,20 @@ def patient_bundle(
     contributions: Sequence[Contribution],
     now: datetime,
 ) -> FhirResource:
-    """A `collection` Bundle: the Patient (when known), every merged resource, their provenance."""
+    """A `collection` Bundle: the Patient (when known), every merged resource (decorated by the
+    caller), their provenance and the models as Devices."""
     entries: list[FhirResource] = []
     if patient is not None:
         entries.append(patient)
     entries.extend(resources)
-    entries.extend(provenance_for(c) for c in contributions if c.resource_refs)
+    contributing = [c for c in contributions if c.resource_refs]
+    entries.extend(provenance_for(c) for c in contributing)
+    entries.extend(devices_for(contributing))
     return {
         "resourceType": "Bundle",
-        "id": str(uuid.uuid5(RESOURCE_NAMESPACE, f"bundle|{patient_id}|{_iso(now)}")),
+        "id": str(uuid.uuid5(RESOURCE_NAMESPACE, f"bundle|{patient_id}|{iso(now)}")),
         "type": "collection",
-        "timestamp": _iso(now),
+        "timestamp": iso(now),
         "total": len(entries),
         "entry": [_entry(r) for r in entries],
     }

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.failure_plan import FailureDecision
 from domain.merge_plan import MergeDecision, StoredDocument
-from domain.reports import IncomingExtraction
+from domain.reports import FailedEvent, IncomingExtraction
 from schemas import FlagReason, ProcessingStatus, ReviewStatus
 
 
@@ -50,6 +50,8 @@ class DocumentWrite:
     # Set only by the legacy import: a merge or a failure clears them.
     reviewer: str | None = None
     reviewed_at: datetime | None = None
+    # How its resource ids are derived (domain/resources.py); kept for the document's life.
+    id_scheme: int = 2
 
     def flag_reasons_json(self) -> str:
         return reasons_json(self.flag_reasons)
@@ -107,15 +109,28 @@ def merged_document(
         merged_at=now,
         failed_at=None,
         processing_ms=elapsed_ms,
+        id_scheme=decision.id_scheme,
     )
 
 
 def failed_document(
-    item: IncomingExtraction, decision: FailureDecision, error: str, now: datetime
+    item: FailedEvent, decision: FailureDecision, error: str, now: datetime
 ) -> DocumentWrite:
     """The row of a document whose first merge failed: flagged, FAILED, nothing merged."""
-    return _from_extraction(
-        item,
+    return DocumentWrite(
+        document_id=item.document_id,
+        patient_id=item.patient_id,
+        extraction_version=item.extraction_version,
+        confidence=item.confidence,
+        model_name=item.model_name,
+        model_version=item.model_version,
+        is_fallback=item.is_fallback,
+        event_id=item.event_id or uuid.uuid4(),
+        content_hash=item.content_hash(),
+        extraction=item.extraction_json(),
+        uploaded_at=item.uploaded_at,
+        extracted_at=item.extracted_at,
+        received_at=item.received_at,
         version=decision.version,
         review_status=ReviewStatus.FLAGGED,
         auto_approved=False,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.merge_plan import StoredDocument
-from domain.reports import IncomingExtraction
+from domain.reports import FailedEvent
 from schemas import FlagReason, FlagRule, ProcessingStatus
 
 
@@ -38,10 +38,7 @@ def merge_error_reason(error: str) -> FlagReason:
     return FlagReason(rule=FlagRule.MERGE_ERROR, text=f"Merge failed: {error}")
 
 
-def plan_failure(
-    item: IncomingExtraction, stored: StoredDocument | None, error: str
-) -> FailureDecision:
-    result = item.result
+def plan_failure(item: FailedEvent, stored: StoredDocument | None, error: str) -> FailureDecision:
     if stored is None:
         return FailureDecision(
             FailureOutcome.RECORDED,
@@ -50,7 +47,7 @@ def plan_failure(
             is_new=True,
             attempts=item.attempts,
         )
-    if stored.patient_id != result.patient_id:
+    if stored.patient_id != item.patient_id:
         return FailureDecision(FailureOutcome.FOREIGN, version=stored.version)
     failed_before = stored.processing_status == ProcessingStatus.FAILED
     if failed_before and stored.content_hash == item.content_hash():

@@ -183,3 +183,19 @@ def _resources(count: int) -> str:
     if count == 0:
         return "No resources"
     return "Only 1 resource" if count == 1 else f"Only {count} resources"
+
+
+def foreign_reference(references: Sequence[str]) -> FlagReason | None:
+    """`foreign_reference`: resources that point at another patient's data (found by
+    domain/references.py); the references are kept as written and never followed."""
+    if not references:
+        return None
+    more = f" and {len(references) - 3} more" if len(references) > 3 else ""
+    shown = ", ".join(references[:3]) + more
+    return FlagReason(
+        rule=FlagRule.FOREIGN_REFERENCE,
+        text=(
+            f"The document refers to another patient's data ({shown}); the reference is kept "
+            "as written, never followed: check that the document belongs to this patient"
+        ),
+    )

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.resources import (
+    CURRENT_ID_SCHEME,
     FhirResource,
     content_of,
     local_reference_map,
@@ -59,6 +60,8 @@ class StoredDocument:
     # Highest version ever stored per resource id (history included), so a resource removed by a
     # rollback and merged again by a newer extraction continues its version sequence.
     retired_versions: Mapping[str, int] = field(default_factory=dict)
+    # How its resource ids are derived (domain/resources.py): kept for the document's life.
+    id_scheme: int = CURRENT_ID_SCHEME
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,7 @@ class MergeDecision:
     version: int = 0
     # The review status before this merge (None for a new document).
     previous_review_status: ReviewStatus | None = None
+    id_scheme: int = CURRENT_ID_SCHEME
 
     @property
     def writes(self) -> bool:
@@ -229,7 +233,10 @@ def plan_merge(
             )
     reasons = tuple(flag_reasons)
     status = ReviewStatus.FLAGGED if reasons else ReviewStatus.AUTO_APPROVED
-    ids = resource_ids_for(result.document_id, result.resources)
+    scheme = stored.id_scheme if stored else CURRENT_ID_SCHEME
+    ids = resource_ids_for(
+        result.document_id, result.resources, patient_id=result.patient_id, scheme=scheme
+    )
     mapping = local_reference_map(result.resources, ids)
     if mapping and raw is not None and not references_any(raw, mapping):
         mapping = {}
@@ -251,4 +258,5 @@ def plan_merge(
         flag_reasons=reasons,
         version=1 if stored is None else stored.version + 1,
         previous_review_status=stored.review_status if stored else None,
+        id_scheme=scheme,
     )

@@ -11,8 +11,19 @@ from typing import Any
 
 import orjson
 
+from schemas.exact_json import dumps_exact
+
+# Scheme 1 (documents stored before migration 0003): uuid5 of "document|type|local", fields
+# joined by an unescaped "|", so two documents could produce the same id. Scheme 2: uuid5 of
+# length-prefixed fields with the patient in them, so no two (patient, document, resource)
+# triples share an id. Each document keeps the scheme it was first stored with
+# (documents.id_scheme), so re-merging it after the upgrade yields the ids it has
+# (docs/contract.md#merge-semantics).
 RESOURCE_NAMESPACE = uuid.UUID("3c5e0a8e-9f4b-4f61-8d3a-2b7f6a1c9e05")
+RESOURCE_NAMESPACE_V2 = uuid.UUID("9b1f4c2e-7a3d-5e60-8f41-c2d5e7a9b3f6")
 _NAMESPACE_BYTES = RESOURCE_NAMESPACE.bytes
+_NAMESPACE_V2_BYTES = RESOURCE_NAMESPACE_V2.bytes
+CURRENT_ID_SCHEME = 2
 # A `reference` value in orjson's canonical output (which never escapes "/").
 _REFERENCE = re.compile(rb'"reference":"((?:[^"\\]|\\.)*)"')
 
@@ -23,18 +34,52 @@ def document_source(document_id: str) -> str:
     return f"document_{document_id}"
 
 
-def resource_uuid(name: str) -> str:
-    """str(uuid.uuid5(RESOURCE_NAMESPACE, name)), without building UUID objects (hot path)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])  # noqa: S324
+def resource_uuid(name: str, namespace: bytes = _NAMESPACE_BYTES) -> str:
+    """str(uuid.uuid5(namespace, name)), without building UUID objects (hot path)."""
+    digest = bytearray(hashlib.sha1(namespace + name.encode()).digest()[:16])  # noqa: S324
     digest[6] = (digest[6] & 0x0F) | 0x50
     digest[8] = (digest[8] & 0x3F) | 0x80
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def resource_ids_for(document_id: str, resources: Sequence[FhirResource]) -> list[str]:
-    """Ids derived from the document, the type and the extractor's id (or the ordinal within the
-    type when it gave none), so re-processing the same extraction yields the same ids."""
+def unambiguous_name(*parts: str) -> str:
+    """Each part prefixed by its length: no two different part lists give the same name."""
+    return "".join(f"{len(part)}:{part}" for part in parts)
+
+
+def resource_ids_for(
+    document_id: str,
+    resources: Sequence[FhirResource],
+    *,
+    patient_id: str = "",
+    scheme: int = CURRENT_ID_SCHEME,
+) -> list[str]:
+    """Ids derived from the patient, the document, the type and the extractor's id (or the
+    ordinal within the type when it gave none or repeats one), so re-processing the same
+    extraction yields the same ids; `scheme` 1 gives a pre-0003 document its old ids."""
+    if scheme == 1:
+        return _scheme_1_ids(document_id, resources)
+    seen: set[tuple[str, str]] = set()
+    per_type: dict[str, int] = {}
+    ids: list[str] = []
+    for resource in resources:
+        resource_type = str(resource["resourceType"])
+        ordinal = per_type.get(resource_type, 0)
+        per_type[resource_type] = ordinal + 1
+        local = resource.get("id")
+        if isinstance(local, str) and local and (resource_type, local) not in seen:
+            seen.add((resource_type, local))
+            which = ("id", local)
+        else:
+            which = ("n", str(ordinal))
+        name = unambiguous_name(patient_id, document_id, resource_type, *which)
+        ids.append(resource_uuid(name, _NAMESPACE_V2_BYTES))
+    return ids
+
+
+def _scheme_1_ids(document_id: str, resources: Sequence[FhirResource]) -> list[str]:
+    """The ids of documents stored before migration 0003, exactly as they were derived."""
     seen: set[str] = set()
     per_type: dict[str, int] = {}
     ids: list[str] = []
@@ -52,10 +97,14 @@ def resource_ids_for(document_id: str, resources: Sequence[FhirResource]) -> lis
 
 
 def correction_ids_for(
-    document_id: str, version: int, resources: Sequence[FhirResource], existing: Iterable[str]
+    patient_id: str,
+    document_id: str,
+    version: int,
+    resources: Sequence[FhirResource],
+    existing: Iterable[str],
 ) -> list[str]:
     """A reviewer's resource keeps its stored id when it names one; a new one gets a fresh
-    deterministic id tied to the document version it was made against."""
+    deterministic id tied to the patient, the document and the version it was made against."""
     known = set(existing)
     used: set[str] = set()
     ids: list[str] = []
@@ -64,8 +113,8 @@ def correction_ids_for(
         if isinstance(local, str) and local in known and local not in used:
             rid = local
         else:
-            key = f"{document_id}|correction|{version}|{ordinal}"
-            rid = resource_uuid(key)
+            name = unambiguous_name(patient_id, document_id, "correction", str(version))
+            rid = resource_uuid(name + unambiguous_name(str(ordinal)), _NAMESPACE_V2_BYTES)
         used.add(rid)
         ids.append(rid)
     return ids
@@ -74,7 +123,7 @@ def correction_ids_for(
 def content_of(resource: FhirResource) -> bytes:
     """Canonical bytes of a resource without id and meta: what decides 'unchanged'."""
     body = {k: v for k, v in resource.items() if k not in ("id", "meta")}
-    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return dumps_exact(body, option=orjson.OPT_SORT_KEYS)
 
 
 def stamp(
@@ -135,7 +184,7 @@ def rewrite_local_references(
     finds the few that have one, and only those are walked and copied."""
     out: list[FhirResource] = []
     for resource in resources:
-        found = _REFERENCE.findall(orjson.dumps(resource))
+        found = _REFERENCE.findall(dumps_exact(resource))
         if any(ref.decode() in mapping for ref in found):
             resource = rewrite_references(resource, mapping)
         out.append(resource)

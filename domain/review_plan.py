@@ -40,6 +40,17 @@ class ReviewDecision:
         return self.outcome == ReviewOutcome.APPLIED
 
 
+# Fixed and free of anything the action says: they go on document.status for anyone to read.
+REFUSED_AT_INPUT = (
+    "the action was refused: it does not meet the input contract (see the dead letter)"
+)
+REFUSED_BY_DATABASE = "the action was refused: it could not be applied (see the dead letter)"
+
+
+def invalid(action: ReviewAction, version: int, reason: str) -> ReviewDecision:
+    return ReviewDecision(ReviewOutcome.INVALID, action, reason=reason, version=version)
+
+
 def _conflict(action: ReviewAction, stored: StoredDocument, reason: str) -> ReviewDecision:
     return ReviewDecision(ReviewOutcome.CONFLICT, action, reason=reason, version=stored.version)
 
@@ -98,7 +109,11 @@ def plan_review(
     if corrected is None:
         return _conflict(action, stored, "correct_data needs corrected_resources")
     ids = correction_ids_for(
-        stored.document_id, version, corrected, (r.resource_id for r in stored.resources)
+        stored.patient_id,
+        stored.document_id,
+        version,
+        corrected,
+        (r.resource_id for r in stored.resources),
     )
     changes = plan_resource_changes(
         document_id=stored.document_id,

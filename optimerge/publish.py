@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
 from pydantic import ValidationError
 
 from schemas import ExtractionResult, ReviewAction
+from schemas.exact_json import loads_exact
+from schemas.input_contract import tree_problem
 from streams.producer import EventProducer
 from streams.security import Kafka
 from streams.topics import BoundTopic, Topics
@@ -32,8 +33,9 @@ def iter_json_events(path: Path) -> Iterator[tuple[str, Any]]:
     stripped = text.lstrip()
     if stripped.startswith(b"["):
         try:
-            items = orjson.loads(stripped)
-        except orjson.JSONDecodeError as exc:
+            # Exact decimals: what is published is what the file says (0.010 stays 0.010).
+            items = loads_exact(stripped)
+        except (ValueError, RecursionError) as exc:
             raise PublishError(f"{path}: invalid JSON array: {exc}") from exc
         for index, item in enumerate(items):
             yield f"{path}[{index}]", item
@@ -42,8 +44,8 @@ def iter_json_events(path: Path) -> Iterator[tuple[str, Any]]:
         if not line.strip():
             continue
         try:
-            yield f"{path}:{number}", orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
+            yield f"{path}:{number}", loads_exact(line)
+        except (ValueError, RecursionError) as exc:
             raise PublishError(f"{path}:{number}: invalid JSON: {exc}") from exc
 
 
@@ -76,6 +78,10 @@ def _publish(
         if not path.is_file():
             raise PublishError(f"{path}: no such file")
         for where, obj in iter_json_events(path):
+            # The worker's own contract (docs/contract.md#input-contract): refuse here, not there.
+            problem = tree_problem(obj)
+            if problem:
+                raise PublishError(f"{where}: refused by the input contract: {problem}")
             try:
                 events.append(model.model_validate(obj))
             except ValidationError as exc:

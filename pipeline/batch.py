@@ -1,8 +1,11 @@
 """One batch of input records through decode, the merge service, and the output events.
 
 Framework-free and synchronous: the faust agent runs it in a thread and acks only after it
-returns. A database outage is retried here with backoff (nothing returned, nothing acked); a
-document that cannot be merged is flagged, dead-lettered, and the batch goes on.
+returns. A database outage is retried here with backoff (nothing returned, nothing acked). Every
+stage contains its failures per event (docs/contract.md#merge-semantics): an event refused at
+the edge is dead-lettered from its raw bytes and recorded on the document it names; a document
+that cannot be merged is flagged and dead-lettered; an action the database refuses is answered
+`invalid`; the batch goes on.
 """
 
 from __future__ import annotations
@@ -17,13 +20,24 @@ from typing import TypeVar
 import psycopg
 
 from config import ResolvedSettings
-from domain.reports import FailureReport, IncomingExtraction, MergeReport, ReviewReport
+from domain.reports import (
+    FailedEvent,
+    FailureReport,
+    IncomingExtraction,
+    MergeReport,
+    RefusedExtraction,
+    ReviewReport,
+)
+from domain.review_plan import REFUSED_AT_INPUT, ReviewOutcome
 from pipeline.decode import Decoded, RawRecord, Rejected, decode
+from pipeline.isolation import StoppingError
 from pipeline.outputs import (
     OutputEvent,
     dead_letter_outputs,
     failure_outputs,
     merge_outputs,
+    record_letter,
+    refused_action_status,
     review_outputs,
 )
 from pipeline.service import MergeService, judge_with
@@ -31,14 +45,12 @@ from pipeline.signatures import SignatureGate
 from schemas import ExtractionResult, ReviewAction
 from schemas.events import Clock, utc_now
 from storage.db import connect, is_transient
-from streams.topics import EXTRACTION_RESULTS, Topics
+from streams.topics import EXTRACTION_RESULTS, REVIEW_ACTIONS, Topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-
-class StoppingError(Exception):
-    """Shutting down while waiting for the database: abandon the batch, ack nothing."""
+__all__ = ["BatchProcessor", "BatchResult", "StoppingError"]
 
 
 @dataclass
@@ -48,6 +60,11 @@ class BatchResult:
     reviews: list[ReviewReport] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     failures: list[FailureReport] = field(default_factory=list)
+    # Records set aside as `stuck` (pipeline/isolation.py).
+    stuck: list[RawRecord] = field(default_factory=list)
+
+
+Item = tuple[RawRecord, Decoded]
 
 
 class BatchProcessor:
@@ -96,36 +113,94 @@ class BatchProcessor:
     def process(self, records: Sequence[RawRecord]) -> BatchResult:
         result = BatchResult()
         received_at = self.clock()
-        decoded = [(self._decode(r), r) for r in records]
-        for run in _runs(decoded):
-            first = run[0][0]
+        items: list[Item] = [(r, self._decode(r)) for r in records]
+        for run in _runs(items):
+            first = run[0][1]
             if isinstance(first, Rejected):
-                rejected = [e for e, _ in run if isinstance(e, Rejected)]
-                result.rejected.extend(rejected)
-                result.outputs.extend(dead_letter_outputs(self.topics, rejected))
+                for _, rejected in run:
+                    if isinstance(rejected, Rejected):
+                        self._refuse(rejected, result)
             elif isinstance(first, ExtractionResult):
-                items = [
-                    IncomingExtraction(e, received_at, raw=r.value)
-                    for e, r in run
+                incoming = [
+                    IncomingExtraction(
+                        e, received_at, raw=r.value, partition=r.partition, offset=r.offset
+                    )
+                    for r, e in run
                     if isinstance(e, ExtractionResult)
                 ]
-                self._merge(items, result)
+                self._merge(incoming, result)
             else:
+                actions = [(r, e) for r, e in run if isinstance(e, ReviewAction)]
                 # Only signed, fresh, first-seen actions go on (pipeline/signatures.py).
-                pairs = [(r, e) for e, r in run if isinstance(e, ReviewAction)]
-                screened = self._with_retry(partial(self.signatures.screen, pairs=pairs))
+                screened = self._with_retry(partial(self.signatures.screen, pairs=actions))
                 result.rejected.extend(screened.rejected())
                 result.outputs.extend(screened.outputs(self.topics, self.clock))
-                actions = screened.actions()
-                reports = self._with_retry(partial(self.service.review, actions=actions))
-                result.reviews.extend(reports)
-                result.outputs.extend(review_outputs(self.topics, reports, self.clock()))
+                self._review(screened.admitted, result)
         return result
 
     def _decode(self, record: RawRecord) -> Decoded:
         spec = self.topics.spec_named(record.topic)
         topic = spec if spec is not None and spec.is_input else EXTRACTION_RESULTS
         return decode(record, topic=topic, max_bytes=self.settings.max_event_bytes)
+
+    # --- events refused at the edge -------------------------------------------------------
+
+    def _refuse(self, rejected: Rejected, result: BatchResult) -> None:
+        """Dead-letter it; then leave a trace on the document (or action) it names."""
+        result.rejected.append(rejected)
+        result.outputs.extend(dead_letter_outputs(self.topics, [rejected]))
+        subject, letter = rejected.subject, rejected.dead_letter
+        if subject.document_id is None or subject.patient_id is None:
+            return  # names no usable document: the dead letter is the only trace
+        if self.topics.spec_named(rejected.record.topic) is REVIEW_ACTIONS:
+            if subject.action_id is not None:
+                self._refuse_action(rejected, result)
+            return
+        refusal = RefusedExtraction(
+            document_id=subject.document_id,
+            patient_id=subject.patient_id,
+            reason=letter.reason,
+            payload_sha256=letter.payload_sha256 or "",
+            payload_bytes=letter.payload_bytes or 0,
+            received_at=self.clock(),
+            extraction_version=subject.extraction_version or 1,
+        )
+        self._fail(refusal, f"refused at the input: {letter.reason}", result, dead_letter=False)
+
+    def _refuse_action(self, rejected: Rejected, result: BatchResult) -> None:
+        subject = rejected.subject
+        assert subject.action_id
+        assert subject.document_id
+        assert subject.patient_id
+        work = partial(
+            self.service.refuse_action,
+            action_id=subject.action_id,
+            document_id=subject.document_id,
+            patient_id=subject.patient_id,
+            action=subject.action or "unknown",
+            reviewer=subject.reviewer or "unknown",
+            reason=REFUSED_AT_INPUT,
+        )
+        try:
+            version = self._with_retry(work)
+        except StoppingError:
+            raise
+        except Exception:
+            log.exception("could not record the refusal of action %s", subject.action_id)
+            version = 0
+        result.outputs.append(
+            refused_action_status(
+                self.topics,
+                action_id=subject.action_id,
+                document_id=subject.document_id,
+                patient_id=subject.patient_id,
+                version=version,
+                reason=REFUSED_AT_INPUT,
+                now=self.clock(),
+            )
+        )
+
+    # --- merges ----------------------------------------------------------------------------
 
     def _merge(self, items: list[IncomingExtraction], result: BatchResult) -> None:
         try:
@@ -141,33 +216,79 @@ class BatchProcessor:
                 except StoppingError:
                     raise
                 except Exception as exc:
-                    self._fail(item, exc, result)
+                    self._fail(item, f"{type(exc).__name__}: {exc}".strip(), result)
         result.merges.extend(reports)
-        result.outputs.extend(merge_outputs(self.topics, reports))
+        for report in reports:
+            result.outputs.extend(
+                self._built(partial(merge_outputs, self.topics, [report]), report.incoming)
+            )
 
-    def _fail(self, item: IncomingExtraction, exc: Exception, result: BatchResult) -> None:
-        error = f"{type(exc).__name__}: {exc}".strip()
-        log.error("document %s could not be merged: %s", item.result.document_id, error)
+    def _fail(
+        self, item: FailedEvent, error: str, result: BatchResult, *, dead_letter: bool = True
+    ) -> None:
+        log.error("document %s could not be merged: %s", item.document_id, error)
         try:
             version = self._with_retry(lambda c: self.service.record_failure(c, item, error))
         except StoppingError:
             raise
         except Exception:
             # Even the failure could not be recorded: the dead letter still carries the event.
-            log.exception("could not record the failure of document %s", item.result.document_id)
+            log.exception("could not record the failure of document %s", item.document_id)
             version = 0
-        failure = FailureReport(item, error, version)
+        failure = FailureReport(item, error, version, dead_letter=dead_letter)
         result.failures.append(failure)
-        result.outputs.extend(failure_outputs(self.topics, failure, self.clock()))
+        result.outputs.extend(
+            self._built(lambda: failure_outputs(self.topics, failure, self.clock()), item)
+        )
+
+    def _built(self, build: Callable[[], list[OutputEvent]], item: object) -> list[OutputEvent]:
+        """The outputs of one event; if they cannot be built, its raw bytes go to the DLQ."""
+        try:
+            return build()
+        except Exception as exc:
+            log.exception("outputs of one event could not be built")
+            if not isinstance(item, IncomingExtraction) or item.partition is None:
+                return []
+            record = RawRecord(
+                self.topics.extraction_results.name,
+                item.partition,
+                item.offset or 0,
+                item.result.patient_id.encode(),
+                item.raw,
+                item.received_at,
+            )
+            reason = f"its outputs could not be built: {type(exc).__name__}: {exc}"
+            return [record_letter(self.topics, record, "stuck", reason, self.clock())]
+
+    # --- review actions ---------------------------------------------------------------------
+
+    def _review(self, run: list[tuple[RawRecord, ReviewAction]], result: BatchResult) -> None:
+        actions = [a for _, a in run]
+        reports = self._with_retry(partial(self.service.review, actions=actions))
+        result.reviews.extend(reports)
+        now = self.clock()
+        for (record, action), report in zip(run, reports, strict=True):
+            result.outputs.extend(review_outputs(self.topics, [report], now))
+            if report.decision.outcome == ReviewOutcome.INVALID:
+                # Again on a redelivery (same id): the first letter may not have gone out.
+                error = report.error or "refused when first received (this is a redelivery)"
+                result.outputs.append(
+                    record_letter(
+                        self.topics,
+                        record,
+                        "action_error",
+                        f"review action could not be applied: {error}",
+                        now,
+                        document_id=action.document_id,
+                    )
+                )
 
 
-def _runs(
-    decoded: Sequence[tuple[Decoded, RawRecord]],
-) -> Iterator[list[tuple[Decoded, RawRecord]]]:
+def _runs(items: Sequence[Item]) -> Iterator[list[Item]]:
     """Consecutive events of one kind, in arrival order (so merges and reviews interleave right)."""
-    run: list[tuple[Decoded, RawRecord]] = []
-    for pair in decoded:
-        if run and type(pair[0]) is not type(run[0][0]):
+    run: list[Item] = []
+    for pair in items:
+        if run and type(pair[1]) is not type(run[0][1]):
             yield run
             run = []
         run.append(pair)

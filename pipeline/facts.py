@@ -13,11 +13,14 @@ from datetime import datetime
 
 from domain.merge_plan import MergeOutcome
 from domain.metrics_window import WindowedMetrics
+from domain.review_plan import ReviewOutcome
 from pipeline.batch import BatchResult
 from schemas.events import ReviewStatus
 
 _NEW_DOCUMENT = (MergeOutcome.MERGED, MergeOutcome.REMERGED)
 MERGE_ERROR_KIND = "merge_error"
+ACTION_ERROR_KIND = "action_error"
+STUCK_KIND = "stuck"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +78,26 @@ def batch_facts(batch: BatchResult, now: datetime) -> BatchFacts:
         if not r.replayed
     )
     kinds: list[str] = [r.dead_letter.error_kind for r in batch.rejected]
-    kinds.extend([MERGE_ERROR_KIND] * len(batch.failures))
+    kinds.extend(MERGE_ERROR_KIND for f in batch.failures if f.dead_letter)
+    kinds.extend(
+        ACTION_ERROR_KIND
+        for r in batch.reviews
+        if r.decision.outcome == ReviewOutcome.INVALID and not r.replayed
+    )
+    kinds.extend(STUCK_KIND for _ in batch.stuck)
+    # A refused extraction is both a rejection and a failure recorded on its document.
+    refused_and_recorded = sum(1 for f in batch.failures if not f.dead_letter)
     return BatchFacts(
         documents=tuple(documents),
         reviews=reviews,
         dead_letter_kinds=tuple(kinds),
         merge_failures=len(batch.failures),
-        size=len(batch.merges) + len(batch.reviews) + len(batch.rejected) + len(batch.failures),
+        size=len(batch.merges)
+        + len(batch.reviews)
+        + len(batch.rejected)
+        + len(batch.failures)
+        - refused_and_recorded
+        + len(batch.stuck),
     )
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from domain.failure_plan import merge_error_reason
 from domain.merge_plan import MergeOutcome
 from domain.reports import FailureReport, MergeReport, ReviewReport
 from domain.review_plan import ReviewOutcome
-from pipeline.decode import Rejected
+from pipeline.decode import RawRecord, Rejected
+from pipeline.letters import dead_letter
 from schemas import (
     DeadLetter,
     DocumentStatusEvent,
@@ -24,6 +25,7 @@ from schemas import (
     ReviewStatus,
     deterministic_event_id,
 )
+from schemas.events import DeadLetterKind
 from streams.topics import BoundTopic, Topics
 
 
@@ -153,21 +155,32 @@ def dead_letter_outputs(topics: Topics, rejected: Sequence[Rejected]) -> list[Ou
     return outputs
 
 
+def _raw_of(item: object) -> tuple[bytes, int | None, int | None]:
+    raw = getattr(item, "raw", None)
+    return raw or b"", getattr(item, "partition", None), getattr(item, "offset", None)
+
+
 def failure_outputs(topics: Topics, failure: FailureReport, now: datetime) -> list[OutputEvent]:
-    """A document that could not be merged: dead letter, FAILED status, and a flagged item."""
+    """A document that could not be merged: dead letter (from the bytes as received), FAILED
+    status, and a flagged item."""
     item, error, version = failure.incoming, failure.error, failure.version
-    result = item.result
-    doc, patient = result.document_id, result.patient_id
-    letter = DeadLetter(
-        event_id=deterministic_event_id(doc, version, "dlq"),
-        source_topic=topics.extraction_results.name,
-        key=patient,
-        reason=f"merge failed: {error}",
-        error_kind="merge_error",
-        payload=result.model_dump_json(),
-        document_id=doc,
-        at=now,
-    )
+    doc, patient = item.document_id, item.patient_id
+    outputs: list[OutputEvent] = []
+    if failure.dead_letter:
+        raw, partition, offset = _raw_of(item)
+        letter = dead_letter(
+            event_id=deterministic_event_id(doc, version, "dlq"),
+            source_topic=topics.extraction_results.name,
+            partition=partition,
+            offset=offset,
+            key=patient,
+            value=raw,
+            kind="merge_error",
+            reason=f"merge failed: {error}",
+            document_id=doc,
+            at=now,
+        )
+        outputs.append(_out(topics.dlq, letter))
     status = DocumentStatusEvent(
         event_id=deterministic_event_id(doc, version, "status", "failed"),
         document_id=doc,
@@ -175,7 +188,7 @@ def failure_outputs(topics: Topics, failure: FailureReport, now: datetime) -> li
         status=ProcessingStatus.FAILED,
         review_status=ReviewStatus.FLAGGED,
         version=version,
-        extraction_version=result.extraction_version,
+        extraction_version=item.extraction_version,
         at=now,
         received_at=item.received_at,
         failed_at=now,
@@ -190,13 +203,56 @@ def failure_outputs(topics: Topics, failure: FailureReport, now: datetime) -> li
         review_status=ReviewStatus.FLAGGED,
         version=version,
         flag_reasons=[merge_error_reason(error)],
-        confidence=result.confidence,
-        model_name=result.model.name,
-        uploaded_at=result.uploaded_at,
+        confidence=item.confidence,
+        model_name=item.model_name,
+        uploaded_at=item.uploaded_at,
         at=now,
     )
-    return [
-        _out(topics.dlq, letter),
-        _out(topics.document_status, status),
-        _out(topics.flagged_items, flagged),
-    ]
+    outputs.append(_out(topics.document_status, status))
+    outputs.append(_out(topics.flagged_items, flagged))
+    return outputs
+
+
+def record_letter(
+    topics: Topics, record: RawRecord, kind: DeadLetterKind, reason: str, now: datetime, **kw: Any
+) -> OutputEvent:
+    """A dead letter for one input record as received (a refused action, a stuck event)."""
+    letter = dead_letter(
+        event_id=deterministic_event_id(record.topic, record.partition, record.offset, kind),
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        kind=kind,
+        reason=reason,
+        at=now,
+        **kw,
+    )
+    return _out(topics.dlq, letter)
+
+
+def refused_action_status(
+    topics: Topics,
+    *,
+    action_id: object,
+    document_id: str,
+    patient_id: str,
+    version: int,
+    reason: str,
+    now: datetime,
+) -> OutputEvent:
+    """`invalid` on document.status for an action refused before it could be read whole."""
+    status = DocumentStatusEvent(
+        event_id=deterministic_event_id(action_id, "status"),
+        document_id=document_id,
+        patient_id=patient_id,
+        status=ProcessingStatus.FAILED,
+        version=version,
+        at=now,
+        action_id=action_id,
+        conflict=True,
+        reason=reason,
+        outcome=ReviewOutcome.INVALID.value,
+    )
+    return _out(topics.document_status, status)

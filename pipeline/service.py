@@ -4,28 +4,37 @@ decided; storage holds no policy, the planners no I/O (docs/contract.md#merge-se
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import orjson
 import psycopg
 
-from domain.audit_entries import failure_entry, merge_entry, review_entry
+from domain.audit_entries import failure_entry, merge_entry
 from domain.documents import failed_document, merged_document
 from domain.failure_plan import plan_failure
 from domain.flag_rules import evaluate
 from domain.merge_plan import ChangeSet, MergeDecision, plan_merge
 from domain.patients import PatientRecord
-from domain.reports import IncomingExtraction, MergeReport, ReviewReport
-from domain.review_plan import ReviewDecision, ReviewOutcome, plan_review
+from domain.reports import (
+    FailedEvent,
+    IncomingExtraction,
+    MergeReport,
+    RefusedExtraction,
+    ReviewReport,
+)
 from domain.thresholds import RuleThresholds
+from pipeline import reviews
+from pipeline.foreign import ForeignReferences
 from schemas import ExtractionResult, FlagReason, ReviewAction
 from schemas.events import Clock, utc_now
-from storage import documents, resources, review_actions
+from storage import documents, resources
 from storage.audit import append_audit
-from storage.db import transaction
-from storage.documents import LockedPatient
+from storage.db import is_transient, transaction
+
+log = logging.getLogger(__name__)
 
 # The flag rules as the service asks them: what is doubtful about this extraction for this record.
 Judge = Callable[[ExtractionResult, PatientRecord | None], Sequence[FlagReason]]
@@ -61,11 +70,15 @@ class MergeService:
             cur, [i.result.document_id for i in items], for_update=True
         )
         now = self.clock()
+        foreign = ForeignReferences(cur, items)
         decisions: list[tuple[IncomingExtraction, MergeDecision]] = []
         for item in items:
             result = item.result
-            reasons = self.judge(result, locked[result.patient_id].record)
+            reasons = list(self.judge(result, locked[result.patient_id].record))
             previous = stored.get(result.document_id)
+            pointing = foreign.reason(item, previous)
+            if pointing is not None:
+                reasons.append(pointing)
             decisions.append((item, plan_merge(result, previous, reasons, now, item.raw)))
         writes = [(i, d) for i, d in decisions if d.writes]
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -93,29 +106,34 @@ class MergeService:
             for i, d in decisions
         ]
 
-    def record_failure(self, conn: psycopg.Connection, item: IncomingExtraction, error: str) -> int:
-        """Flag a document that could not be merged, in its own transaction; returns its
-        version. When the extraction itself is what the database refuses, a stand-in is stored
-        instead (the event as received goes to the dead-letter topic)."""
+    def record_failure(self, conn: psycopg.Connection, item: FailedEvent, error: str) -> int:
+        """Flag a document that could not be merged (or whose event was refused at the edge),
+        in its own transaction; returns its version. When the extraction itself is what the
+        database refuses, a stand-in is stored instead (the event as received goes to the
+        dead-letter topic)."""
         try:
             return self._record_failure(conn, item, error)
-        except psycopg.errors.DataError as exc:
-            stand_in = {
-                "document_id": item.result.document_id,
-                "patient_id": item.result.patient_id,
-                "extraction_version": item.result.extraction_version,
-                "unstorable": f"the extraction could not be stored: {exc}".strip(),
-            }
-            return self._record_failure(conn, replace(item, raw=orjson.dumps(stand_in)), error)
+        except Exception as exc:
+            if is_transient(exc) or isinstance(item, RefusedExtraction):
+                raise
+            stand_in = RefusedExtraction(
+                document_id=item.document_id,
+                patient_id=item.patient_id,
+                reason=f"the extraction could not be stored ({type(exc).__name__})",
+                payload_sha256=item.content_hash(),
+                payload_bytes=len(item.extraction_json().encode()),
+                received_at=item.received_at,
+                extraction_version=item.extraction_version,
+                attempts=item.attempts,
+                event_id=item.event_id,
+            )
+            return self._record_failure(conn, stand_in, error)
 
-    def _record_failure(
-        self, conn: psycopg.Connection, item: IncomingExtraction, error: str
-    ) -> int:
-        result = item.result
+    def _record_failure(self, conn: psycopg.Connection, item: FailedEvent, error: str) -> int:
         with transaction(conn) as cur:
-            locked = documents.lock_patients(cur, [result.patient_id])
-            stored = documents.load_documents(cur, [result.document_id], for_update=True)
-            decision = plan_failure(item, stored.get(result.document_id), error)
+            locked = documents.lock_patients(cur, [item.patient_id])
+            stored = documents.load_documents(cur, [item.document_id], for_update=True)
+            decision = plan_failure(item, stored.get(item.document_id), error)
             if not decision.writes:
                 return decision.version
             now = self.clock()
@@ -123,45 +141,41 @@ class MergeService:
                 documents.upsert_documents(cur, [failed_document(item, decision, error, now)])
             else:
                 documents.mark_failed(
-                    cur, result.document_id, decision, error, item.content_hash(), now
+                    cur, item.document_id, decision, error, item.content_hash(), now
                 )
-            append_audit(cur, locked, [failure_entry(result, decision, error, now)])
+            append_audit(cur, locked, [failure_entry(item, decision, error, now)])
         return decision.version
 
     def review(
         self, conn: psycopg.Connection, actions: Sequence[ReviewAction]
     ) -> list[ReviewReport]:
         """Apply actions in order, in one transaction; a redelivered action_id is answered as
-        it was the first time, never applied twice."""
-        if not actions:
-            return []
-        with transaction(conn) as cur:
-            locked = documents.lock_patients(cur, [a.patient_id for a in actions])
-            return [self._review_one(cur, locked, action) for action in actions]
+        it was the first time, never applied twice; an action the database refuses is rolled
+        back alone and answered `invalid` (pipeline/reviews.py)."""
+        return reviews.apply_reviews(conn, actions, self.clock)
 
-    def _review_one(
-        self, cur: psycopg.Cursor, locked: dict[str, LockedPatient], action: ReviewAction
-    ) -> ReviewReport:
-        seen = review_actions.decided_action(cur, action.action_id)
-        if seen is not None:
-            decision = ReviewDecision(
-                ReviewOutcome(seen.outcome), action, reason=seen.reason, version=seen.version_after
-            )
-            return ReviewReport(decision, replayed=True)
-        now = self.clock()
-        stored = documents.load_documents(cur, [action.document_id], for_update=True)
-        previous = stored.get(action.document_id)
-        decision = plan_review(action, previous, now)
-        if decision.writes:
-            if decision.changes is not None:
-                change = ChangeSet(action.patient_id, action.document_id, decision.changes)
-                resources.apply_resource_changes(cur, [change], now)
-            documents.record_review(cur, decision, now)
-            append_audit(cur, locked, [review_entry(decision, now)])
-        if previous is not None:
-            # Conflicts are remembered too, so a redelivered action gets the same answer.
-            review_actions.remember_decision(cur, decision, now)
-        return ReviewReport(decision)
+    def refuse_action(
+        self,
+        conn: psycopg.Connection,
+        *,
+        action_id: uuid.UUID,
+        document_id: str,
+        patient_id: str,
+        action: str,
+        reviewer: str,
+        reason: str,
+    ) -> int:
+        """Answer an action refused at the edge `invalid` (pipeline/reviews.py)."""
+        return reviews.refuse_action(
+            conn,
+            self.clock,
+            action_id=action_id,
+            document_id=document_id,
+            patient_id=patient_id,
+            action=action,
+            reviewer=reviewer,
+            reason=reason,
+        )
 
 
 def _segments(items: Sequence[IncomingExtraction]) -> Iterator[list[IncomingExtraction]]:

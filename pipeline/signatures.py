@@ -20,6 +20,7 @@ from domain.review_plan import ReviewOutcome
 from domain.signing import Keyring, Problem, Refused, SigningKey, parse_trusted_keys
 from domain.signing import body_digest as digest_of
 from pipeline.decode import RawRecord, Rejected
+from pipeline.letters import dead_letter
 from pipeline.outputs import OutputEvent
 from schemas import DeadLetter, DocumentStatusEvent, ProcessingStatus, ReviewAction
 from schemas.events import Clock, deterministic_event_id, utc_now
@@ -115,15 +116,15 @@ def _event_id(record: RawRecord, kind: str) -> str:
 
 def _letter(refusal: Refusal) -> DeadLetter:
     record = refusal.record
-    return DeadLetter(
+    return dead_letter(
         event_id=_event_id(record, "dlq"),
         source_topic=record.topic,
-        source_partition=record.partition,
-        source_offset=record.offset,
-        key=record.key.decode("utf-8", "replace") if record.key is not None else None,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        kind="signature",
         reason=f"review action refused: {refusal.detail}",
-        error_kind="signature",
-        payload=(record.value or b"").decode("utf-8", "replace"),
         document_id=refusal.action.document_id,
     )
 

@@ -3,21 +3,34 @@ docs/contract.md#events."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     field_validator,
 )
 
 from schemas.dates import FhirDate
+from schemas.fhir_types import NOT_FROM_DOCUMENTS, R4_RESOURCE_TYPES
+from schemas.input_contract import (
+    MAX_INT32,
+    MAX_INT64,
+    MAX_NOTE_CHARS,
+    MAX_RESOURCES,
+    timestamp_problem,
+)
 
 SCHEMA_VERSION = 1
 
@@ -63,6 +76,7 @@ class FlagRule(StrEnum):
     UNKNOWN_PATIENT = "unknown_patient"
     NO_IDENTITY = "no_identity"
     MERGE_ERROR = "merge_error"
+    FOREIGN_REFERENCE = "foreign_reference"
 
 
 class MatchKind(StrEnum):
@@ -119,6 +133,30 @@ class _Event(BaseModel):
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=256)]
 
 
+def _in_range(value: datetime) -> datetime:
+    problem = timestamp_problem(value)
+    if problem:
+        raise ValueError(f"timestamp {problem}")
+    return value
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
+
+
+def _iso_text(value: object) -> object:
+    # Not a number of seconds since 1970: the contract says ISO 8601 with a time zone.
+    if isinstance(value, int | float | Decimal):
+        raise ValueError("a timestamp is an ISO 8601 string with a time zone, not a number")
+    return value
+
+
+# Timestamps of input events: aware, and readable back by every reader in every time zone.
+InputDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_range)]
+
+
 class ExtractionModel(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -163,11 +201,16 @@ FhirResource = dict[str, Any]
 
 
 def validate_resources(resources: list[FhirResource]) -> list[FhirResource]:
-    """Every resource is a JSON object with a string resourceType; the rest is FHIR's business."""
+    """Every resource is a JSON object whose resourceType is a FHIR R4 resource type that a
+    document may carry (no Patient, no Bundle); the rest is FHIR's business."""
     for index, resource in enumerate(resources):
         resource_type = resource.get("resourceType")
         if not isinstance(resource_type, str) or not resource_type:
             raise ValueError(f"resources[{index}] has no resourceType")
+        if resource_type not in R4_RESOURCE_TYPES:
+            raise ValueError(f"resources[{index}]: resourceType is not a FHIR R4 resource type")
+        if resource_type in NOT_FROM_DOCUMENTS:
+            raise ValueError(f"resources[{index}]: a document cannot carry a {resource_type}")
     return resources
 
 
@@ -176,13 +219,14 @@ class ExtractionResult(_Event):
 
     document_id: NonEmptyStr
     patient_id: NonEmptyStr
-    extraction_version: int = Field(default=1, ge=1)
-    uploaded_at: AwareDatetime
-    extracted_at: AwareDatetime
+    # An `integer` column: at most 2^31 - 1.
+    extraction_version: StrictInt = Field(default=1, ge=1, le=MAX_INT32)
+    uploaded_at: InputDatetime
+    extracted_at: InputDatetime
     model: ExtractionModel
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: Annotated[float, BeforeValidator(_not_bool)] = Field(ge=0.0, le=1.0)
     patient: PatientDemographics = Field(default_factory=PatientDemographics)
-    resources: list[FhirResource] = Field(default_factory=list)
+    resources: list[FhirResource] = Field(default_factory=list, max_length=MAX_RESOURCES)
     source_snippets: dict[str, list[SourceSnippet]] = Field(default_factory=dict)
     document: DocumentInfo = Field(default_factory=DocumentInfo)
 
@@ -214,10 +258,10 @@ class ReviewAction(_Event):
     # Who acted: the reviewer's account, or the operator named on the command line.
     reviewer: NonEmptyStr
     actor_kind: Literal[ActorKind.REVIEWER, ActorKind.OPERATOR] = ActorKind.REVIEWER
-    expected_version: int = Field(ge=0)
-    corrected_resources: list[FhirResource] | None = None
-    note: str = ""
-    requested_at: AwareDatetime = Field(default_factory=utc_now)
+    expected_version: StrictInt = Field(ge=0, le=MAX_INT64)
+    corrected_resources: list[FhirResource] | None = Field(default=None, max_length=MAX_RESOURCES)
+    note: str = Field(default="", max_length=MAX_NOTE_CHARS)
+    requested_at: InputDatetime = Field(default_factory=utc_now)
     # `ed25519:<key id>:<base64url>` over what the action decides (docs/contract.md#signatures);
     # the worker applies no action without a valid one.
     signature: str | None = Field(default=None, max_length=256)
@@ -271,11 +315,17 @@ class FlaggedItem(_Event):
     at: AwareDatetime = Field(default_factory=utc_now)
 
 
-DeadLetterKind = Literal["invalid_json", "schema", "too_large", "merge_error", "signature"]
+DeadLetterKind = Literal[
+    "invalid_json", "schema", "too_large", "merge_error", "action_error", "stuck", "signature"
+]
 
 
 class DeadLetter(_Event):
-    """An input event that could not be processed, with the reason, on extraction.results.dlq."""
+    """An input event that could not be processed, with the reason, on extraction.results.dlq.
+
+    `payload` is the message as received: UTF-8 text, or base64 when it was not valid UTF-8
+    (`payload_encoding`); cut to its first bytes when it would not fit in a message
+    (`payload_truncated`; `payload_sha256` and `payload_bytes` always describe all of it)."""
 
     source_topic: str
     source_partition: int | None = None
@@ -284,5 +334,15 @@ class DeadLetter(_Event):
     reason: str
     error_kind: DeadLetterKind
     payload: str
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    payload_truncated: bool = False
+    payload_bytes: int | None = None
+    payload_sha256: str | None = None
     document_id: str | None = None
     at: AwareDatetime = Field(default_factory=utc_now)
+
+    def payload_bytes_as_received(self) -> bytes:
+        """The payload as it was received (its first bytes only when truncated)."""
+        if self.payload_encoding == "base64":
+            return base64.b64decode(self.payload)
+        return self.payload.encode()

@@ -18,6 +18,7 @@ from schemas.events import (
     FlaggedItem,
     ReviewAction,
 )
+from schemas.health import WorkerHeartbeat
 from schemas.metrics import PipelineMetricsWindow
 
 EVENT_MODELS: tuple[type[BaseModel], ...] = (
@@ -27,6 +28,7 @@ EVENT_MODELS: tuple[type[BaseModel], ...] = (
     FlaggedItem,
     DeadLetter,
     PipelineMetricsWindow,
+    WorkerHeartbeat,
 )
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = Path(__file__).resolve().parent / "json"

@@ -10,6 +10,8 @@ command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || need_apt+=(maven)
 command -v kcat >/dev/null 2>&1 || need_apt+=(kcat)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# Prometheus and promtool: the alert rules' unit tests and the monitoring integration test.
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 # `infra up --postgres-standby`: Patroni fails over, etcd is its store (both Debian's).
 command -v patroni >/dev/null 2>&1 || need_apt+=(patroni)
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)

@@ -92,7 +92,8 @@ def _chains(
     with conn.cursor(name="audit_verify") as cur:
         cur.itersize = 5000
         cur.execute(
-            "SELECT patient_id, seq, document_id, action, actor_kind, actor, details, "
+            # details as text, read as it was hashed (floats as floats, not exact decimals).
+            "SELECT patient_id, seq, document_id, action, actor_kind, actor, details::text, "
             f"occurred_at, prev_hash, hash FROM audit_log {where} ORDER BY patient_id, seq",
             params,
         )
@@ -103,7 +104,8 @@ def _chains(
                 if current is not None:
                     yield current, rows
                 current, rows = pid, []
-            entry = AuditEntry(pid, doc, AuditAction(action), ActorKind(kind), actor, details, at)
+            body = orjson.loads(details)
+            entry = AuditEntry(pid, doc, AuditAction(action), ActorKind(kind), actor, body, at)
             rows.append((seq, prev, digest, entry))
         if current is not None:
             yield current, rows

@@ -5,22 +5,36 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import errors
+from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.json import set_json_dumps, set_json_loads
 
+from schemas.exact_json import dumps_exact_text, loads_exact
 
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(obj).decode()
+
+class _ReadableTimestamptzLoader(TimestamptzLoader):
+    """A timestamptz Python cannot hold (after 9999-12-31 or before year 1 in UTC, which
+    PostgreSQL stores happily) reads as the nearest one it can, so that no reader fails on
+    stored data (docs/contract.md#input-contract)."""
+
+    def load(self, data: Any) -> datetime:
+        try:
+            return super().load(data)
+        except errors.DataError:
+            text = bytes(data)
+            early = text.startswith(b"-") or text.endswith(b"BC") or text[:1] == b"0"
+            return (datetime.min if early else datetime.max).replace(tzinfo=UTC)
 
 
 def configure_connection(conn: psycopg.Connection) -> None:
-    """orjson for the JSONB bodies we move: several times faster than json (pools call this)."""
-    set_json_dumps(_dumps, context=conn)
-    set_json_loads(orjson.loads, context=conn)
+    """Exact JSON for the JSONB bodies we move (FHIR decimals stay as sent; pools call this)."""
+    set_json_dumps(dumps_exact_text, context=conn)
+    set_json_loads(loads_exact, context=conn)
+    conn.adapters.register_loader("timestamptz", _ReadableTimestamptzLoader)
 
 
 def connect(database_url: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection:

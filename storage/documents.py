@@ -52,7 +52,7 @@ def lock_patients(cur: psycopg.Cursor, patient_ids: Collection[str]) -> dict[str
 
 _STATE_COLUMNS = (
     "document_id, patient_id, extraction_version, version, review_status, processing_status, "
-    "is_merged, flag_reasons, attempts, content_hash"
+    "is_merged, flag_reasons, attempts, content_hash, id_scheme"
 )
 
 
@@ -101,6 +101,7 @@ def load_documents(
             content_hash=chash,
             resources=tuple(resources[doc_id]),
             retired_versions=retired[doc_id],
+            id_scheme=scheme,
         )
         for (
             doc_id,
@@ -113,6 +114,7 @@ def load_documents(
             reasons,
             attempts,
             chash,
+            scheme,
         ) in rows
     }
 
@@ -146,6 +148,7 @@ DOCUMENT_COLUMNS = (
     "processing_ms",
     "reviewer",
     "reviewed_at",
+    "id_scheme",
 )
 
 _UPSERT_SQL = (
@@ -186,6 +189,7 @@ def _row(doc: DocumentWrite) -> tuple[object, ...]:
         doc.processing_ms,
         doc.reviewer,
         doc.reviewed_at,
+        doc.id_scheme,
     )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 import psycopg
 
 from domain.patients import patient_record_from_fhir
+from schemas.exact_json import dumps_exact_text
 
 
 def import_patients(conn: psycopg.Connection, patients: Sequence[dict[str, Any]]) -> int:
@@ -25,7 +25,7 @@ def import_patients(conn: psycopg.Connection, patients: Sequence[dict[str, Any]]
             [
                 (
                     r.patient_id,
-                    orjson.dumps(resource).decode(),
+                    dumps_exact_text(resource),
                     r.family,
                     list(r.given),
                     # The column holds full dates; a partial one lives in the record only.

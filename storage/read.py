@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from psycopg.rows import dict_row
 
 from domain.bundle import Contribution, patient_bundle
 from domain.documents import DocumentView
+from domain.fhir_ai import Extraction, decorate
 
 DOCUMENT_STATE_COLUMNS = (
     "document_id, patient_id, extraction_version, version, review_status, auto_approved, "
@@ -53,7 +55,8 @@ def patient_exists(conn: psycopg.Connection, patient_id: str) -> bool:
 def read_patient_bundle(
     conn: psycopg.Connection, patient_id: str, *, now: datetime | None = None
 ) -> dict[str, Any] | None:
-    """The patient's current record, read in one snapshot so resources and provenance agree."""
+    """The patient's current record, read in one snapshot so resources and provenance agree;
+    resources carry the AI transparency labels of their document (domain/fhir_ai.py)."""
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         row = cur.execute(
@@ -62,23 +65,36 @@ def read_patient_bundle(
         if row is None:
             return None
         resources = cur.execute(
-            "SELECT document_id, resource_type, body FROM resources WHERE patient_id = %s "
-            "ORDER BY resource_type, document_id, resource_id",
+            "SELECT document_id, resource_type, version_id, body FROM resources "
+            "WHERE patient_id = %s ORDER BY resource_type, document_id, resource_id",
             (patient_id,),
         ).fetchall()
         docs = cur.execute(
-            "SELECT document_id, version, model_name, model_version, "
-            "extraction->'document'->>'title', merged_at FROM documents "
+            f"SELECT {CONTRIBUTION_COLUMNS} FROM documents "
             "WHERE patient_id = %s AND is_merged ORDER BY merged_at, document_id",
             (patient_id,),
         ).fetchall()
     refs: dict[str, list[str]] = {}
-    for doc_id, rtype, body in resources:
-        refs.setdefault(doc_id, []).append(f"{rtype}/{body['id']}")
-    contributions = [
-        Contribution(d, v, mn, mv, title, merged, tuple(refs.get(d, ())))
-        for d, v, mn, mv, title, merged in docs
+    for doc_id, rtype, version, body in resources:
+        refs.setdefault(doc_id, []).append(f"{rtype}/{body['id']}/_history/{version}")
+    contributions = [contribution(d, tuple(refs.get(d[0], ()))) for d in docs]
+    facts = {c.document_id: c.extraction for c in contributions}
+    decorated = [
+        decorate(body, facts[doc_id], current=True) if doc_id in facts else body
+        for doc_id, _, _, body in resources
     ]
-    return patient_bundle(
-        patient_id, row[0], [r[2] for r in resources], contributions, now or datetime.now(UTC)
-    )
+    return patient_bundle(patient_id, row[0], decorated, contributions, now or datetime.now(UTC))
+
+
+# Read by contribution(): the document's Provenance and AI transparency facts.
+CONTRIBUTION_COLUMNS = (
+    "document_id, version, confidence, model_name, model_version, is_fallback, review_status, "
+    "reviewer, extraction->'document'->>'title', merged_at, extracted_at, updated_at"
+)
+
+
+def contribution(row: Sequence[Any], refs: tuple[str, ...]) -> Contribution:
+    (doc_id, version, confidence, name, model_version, fallback, status, reviewer) = row[:8]
+    title, merged_at, extracted_at, updated_at = row[8:12]
+    facts = Extraction(doc_id, confidence, name, model_version, fallback, status, reviewer)
+    return Contribution(doc_id, version, facts, title, merged_at, refs, extracted_at, updated_at)

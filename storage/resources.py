@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import orjson
 import psycopg
 
 from domain.merge_plan import ChangeSet
+from schemas.exact_json import dumps_exact_text
 
 
 def apply_resource_changes(cur: psycopg.Cursor, sets: Sequence[ChangeSet], now: datetime) -> None:
@@ -28,7 +28,7 @@ def apply_resource_changes(cur: psycopg.Cursor, sets: Sequence[ChangeSet], now: 
                         s.patient_id,
                         s.document_id,
                         old.resource_type,
-                        orjson.dumps(old.body).decode(),
+                        dumps_exact_text(old.body),
                         last,
                         now,
                         why,
@@ -52,7 +52,19 @@ def apply_resource_changes(cur: psycopg.Cursor, sets: Sequence[ChangeSet], now: 
                         s.document_id,
                         w.resource_type,
                         w.version_id,
-                        orjson.dumps(w.body).decode(),
+                        dumps_exact_text(w.body),
                         now,
                     )
                 )
+
+
+def owners_of(cur: psycopg.Cursor, ids: Sequence[str]) -> dict[str, str]:
+    """The patient each of these ids belongs to: a stored resource's, or a patient's own id."""
+    if not ids:
+        return {}
+    cur.execute(
+        "SELECT resource_id, patient_id FROM resources WHERE resource_id = ANY(%(ids)s) "
+        "UNION ALL SELECT patient_id, patient_id FROM patients WHERE patient_id = ANY(%(ids)s)",
+        {"ids": list(ids)},
+    )
+    return dict(cur.fetchall())

@@ -43,3 +43,26 @@ def remember_decision(cur: psycopg.Cursor, decision: ReviewDecision, now: dateti
             now,
         ),
     )
+
+
+def remember_refusal(
+    cur: psycopg.Cursor,
+    *,
+    action_id: uuid.UUID,
+    document_id: str,
+    action: str,
+    reviewer: str,
+    reason: str,
+    version: int,
+    now: datetime,
+) -> None:
+    """An action refused as `invalid` (docs/contract.md#review-states): a redelivery is
+    answered the same. Nothing is written when the action id was decided already."""
+    cur.execute(
+        "INSERT INTO review_actions (action_id, document_id, action, reviewer, outcome, "
+        "reason, version_after, applied_at) "
+        "SELECT %s, %s, %s, %s, 'invalid', %s, %s, %s "
+        "WHERE EXISTS (SELECT 1 FROM documents WHERE document_id = %s) "
+        "ON CONFLICT (action_id) DO NOTHING",
+        (action_id, document_id, action, reviewer, reason, version, now, document_id),
+    )

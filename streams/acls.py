@@ -88,6 +88,9 @@ def pipeline_grants(topics: Topics, group: str) -> list[Grant]:
         Grant(WORKER, "GROUP", group, ("READ", "DESCRIBE")),
         Grant(WORKER, "TOPIC", leader_topic(group), ("READ", "WRITE", "CREATE", "DESCRIBE")),
         Grant(OPERATOR, "GROUP", group, ("DESCRIBE",)),
+        # The app's store of pipeline.metrics (its processes share it) and `optimerge notify`.
+        Grant(APP, "GROUP", f"{group}-metrics-store", ("READ", "DESCRIBE")),
+        Grant(OPERATOR, "GROUP", f"{group}-notify", ("READ", "DESCRIBE")),
     ]
     for name in (extraction, actions):
         grants.append(Grant(WORKER, "TOPIC", name, ("READ", "DESCRIBE", "CREATE")))

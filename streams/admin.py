@@ -21,7 +21,7 @@ class TopicError(RuntimeError):
     """A topic could not be created or deleted, or exists with the wrong layout."""
 
 
-def admin_client(kafka: Kafka | str) -> AdminClient:
+def admin_client(kafka: Kafka) -> AdminClient:
     """The project's admin client (metadata, topics, groups, ACLs)."""
     # librdkafka's connection chatter (connection refused while a broker boots) goes to logging.
     config: dict[str, Any] = {
@@ -31,7 +31,7 @@ def admin_client(kafka: Kafka | str) -> AdminClient:
     return AdminClient(config)
 
 
-def wait_for_kafka(kafka: Kafka | str, timeout: float) -> bool:
+def wait_for_kafka(kafka: Kafka, timeout: float) -> bool:
     """True once a broker answers a metadata request (authenticated, if `kafka` says how)."""
     admin = admin_client(kafka)
     deadline = time.monotonic() + timeout
@@ -78,19 +78,13 @@ def ensure_topics(
             f"input topics must have {partitions} partitions (co-partitioned by patient_id), "
             f"but {'; '.join(wrong)}. Set `partitions` to match, or delete and recreate them."
         )
-    large = set(topics.large())
-    # The broker's clock stamps review actions: one appended long after it was signed is a
-    # replay (pipeline/signatures.py), whatever time its producer claims.
-    stamped = {topics.review_actions.name}
     min_isr = str(min_insync_replicas or min_insync_for(replication_factor))
     new = [
         NewTopic(
             name,
             num_partitions=partitions,
             replication_factor=replication_factor,
-            config={"min.insync.replicas": min_isr}
-            | ({"max.message.bytes": str(MAX_MESSAGE_BYTES)} if name in large else {})
-            | ({"message.timestamp.type": "LogAppendTime"} if name in stamped else {}),
+            config={"min.insync.replicas": min_isr} | _topic_config(topics, name),
         )
         for name in topics.all()
         if name not in existing
@@ -108,6 +102,19 @@ def ensure_topics(
     created = [t.topic for t in new]
     _wait_for_leaders(admin, created, timeout)
     return created
+
+
+def _topic_config(topics: Topics, name: str) -> dict[str, str]:
+    config: dict[str, str] = {}
+    if name in topics.large():
+        config["max.message.bytes"] = str(MAX_MESSAGE_BYTES)
+    if (retention := topics.retention().get(name)) is not None:
+        config["retention.ms"] = str(retention)
+    if name == topics.review_actions.name:
+        # The broker's clock stamps review actions: one appended long after it was signed is
+        # a replay (pipeline/signatures.py), whatever time its producer claims.
+        config["message.timestamp.type"] = "LogAppendTime"
+    return config
 
 
 def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:

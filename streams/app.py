@@ -7,19 +7,18 @@ from pathlib import Path
 import faust
 
 from config import ResolvedSettings
+from streams.groups import group_id
 from streams.read_committed import use_read_committed
 from streams.security import faust_credentials
 from streams.topics import MAX_MESSAGE_BYTES
+
+__all__ = ["create_app", "faust_broker_url", "group_id"]
 
 
 def faust_broker_url(bootstrap_servers: str) -> str:
     """'h1:9092,h2:9092' -> 'kafka://h1:9092;kafka://h2:9092' (faust's list syntax)."""
     hosts = [h.strip() for h in bootstrap_servers.split(",") if h.strip()]
     return ";".join(f"kafka://{h}" for h in hosts)
-
-
-def group_id(settings: ResolvedSettings) -> str:
-    return f"{settings.topic_prefix}{settings.app_id}"
 
 
 def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> faust.App:
@@ -41,6 +40,15 @@ def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> fa
         producer_max_request_size=MAX_MESSAGE_BYTES,
         consumer_max_fetch_size=MAX_MESSAGE_BYTES,
         broker_commit_interval=1.0,
+        # docs/contract.md#worker-membership: static membership when an instance id is given,
+        # and timeouts short enough that a dead worker's partitions move within seconds.
+        consumer_group_instance_id=settings.worker_instance_id,
+        broker_session_timeout=settings.worker_session_timeout_seconds,
+        # The broker expects a heartbeat at least thrice per session.
+        broker_heartbeat_interval=min(
+            settings.worker_heartbeat_interval_seconds, settings.worker_session_timeout_seconds / 3
+        ),
+        broker_rebalance_timeout=settings.worker_rebalance_timeout_seconds,
     )
     use_read_committed(app)
     return app

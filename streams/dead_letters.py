@@ -1,4 +1,5 @@
-"""Dead letters: read them back from the DLQ topic, filter them, replay them to their source."""
+"""Dead letters: read them back from the DLQ topic, filter them, replay them to their source
+with headers naming the letter, who retried it and the retry (docs/contract.md#dead-letters)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from streams.security import Kafka
 from streams.topics import BoundTopic
 
 REPLAY_HEADER = "x-optimerge-replay-of"
+# Set by operator retries (the app, the CLI): who asked, and the retry's audit reference.
+REPLAYED_BY_HEADER = "x-optimerge-replayed-by"
+RETRY_ID_HEADER = "x-optimerge-retry-id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class LetterFilter:
     reason_contains: str | None = None
     since: datetime | None = None
     refs: frozenset[str] = frozenset()
+    until: datetime | None = None
 
     def matches(self, stored: StoredLetter) -> bool:
         letter = stored.letter
@@ -48,6 +53,7 @@ class LetterFilter:
                 or self.reason_contains.lower() in letter.reason.lower()
             )
             and (self.since is None or letter.at >= self.since)
+            and (self.until is None or letter.at < self.until)
             and (not self.refs or stored.ref in self.refs)
         )
 
@@ -64,20 +70,36 @@ def read_dead_letters(
         yield StoredLetter(record.partition, record.offset, letter)
 
 
-def replay(
-    kafka: Kafka, letters: Iterable[StoredLetter], *, payload_override: bytes | None = None
-) -> int:
-    """Publish each letter's payload (or a fixed one) back to its source topic, keyed as before."""
-    count = 0
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """One letter to send back: what to publish, and the headers naming who and why."""
+
+    stored: StoredLetter
+    value: bytes
+    retry_id: str
+    requested_by: str
+
+
+def replay_each(kafka: Kafka, replays: Iterable[Replay]) -> dict[str, tuple[int, int]]:
+    """Publish each replay to its letter's source topic, keyed as before; returns where each
+    landed (retry id -> partition, offset) once Kafka has confirmed them all."""
+    landed: dict[str, tuple[int, int]] = {}
     with EventProducer(kafka) as producer:
-        for stored in letters:
-            letter = stored.letter
-            value = payload_override if payload_override is not None else letter.payload.encode()
+        for r in replays:
+            letter = r.stored.letter
+
+            def note(partition: int, offset: int, retry_id: str = r.retry_id) -> None:
+                landed[retry_id] = (partition, offset)
+
             producer.send(
                 letter.source_topic,
-                value,
+                r.value,
                 key=letter.key,
-                headers=[(REPLAY_HEADER, stored.ref.encode())],
+                headers=[
+                    (REPLAY_HEADER, r.stored.ref.encode()),
+                    (REPLAYED_BY_HEADER, r.requested_by.encode()),
+                    (RETRY_ID_HEADER, r.retry_id.encode()),
+                ],
+                on_delivered=note,
             )
-            count += 1
-    return count
+    return landed

@@ -10,9 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import orjson
 from pydantic import BaseModel
 
 from schemas import DeadLetter, DocumentStatusEvent, ExtractionResult, FlaggedItem, ReviewAction
+from schemas.exact_json import dumps_exact, loads_exact
+from schemas.health import WorkerHeartbeat
 from schemas.metrics import PipelineMetricsWindow
 
 # The largest message a topic, producer or consumer of ours takes. A 5 MB poison payload must
@@ -33,12 +36,20 @@ class Topic(Generic[E]):
     is_input: bool = False
     # Carries whole documents: the topic's max.message.bytes is raised to MAX_MESSAGE_BYTES.
     is_large: bool = False
+    # Kept this long (retention.ms) instead of the broker's default; None: the default.
+    retention_ms: int | None = None
 
     def encode(self, event: E) -> bytes:
+        if self.is_input:
+            # Input events carry FHIR resources: their decimals are written exactly as read.
+            return dumps_exact(event.model_dump(mode="python"), option=orjson.OPT_UTC_Z)
         return event.model_dump_json().encode()
 
     def decode(self, value: bytes) -> E:
-        """The event in `value`; raises pydantic's ValidationError for anything else."""
+        """The event in `value`; raises ValueError (pydantic's ValidationError is one) for
+        anything else."""
+        if self.is_input:
+            return self.model.model_validate(loads_exact(value))
         return self.model.model_validate_json(value)
 
     def key(self, event: E) -> str | None:
@@ -67,6 +78,11 @@ DEAD_LETTERS: Topic[DeadLetter] = Topic(
     "extraction.results.dlq", DeadLetter, lambda letter: letter.key, is_large=True
 )
 
+# Liveness only matters now: an hour of heartbeats is plenty, and readers seek by time.
+WORKER_HEARTBEATS: Topic[WorkerHeartbeat] = Topic(
+    "worker.heartbeats", WorkerHeartbeat, lambda beat: beat.worker_id, retention_ms=3_600_000
+)
+
 REGISTRY: tuple[Topic[Any], ...] = (
     EXTRACTION_RESULTS,
     REVIEW_ACTIONS,
@@ -74,6 +90,7 @@ REGISTRY: tuple[Topic[Any], ...] = (
     DOCUMENT_STATUS,
     PIPELINE_METRICS,
     DEAD_LETTERS,
+    WORKER_HEARTBEATS,
 )
 
 
@@ -125,6 +142,10 @@ class Topics:
     def dlq(self) -> BoundTopic[DeadLetter]:
         return self.bind(DEAD_LETTERS)
 
+    @property
+    def worker_heartbeats(self) -> BoundTopic[WorkerHeartbeat]:
+        return self.bind(WORKER_HEARTBEATS)
+
     def spec_named(self, name: str) -> Topic[Any] | None:
         """The registered topic that `name` (a full name, as a record carries it) is."""
         return next((t for t in REGISTRY if f"{self.prefix}{t.base}" == name), None)
@@ -135,6 +156,10 @@ class Topics:
 
     def large(self) -> tuple[str, ...]:
         return tuple(self.bind(t).name for t in REGISTRY if t.is_large)
+
+    def retention(self) -> dict[str, int]:
+        """retention.ms of the topics that set their own."""
+        return {self.bind(t).name: t.retention_ms for t in REGISTRY if t.retention_ms is not None}
 
     def all(self) -> tuple[str, ...]:
         return tuple(self.bind(t).name for t in REGISTRY)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -13,12 +12,15 @@ from confluent_kafka import KafkaException
 from domain.documents import DocumentView
 from domain.signing import SigningKey
 from schemas import ReviewAction, ReviewActionKind
+from schemas.exact_json import dumps_exact_text
+from schemas.input_contract import MAX_INT64, MAX_NOTE_CHARS, normalise_free_text
 from streams.producer import DeliveryFailedError, EventProducer
 from streams.topics import BoundTopic
 from webapp.corrections import CorrectionError, parse_corrected_resources
 from webapp.roles import User
 
-MAX_NOTE = 2000
+MAX_NOTE = MAX_NOTE_CHARS
+MAX_VERSION = MAX_INT64
 
 
 class ActionInvalid(ValueError):
@@ -51,12 +53,15 @@ def build_action(
     raw_version = fields.get("expected_version")
     try:
         expected = int(str(raw_version))
-        if expected < 0:
+        # Versions are bigints: a larger number can never match (and once crashed the answer).
+        if not 0 <= expected <= MAX_VERSION:
             raise ValueError
     except ValueError:
         problems.append("“expected_version” must be the document version you reviewed.")
         expected = 0
-    note = str(fields.get("note") or "").strip()
+    # Free text a person pasted (from a PDF, say) may hold control characters they cannot see:
+    # removed here, the same rule the pipeline's contract states (docs/contract.md#input-contract).
+    note = normalise_free_text(str(fields.get("note") or "")).strip()
     if len(note) > MAX_NOTE:
         problems.append(f"The note has more than {MAX_NOTE} characters.")
     corrected: list[dict[str, Any]] | None = None
@@ -83,7 +88,7 @@ def build_action(
 
 
 def _json_text(value: Any) -> str:
-    return "" if value is None else json.dumps(value)
+    return "" if value is None else dumps_exact_text(value)
 
 
 class ActionSender:

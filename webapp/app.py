@@ -25,7 +25,22 @@ from streams.topics import Topics
 from webapp.auth import AuthMiddleware, Forbidden
 from webapp.context import AppContext
 from webapp.csrf import CsrfError
-from webapp.endpoints import admin, api, audit, live, ops, queue, session, verify
+from webapp.endpoints import (
+    admin,
+    api,
+    audit,
+    console,
+    dlq,
+    live,
+    openapi,
+    ops,
+    queue,
+    session,
+    status_page,
+    verify,
+)
+from webapp.fhir.outcome import is_fhir, outcome
+from webapp.fhir.routes import routes as fhir_routes
 from webapp.hosts import AllowedHosts
 from webapp.metrics import AppMetrics, QueueCollector, RequestMetrics
 from webapp.render import STATIC_DIR, error, make_templates
@@ -49,6 +64,8 @@ def routes() -> list[BaseRoute]:
         Route("/documents/flagged/", queue.flagged_list, name="flagged"),
         Route("/documents/flagged/rows", queue.flagged_rows),
         Route("/documents/{document_id:path}/verify/", verify.verify_page),
+        Route("/documents/{document_id:path}/status/panel", status_page.status_panel),
+        Route("/documents/{document_id:path}/status/", status_page.status_page),
         Route("/documents/{document_id:path}/actions", verify.submit_action, methods=["POST"]),
         Route("/audit/", audit.audit_view),
         Route("/admin/users/", admin.users_page, methods=["GET"]),
@@ -61,7 +78,17 @@ def routes() -> list[BaseRoute]:
         Route("/api/documents/{document_id:path}", api.api_document),
         Route("/api/patients/{patient_id:path}/bundle", api.api_bundle),
         Route("/api/audit", audit.api_audit),
+        Route("/ops/", console.console, name="console"),
+        Route("/ops/dlq/", dlq.dlq_page),
+        Route("/ops/dlq/retries", dlq.retries_fragment),
+        Route("/ops/dlq/letters/{ref}", dlq.letter_page),
+        Route("/ops/dlq/retry", dlq.retry, methods=["POST"]),
+        Route("/api/dlq/stats", dlq.api_dlq_stats),
+        Route("/openapi.json", openapi.openapi_json),
+        *fhir_routes(),
         Route("/healthz", ops.healthz),
+        Route("/readyz", ops.readyz),
+        Route("/api/health", ops.api_health),
         Route("/metrics", ops.metrics),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
@@ -72,6 +99,12 @@ _PERMISSION_TEXT = {
     Permission.ACT: "act on documents (reviewers and admins do)",
     Permission.VIEW_AUDIT: "read the audit trail (auditors and admins do)",
     Permission.MANAGE_USERS: "manage accounts (admins do)",
+    Permission.VIEW_STATUS: "see a document's processing status",
+    Permission.VIEW_OPS: "use the operator console (operators and admins do)",
+    Permission.RETRY_DEAD_LETTERS: "retry dead letters (operators and admins do)",
+    Permission.VIEW_DEAD_LETTER_PAYLOAD: "read a dead letter's payload, which holds patient data "
+    "(admins do)",
+    Permission.READ_RECORDS: "read patient records over FHIR",
 }
 
 
@@ -99,6 +132,8 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if is_fhir(request.url.path):
+        return outcome(exc.status_code, str(exc.detail), headers=exc.headers)
     if exc.status_code == 404:
         return error(
             request,
@@ -107,7 +142,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             "There is no page at this address. Use the menu to find your way.",
         )
     if exc.status_code == 405:
-        return error(request, 405, "Not allowed here", "This address does not take that method.")
+        refused = error(request, 405, "Not allowed here", "This address does not take that method.")
+        refused.headers.update(exc.headers or {})  # Allow: the methods it does take
+        return refused
     if exc.status_code == 413:
         return error(request, 413, "Too large", "The request body is too large.")
     return error(request, exc.status_code, "Request refused", str(exc.detail))
@@ -115,6 +152,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    if is_fhir(request.url.path):
+        return outcome(500, "the server hit an unexpected error; the app's log has details")
     return error(
         request,
         500,

@@ -17,13 +17,26 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from storage.accounts import UserRow, user_for_token
 from webapp import sessions
 from webapp.context import AppContext
+from webapp.fhir.outcome import is_fhir, outcome
 from webapp.passwords import token_digest
 from webapp.roles import Permission, Role, User
 
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/metrics", "/favicon.ico"})
+# /fhir/metadata and /openapi.json describe the APIs (no patient data); FHIR clients read the
+# CapabilityStatement before they authenticate. /readyz is for load balancers.
+PUBLIC_PATHS = frozenset(
+    {
+        "/login",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/favicon.ico",
+        "/fhir/metadata",
+        "/openapi.json",
+    }
+)
 PUBLIC_PREFIXES = ("/static/",)
 # Answered with 401 rather than a redirect: programs and the browser's EventSource ask these.
-API_PREFIXES = ("/api/", "/events")
+API_PREFIXES = ("/api/", "/events", "/fhir/")
 
 
 class Forbidden(Exception):
@@ -66,6 +79,12 @@ def _resolve(context: AppContext, token: str | None, conn: HTTPConnection) -> Us
 
 
 def unauthenticated(path: str, query: str) -> Response:
+    if is_fhir(path):
+        return outcome(
+            401,
+            "not logged in: send 'Authorization: Bearer <token>' (optimerge users token NAME)",
+            headers={"WWW-Authenticate": 'Bearer realm="optimerge"'},
+        )
     if is_api(path):
         return JSONResponse(
             {

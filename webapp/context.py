@@ -18,18 +18,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from config import ResolvedSettings
+from config import KafkaEndpoint, ResolvedSettings
 from domain.signing import SigningKey
 from schemas.events import Clock
 from storage.accounts import schema_ready
 from storage.db import configure_connection
+from storage.metrics_store import record_windows
 from storage.queue import QueueSummary, queue_summary
+from streams.groups import metrics_store_group_id
 from streams.producer import EventProducer
 from streams.topics import Topics
 from webapp.actions import ActionSender
 from webapp.feed import LiveFeed
-from webapp.live import LiveHub
+from webapp.live import DLQ, FLAGGED, STATUS, LiveHub
 from webapp.metrics import AppMetrics
+from webapp.metrics_recorder import MetricsRecorder
 from webapp.settings import AppSettings
 from webapp.throttle import LoginThrottle
 
@@ -60,6 +63,17 @@ class AppContext:
     pool: ConnectionPool | None = None
     sender: ActionSender | None = None
     feed: LiveFeed | None = None
+    # The dead letters' live feed, read as the console's principal (when one is configured).
+    dlq_feed: LiveFeed | None = None
+    recorder: MetricsRecorder | None = None
+
+    @property
+    def console_kafka(self) -> KafkaEndpoint | None:
+        """Kafka as the operator console acts on it (dead letters), or None if not configured."""
+        console = self.app_settings.console_kafka
+        if console is None:
+            return None
+        return KafkaEndpoint(self.settings.kafka_bootstrap_servers, console)
 
     def open(self) -> None:
         """Open the pool, the producer and the live feed (in a worker thread: all blocking)."""
@@ -93,13 +107,35 @@ class AppContext:
                 self.topics,
                 self.hub.publish,
                 on_event=lambda kind: self.metrics.live_events.labels(kind).inc(),
+                kinds=frozenset({FLAGGED, STATUS}),
             )
             self.feed.start()
+            if (console := self.console_kafka) is not None:
+                self.dlq_feed = LiveFeed(
+                    console,
+                    self.topics,
+                    self.hub.publish,
+                    on_event=lambda kind: self.metrics.live_events.labels(kind).inc(),
+                    kinds=frozenset({DLQ}),
+                )
+                self.dlq_feed.start()
+        if self.app_settings.record_metrics:
+            self.recorder = MetricsRecorder(
+                kafka,
+                metrics_store_group_id(self.settings),
+                self.topics.pipeline_metrics,
+                lambda windows: self.run_db(record_windows, windows),
+            )
+            self.recorder.start()
 
     def close(self) -> None:
-        if self.feed is not None:
-            self.feed.stop()
-            self.feed = None
+        if self.recorder is not None:
+            self.recorder.stop()
+            self.recorder = None
+        for feed in (self.feed, self.dlq_feed):
+            if feed is not None:
+                feed.stop()
+        self.feed = self.dlq_feed = None
         if self.sender is not None:
             self.sender.close()
             # Dropped, so librdkafka's client goes now rather than at some later collection.

@@ -6,15 +6,18 @@ refuse or dead-letter is caught here, with a message that says where the problem
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-MAX_RESOURCES = 1000
-RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]{1,63}$")
-# The patient record comes from `optimerge patients import`; a document never carries these.
-NOT_FROM_DOCUMENTS = frozenset({"Patient", "Bundle"})
+import orjson
+
+from schemas.exact_json import dumps_exact, loads_exact
+from schemas.fhir_types import NOT_FROM_DOCUMENTS, R4_RESOURCE_TYPES
+from schemas.input_contract import MAX_DEPTH, MAX_RESOURCES, tree_problem
+
 STORED_META = ("source", "versionId", "lastUpdated")
+# Within an action, a resource starts two levels down (the event, then its list).
+MAX_DEPTH_IN_RESOURCE = MAX_DEPTH - 2
 
 
 class CorrectionError(ValueError):
@@ -33,7 +36,7 @@ def editable_resources(stored: Sequence[Mapping[str, Any]]) -> str:
         if meta:
             copy["meta"] = meta
         out.append(copy)
-    return json.dumps(out, indent=2, ensure_ascii=False)
+    return dumps_exact(out, option=orjson.OPT_INDENT_2).decode()
 
 
 def _references(value: Any) -> list[str]:
@@ -56,10 +59,15 @@ def parse_corrected_resources(
     if len(text.encode()) > max_bytes:
         raise CorrectionError([f"The corrected resources are larger than {max_bytes // 1024} KiB."])
     try:
-        data = json.loads(text)
+        # Decimals exactly as typed: 0.010 stays 0.010 (docs/contract.md#input-contract).
+        data = loads_exact(text)
     except json.JSONDecodeError as exc:
         raise CorrectionError(
             [f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."]
+        ) from None
+    except (ValueError, RecursionError):
+        raise CorrectionError(
+            ["This is not valid JSON: numbers must be finite and the nesting not too deep."]
         ) from None
     if not isinstance(data, list):
         raise CorrectionError(["Expected a JSON array of resources: [ {…}, {…} ]."])
@@ -81,10 +89,14 @@ def parse_corrected_resources(
             problems.append(f"{where} is not a JSON object.")
             continue
         rtype = resource.get("resourceType")
-        if not isinstance(rtype, str) or not RESOURCE_TYPE.match(rtype):
-            problems.append(f"{where} needs a resourceType such as “Condition”.")
+        if not isinstance(rtype, str) or rtype not in R4_RESOURCE_TYPES:
+            problems.append(f"{where} needs a resourceType (FHIR R4) such as “Condition”.")
             continue
         where = f"Resource {index} ({rtype})"
+        # The same limits as every event the merge agent takes (depth, strings, characters).
+        shape = tree_problem(resource, max_depth=MAX_DEPTH_IN_RESOURCE)
+        if shape:
+            problems.append(f"{where}: {shape}.")
         if rtype in NOT_FROM_DOCUMENTS:
             problems.append(f"{where}: a document cannot contribute a {rtype}.")
         rid = resource.get("id")

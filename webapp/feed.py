@@ -12,16 +12,16 @@ from collections.abc import Callable
 
 from confluent_kafka import KafkaException
 
-from schemas import DocumentStatusEvent, FlaggedItem
+from schemas import DeadLetter, DocumentStatusEvent, FlaggedItem
 from streams.consumers import TopicMissingError, assign_all, tail_consumer
 from streams.security import Kafka
 from streams.topics import BoundTopic, Topics
-from webapp.live import FLAGGED, STATUS, LiveEvent, live_event
+from webapp.live import DLQ, FLAGGED, STATUS, LiveEvent, live_event
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[LiveEvent], object]
-LiveTopic = BoundTopic[FlaggedItem] | BoundTopic[DocumentStatusEvent]
+LiveTopic = BoundTopic[FlaggedItem] | BoundTopic[DocumentStatusEvent] | BoundTopic[DeadLetter]
 
 
 class LiveFeed:
@@ -33,11 +33,15 @@ class LiveFeed:
         *,
         on_event: Callable[[str], None] | None = None,
         retry_seconds: float = 0.5,
+        kinds: frozenset[str] = frozenset({FLAGGED, STATUS, DLQ}),
     ) -> None:
-        self._decoders: dict[str, tuple[str, LiveTopic]] = {
+        # Several feeds when principals differ: the dead letters are the operator's to read.
+        every: dict[str, tuple[str, LiveTopic]] = {
             topics.flagged_items.name: (FLAGGED, topics.flagged_items),
             topics.document_status.name: (STATUS, topics.document_status),
+            topics.dlq.name: (DLQ, topics.dlq),
         }
+        self._decoders = {name: kd for name, kd in every.items() if kd[0] in kinds}
         self._kafka = kafka
         self._sink = sink
         self._on_event = on_event

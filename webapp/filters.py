@@ -35,7 +35,8 @@ def _date(query: Mapping[str, str], key: str, label: str, errors: list[str]) -> 
 
 
 def _text(query: Mapping[str, str], key: str) -> str | None:
-    raw = " ".join(query.get(key, "").split())[:MAX_TEXT]
+    # NUL can reach no text column (PostgreSQL refuses it): read it as a space.
+    raw = " ".join(query.get(key, "").replace("\x00", " ").split())[:MAX_TEXT]
     return raw or None
 
 

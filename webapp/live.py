@@ -16,13 +16,15 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from schemas import DocumentStatusEvent, FlaggedItem
+from schemas import DeadLetter, DocumentStatusEvent, FlaggedItem
 from streams.topics import BoundTopic
 
 FLAGGED = "flagged"
 STATUS = "status"
+# New dead letters (the operator's DLQ page): no payload is sent, only ids and the reason.
+DLQ = "dlq"
 RESYNC = "resync"
-KINDS = frozenset({FLAGGED, STATUS})
+KINDS = frozenset({FLAGGED, STATUS, DLQ})
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +123,18 @@ class LiveHub:
 
 
 def live_event(
-    kind: str, topic: BoundTopic[FlaggedItem] | BoundTopic[DocumentStatusEvent], value: bytes
+    kind: str,
+    topic: BoundTopic[FlaggedItem] | BoundTopic[DocumentStatusEvent] | BoundTopic[DeadLetter],
+    value: bytes,
 ) -> LiveEvent | None:
-    """A LiveEvent from a flagged.items or document.status message; None if it is not one."""
+    """A LiveEvent from a flagged.items, document.status or dead-letter message; None if it is
+    not one."""
     try:
         event = topic.decode(value)
     except ValidationError:
         return None
+    if isinstance(event, DeadLetter):
+        # The payload is the event as sent (patient data): browsers get the letter without it.
+        data = event.model_dump_json(exclude={"payload"}).encode()
+        return LiveEvent(kind, str(event.event_id), event.document_id or "", data)
     return LiveEvent(kind, str(event.event_id), event.document_id, event.model_dump_json().encode())

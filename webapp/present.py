@@ -20,6 +20,7 @@ REASONS: dict[FlagRule, tuple[str, ReasonCategory]] = {
     FlagRule.NO_IDENTITY: ("No name or birth date", "identity"),
     FlagRule.NAME_MISMATCH: ("Name differs", "identity"),
     FlagRule.BIRTH_DATE_CONFLICT: ("Birth date differs", "identity"),
+    FlagRule.FOREIGN_REFERENCE: ("Refers to another patient", "identity"),
     FlagRule.LOW_CONFIDENCE: ("Low confidence", "quality"),
     FlagRule.FEW_RESOURCES_LOW_CONFIDENCE: ("Few resources", "quality"),
     FlagRule.NO_RESOURCES: ("Nothing extracted", "quality"),
@@ -68,6 +69,7 @@ AUDIT_ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.CORRECT_DATA: "Data corrected",
     AuditAction.ROLLBACK: "Removed from record",
     AuditAction.LEGACY_IMPORT: "Legacy import",
+    AuditAction.DLQ_RETRY: "Dead letter retried",
 }
 
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from schemas.exact_json import dumps_for_display
 from webapp import csrf, present
 from webapp.auth import current_user, is_api
 from webapp.roles import Permission
@@ -26,7 +27,7 @@ class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=str, option=orjson.OPT_NON_STR_KEYS)
+        return dumps_for_display(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 class FhirJSON(JSON):
@@ -42,6 +43,8 @@ def _common(request: Request) -> dict[str, Any]:
     return {
         "user": user,
         "can_act": bool(user and user.can(Permission.ACT)),
+        "can_queue": bool(user and user.can(Permission.VIEW_QUEUE)),
+        "can_ops": bool(user and user.can(Permission.VIEW_OPS)),
         "can_audit": bool(user and user.can(Permission.VIEW_AUDIT)),
         "can_manage": bool(user and user.can(Permission.MANAGE_USERS)),
         "csrf_token": csrf.session_token(request.session),

@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config import KafkaClientSettings
+
 SECRET_KEY_FILE = "app-secret-key"  # noqa: S105 (a file name)
 METRICS_TOKEN_FILE = "app-metrics-token"  # noqa: S105 (a file name)
 # The session key signs the cookie that carries a session's id and CSRF token.
@@ -20,7 +22,9 @@ class AppConfigError(ValueError):
 
 
 class AppSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="OPTIMERGE_APP_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="OPTIMERGE_APP_", env_nested_delimiter="__", extra="ignore"
+    )
 
     # Signs session cookies: at least 32 bytes. Unset: generated once and kept in the state dir
     # (mode 0600); set it when several app processes serve the same users.
@@ -48,6 +52,14 @@ class AppSettings(BaseSettings):
     db_pool_max: int = Field(default=8, ge=1)
     # The live feed of flagged.items and document.status (off: pages fall back to polling).
     live_updates: bool = True
+    # Keep pipeline.metrics in PostgreSQL for the operator console (a consumer group shared by
+    # the app processes); off: the console shows what was stored before.
+    record_metrics: bool = True
+    # Who the operator console acts as on Kafka (OPTIMERGE_APP_CONSOLE_KAFKA__SASL_USERNAME,
+    # ...): reading dead letters and retrying them is the operator principal's, never the
+    # app's (docs/contract.md#kafka-principals). Unset: the console's dead-letter pages and
+    # live letters are unavailable; everything else works.
+    console_kafka: KafkaClientSettings | None = None
     # Largest request body accepted (a correction is a document's resources as JSON).
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024)
 

@@ -3,18 +3,19 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import orjson
 import psycopg
 
 from domain.documents import DocumentView
 from domain.resources import document_source
 from schemas import FlagReason, FlagRule, ReviewStatus
+from schemas.exact_json import dumps_exact
 from storage.db import snapshot
 from storage.queue import action_outcome, next_flagged, patient_resources, patient_row
 from storage.read import document_extraction, document_resources, document_state
@@ -193,7 +194,7 @@ def _extracted(extraction: Mapping[str, Any]) -> list[ExtractedItem]:
                 resource_type=str(resource.get("resourceType", "?")),
                 summary=present.resource_summary(resource),
                 snippets=[dict(s) for s in snippets.get(str(index), ()) if isinstance(s, Mapping)],
-                json=json.dumps(resource, indent=2, ensure_ascii=False),
+                json=dumps_exact(resource, option=orjson.OPT_INDENT_2).decode(),
             )
         )
     return items

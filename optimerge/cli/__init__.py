@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from optimerge.cli import app as app_cmd
-from optimerge.cli import bench, data, demo, dlq, infra, legacy, monitor, ops
+from optimerge.cli import bench, data, demo, dlq, infra, legacy, monitor, notify, ops, status
 
 app = typer.Typer(
     name="optimerge",
@@ -16,6 +16,8 @@ app = typer.Typer(
 )
 infra.register(app)
 ops.register(app)
+status.register(app)
+notify.register(app)
 data.register(app)
 demo.register(app)
 dlq.register(app)

@@ -18,11 +18,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def print_json(obj: Any) -> None:
+    from schemas.exact_json import dumps_for_display
+
     sys.stdout.write(
-        orjson.dumps(
-            obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str
-        ).decode()
-        + "\n"
+        dumps_for_display(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n"
     )
 
 

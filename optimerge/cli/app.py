@@ -13,7 +13,7 @@ import typer
 from optimerge.cli._common import fail, print_json, resolved, with_database
 from optimerge.cli.tokens import NOT_MIGRATED, token_app
 
-users_app = typer.Typer(help="Accounts of the reviewer app (reviewer, auditor, admin).")
+users_app = typer.Typer(help="Accounts of the reviewer app (reviewer, auditor, admin, operator).")
 users_app.add_typer(token_app, name="token")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -90,7 +90,7 @@ def _read_password(password_stdin: bool) -> str:
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="Account name (letters, digits, . _ @ -).")],
-    role: Annotated[str, typer.Option(help="reviewer, auditor or admin.")],
+    role: Annotated[str, typer.Option(help="reviewer, auditor, admin or operator.")],
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin (scripts).")
     ] = False,
@@ -171,7 +171,7 @@ def users_list() -> None:
 @users_app.command("role")
 def users_role(
     name: Annotated[str, typer.Argument(help="The account whose role changes.")],
-    role: Annotated[str, typer.Option(help="reviewer, auditor or admin.")],
+    role: Annotated[str, typer.Option(help="reviewer, auditor, admin or operator.")],
 ) -> None:
     """Change an account's role; its open sessions end at once (its tokens act with the new
     role from their next request)."""

@@ -15,11 +15,18 @@ TARGETS = {
 }
 
 
+FHIR_P99_TARGET_MS = 50.0
+
+
 def register(app: typer.Typer) -> None:
-    app.command("bench")(bench)
+    group = typer.Typer(help="Measure the pipeline (default) or the FHIR API (`bench fhir`).")
+    group.callback(invoke_without_command=True)(bench)
+    group.command("fhir")(bench_fhir)
+    app.add_typer(group, name="bench")
 
 
 def bench(
+    ctx: typer.Context,
     documents: Annotated[
         int, typer.Option(help="Documents in the feed (about 10 resources each).")
     ] = 20_000,
@@ -33,7 +40,9 @@ def bench(
     per-document consumer, the COPY ceiling of the database, rule checks and a 100-resource merge.
 
     Targets are ratios: pipeline/ceiling >= 0.6, pipeline/naive >= 5, p99 upload-to-merged at
-    half the maximum rate <= 250 ms."""
+    half the maximum rate <= 250 ms. `optimerge bench fhir` measures the FHIR read API."""
+    if ctx.invoked_subcommand is not None:
+        return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -108,3 +117,37 @@ def _table(result: dict[str, Any]) -> None:
             f"{name} (target >= {TARGETS[name]})", f"[{'green' if ok else 'red'}]{ratio:.2f}[/]"
         )
     Console().print(table)
+
+
+def bench_fhir(
+    requests: Annotated[int, typer.Option(help="Search requests measured.")] = 1_000,
+    resources: Annotated[int, typer.Option(help="Resources in the patient's record.")] = 500,
+    count: Annotated[int, typer.Option(help="_count of every search.")] = 50,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object with every figure.")
+    ] = False,
+) -> None:
+    """Search latency of the FHIR read API over HTTP: a real `optimerge app` on a scratch
+    database, one patient with 500 resources, 1,000 searches with _count=50 (every page of
+    every type, both sort orders). Target: p99 < 50 ms; exit 1 when missed."""
+    from rich.console import Console
+
+    from optimerge.bench.fhir import FhirBenchConfig, run_fhir_bench
+
+    settings = resolved()
+    console = Console(file=sys.stderr)
+    config = FhirBenchConfig(requests=requests, resources=resources, count=count)
+    result = run_fhir_bench(settings, config, say=console.print)
+    if as_json:
+        print_json(result)
+    else:
+        ok = result["p99_ms"] < FHIR_P99_TARGET_MS
+        Console().print(
+            f"FHIR search, {requests} requests, _count={count}, {resources} resources: "
+            f"p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms, "
+            f"p99 [{'green' if ok else 'red'}]{result['p99_ms']:.1f} ms[/] "
+            f"(target < {FHIR_P99_TARGET_MS:.0f}), max {result['max_ms']:.1f} ms, "
+            f"{result['requests_per_s']:.0f} requests/s"
+        )
+    if result["p99_ms"] >= FHIR_P99_TARGET_MS:
+        raise typer.Exit(1)

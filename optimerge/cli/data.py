@@ -152,6 +152,7 @@ def document_rollback(
     flagged.items like a reviewer's. Waits for the outcome; a document already removed is
     reported, not removed twice (exit 0)."""
     from schemas import ActorKind, ReviewActionKind, ReviewStatus
+    from schemas.input_contract import normalise_free_text
     from storage.db import connect
     from storage.read import document_state
     from streams.actions import NoOutcomeError, send_and_wait
@@ -173,7 +174,8 @@ def document_rollback(
         reviewer=actor,
         actor_kind=ActorKind.OPERATOR,
         expected_version=state.version,
-        note=note,
+        # Free text, as the app treats a reviewer's note (docs/contract.md#input-contract).
+        note=normalise_free_text(note),
     )
     action = _operator_signer(settings)(action)
     try:

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import getpass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
 from config import KafkaEndpoint
-from optimerge.cli._common import fail, print_json, with_kafka
-from streams.dead_letters import LetterFilter, StoredLetter, read_dead_letters, replay
+from domain.dead_letter_stats import dead_letter_stats
+from optimerge.cli._common import fail, print_json, resolved, with_kafka
+from streams.dead_letters import LetterFilter, StoredLetter, read_dead_letters
 from streams.topics import Topics
+
+T = TypeVar("T")
 
 dlq_app = typer.Typer(help="Dead letters: events that could not be processed, with the reason.")
 
-Kind = Annotated[str | None, typer.Option(help="invalid_json, schema, too_large or merge_error.")]
+Kind = Annotated[
+    str | None,
+    typer.Option(help="invalid_json, schema, too_large, merge_error, action_error or stuck."),
+]
 Document = Annotated[str | None, typer.Option(help="Only this document id.")]
 Patient = Annotated[str | None, typer.Option(help="Only this patient id (message key).")]
 Reason = Annotated[str | None, typer.Option(help="Only reasons containing this text.")]
@@ -94,8 +101,12 @@ def dlq_replay(
     dry_run: Annotated[
         bool, typer.Option(help="Say what would be replayed; send nothing.")
     ] = False,
+    actor: Annotated[
+        str | None, typer.Option(help="Who retries, for the audit trail (default: the OS user).")
+    ] = None,
 ) -> None:
-    """Send matching dead letters back to their source topic (after the cause is fixed)."""
+    """Send matching dead letters back to their source topic (after the cause is fixed). Each
+    retry is recorded with an audit entry in its patient's chain."""
     if not any((refs, kind, document, patient, reason, since)):
         fail("say which letters to replay: PARTITION:OFFSET refs or a filter (--kind, ...)")
     bootstrap, found = _letters(_filter(kind, document, patient, reason, since, refs or ()))
@@ -106,6 +117,57 @@ def dlq_replay(
             typer.echo(f"would replay {s.ref} -> {s.letter.source_topic}")
         typer.echo(f"{len(found)} letter(s) match", err=True)
         return
+    from pipeline.retries import RetryNotSentError, retry_dead_letters, skipped_fragments
+    from storage.db import connect
+
     payload = fixed.read_bytes() if fixed is not None else None
-    count = replay(bootstrap, found, payload_override=payload)
-    typer.echo(f"replayed {count} letter(s)", err=True)
+    if payload is None:
+        for s in skipped_fragments(found):
+            typer.echo(
+                f"skipped {s.ref}: it kept only the first bytes of its message "
+                f"({s.letter.payload_bytes} bytes, sha256 {s.letter.payload_sha256}); "
+                "replay it with --fixed FILE",
+                err=True,
+            )
+    settings = resolved()
+
+    def run_db(fn: Callable[..., T], *args: object) -> T:
+        with connect(settings.database_url, autocommit=True) as conn:
+            return fn(conn, *args)
+
+    try:
+        done = retry_dead_letters(
+            run_db, bootstrap, found, actor or _os_user(), fixed_payload=payload
+        )
+    except RetryNotSentError as exc:
+        fail(str(exc))
+    typer.echo(f"replayed {len(done)} letter(s)", err=True)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        return "operator"
+
+
+@dlq_app.command("stats")
+def dlq_stats(
+    kind: Kind = None,
+    document: Document = None,
+    patient: Patient = None,
+    reason: Reason = None,
+    since: Since = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Dead letters counted per kind, per day and per source topic (as GET /api/dlq/stats)."""
+    _, found = _letters(_filter(kind, document, patient, reason, since))
+    stats = dead_letter_stats(s.letter for s in found)
+    if as_json:
+        print_json(stats.as_json())
+        return
+    typer.echo(f"{stats.total} dead letter(s)")
+    for name, count in stats.by_kind.items():
+        typer.echo(f"  {name:<14} {count}")
+    for day, kinds in stats.by_day.items():
+        typer.echo(f"  {day}  " + ", ".join(f"{k} {n}" for k, n in kinds.items()))

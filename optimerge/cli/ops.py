@@ -38,14 +38,36 @@ def worker(
             "another (e.g. 0.0.0.0 in a pod, with a NetworkPolicy).",
         ),
     ] = "127.0.0.1",
+    instance_id: Annotated[
+        str | None,
+        typer.Option(
+            help="A stable name for this worker (a pod name, say; letters, digits, . _ -): "
+            "static group membership. Restarted under the same id, it keeps its partitions "
+            "without a rebalance of the group; two live workers must never share one. Also "
+            "OPTIMERGE_WORKER_INSTANCE_ID. Without one, each start and each death rebalances.",
+        ),
+    ] = None,
 ) -> None:
     """Run a merge worker (faust-streaming). Start more of them to share the partitions.
 
     Stops on SIGTERM or SIGINT: finishes or abandons the batch in flight, commits what is
-    written, exits 0."""
+    written, exits 0. A silent worker loses its partitions after
+    OPTIMERGE_WORKER_SESSION_TIMEOUT_SECONDS (default 10)."""
+    from pydantic import ValidationError
+
     from agents.runtime import WorkerStartupError, run_worker
 
     settings = resolved("worker")
+    if instance_id is not None:
+        try:
+            settings = type(settings).model_validate(
+                {**settings.model_dump(), "worker_instance_id": instance_id}
+            )
+        except ValidationError:
+            fail(
+                f"--instance-id {instance_id!r}: use 1-249 letters, digits, '.', '_' or '-'",
+                code=2,
+            )
     try:
         code = run_worker(
             settings, loglevel=loglevel, metrics_port=metrics_port, metrics_host=metrics_host

@@ -151,6 +151,7 @@ class LocalPostgres:
         if pid is not None:
             self.log(f"PostgreSQL already running on {self.address} (pid {pid})")
         else:
+            self._clear_stale_lock()
             version = (self.data_dir / "PG_VERSION").read_text().strip()
             self.log(f"starting PostgreSQL {version} on {self.address} (log: {self.log_path})")
             started = time.monotonic()
@@ -167,6 +168,35 @@ class LocalPostgres:
             self.log(f"PostgreSQL ready in {time.monotonic() - started:.1f} s")
         self._ensure_role_and_database()
         return self.url()
+
+    def _leftovers(self) -> list[int]:
+        """Processes still working in the data dir: the backends of a postmaster that was
+        killed (they notice its death and exit within moments, holding its shared memory)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if Path(os.readlink(entry / "cwd")) == self.data_dir:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return found
+
+    def _clear_stale_lock(self, timeout: float = 15.0) -> None:
+        """After a SIGKILL of the postmaster, its postmaster.pid stays behind naming a process
+        that is gone (or is a zombie, or someone else now): pg_ctl then refuses ("another
+        server might be running"). Wait for its orphaned backends, then remove the file."""
+        lock = self.data_dir / "postmaster.pid"
+        if not lock.exists():
+            return
+        deadline = time.monotonic() + timeout
+        while (left := self._leftovers()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in left:  # orphans of a dead postmaster that would not go: nothing to save
+            _process.terminate(pid, timeout=2.0)
+        self.log(f"removing the stale {lock.name} of a PostgreSQL that is no longer running")
+        lock.unlink(missing_ok=True)
 
     def _init_once(self, run_as: RunAs) -> None:
         # The include line is written last: without it, initdb was interrupted; start over.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -266,3 +268,24 @@ def test_infra_of_a_killed_session_is_stopped_by_the_next() -> None:
 
     assert not is_alive(pid)
     assert not state_dir.exists()
+
+
+@pytest.mark.integration
+def test_postgres_starts_again_right_after_a_sigkill_of_the_postmaster() -> None:
+    """Issue 12: the first start after SIGKILL failed on the stale postmaster.pid."""
+    state_dir = make_state_dir()
+    [port] = free_ports(1)
+    postgres = LocalPostgres(InfraSettings(state_dir=state_dir, postgres_port=port), log=print)
+    try:
+        postgres.start()
+        pid = postgres.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        while postgres.pid() is not None:  # the signal lands asynchronously
+            time.sleep(0.01)
+        assert (postgres.data_dir / "postmaster.pid").exists()
+        postgres.start()  # at once: its backends may still be exiting
+        assert postgres.pid() not in (None, pid)
+    finally:
+        postgres.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)

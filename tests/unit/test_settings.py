@@ -56,3 +56,23 @@ def test_the_state_dir_is_where_the_command_runs(tmp_path, monkeypatch: pytest.M
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OPTIMERGE_INFRA__STATE_DIR", raising=False)
     assert load_settings().infra.state_dir == tmp_path / ".state"
+
+
+def test_static_membership_and_timeouts_reach_faust(monkeypatch, tmp_path):
+    import pytest
+    from pydantic import ValidationError
+
+    from config import load_settings
+    from streams.app import create_app
+
+    monkeypatch.setenv("OPTIMERGE_WORKER_INSTANCE_ID", "pod-7.example_a")
+    settings = load_settings().resolved(
+        kafka_bootstrap_servers="127.0.0.1:9", database_url="postgresql://x@127.0.0.1:9/x"
+    )
+    app = create_app(settings, datadir=tmp_path)
+    assert app.conf.consumer_group_instance_id == "pod-7.example_a"
+    assert (app.conf.broker_session_timeout, app.conf.broker_heartbeat_interval) == (10.0, 1.0)
+    assert app.conf.broker_rebalance_timeout == 10.0
+    monkeypatch.setenv("OPTIMERGE_WORKER_INSTANCE_ID", "two words")
+    with pytest.raises(ValidationError):
+        load_settings()

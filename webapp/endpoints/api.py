@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.documents import DocumentView
+from schemas.exact_json import loads_exact
 from storage.db import snapshot
 from storage.queue import action_outcome
 from storage.read import document_extraction, document_resources, document_state
@@ -36,6 +37,11 @@ def _not_found(document_id: str) -> Response:
     return JSON({"error": f"document {document_id} does not exist"}, status_code=404)
 
 
+def _stored_id(value: str) -> bool:
+    """An id PostgreSQL can hold (no NUL): anything else names nothing stored."""
+    return "\x00" not in value
+
+
 def _document(conn: psycopg.Connection, document_id: str) -> dict[str, Any] | None:
     with snapshot(conn):
         state = document_state(conn, document_id)
@@ -52,7 +58,7 @@ def _document(conn: psycopg.Connection, document_id: str) -> dict[str, Any] | No
 async def api_document(request: Request) -> Response:
     require(request, Permission.VIEW_QUEUE)
     document_id = request.path_params["document_id"]
-    found = await db(request, _document, document_id)
+    found = await db(request, _document, document_id) if _stored_id(document_id) else None
     return _not_found(document_id) if found is None else JSON(found)
 
 
@@ -95,6 +101,8 @@ async def api_status(request: Request) -> Response:
     action_id = parse_action_id(raw_action)
     if raw_action and action_id is None:
         return JSON({"error": "action_id must be a UUID"}, status_code=400)
+    if not _stored_id(document_id):
+        return _not_found(document_id)
     found = await db(request, _status, document_id, action_id)
     if found is None:
         return _not_found(document_id)
@@ -121,7 +129,7 @@ async def api_status(request: Request) -> Response:
 async def api_bundle(request: Request) -> Response:
     require(request, Permission.VIEW_QUEUE)
     patient_id = request.path_params["patient_id"]
-    bundle = await db(request, read_bundle, patient_id)
+    bundle = await db(request, read_bundle, patient_id) if _stored_id(patient_id) else None
     if bundle is None:
         return JSON({"error": f"patient {patient_id} does not exist"}, status_code=404)
     return FhirJSON(bundle)
@@ -184,12 +192,13 @@ async def api_action(request: Request) -> Response:
         csrf.check(request.session, request.headers.get(csrf.HEADER))
     document_id = request.path_params["document_id"]
     try:
-        body = await request.json()
-    except ValueError:
+        # Exact decimals: corrected resources keep 0.010 as sent (docs/contract.md#input-contract).
+        body = loads_exact(await request.body())
+    except (ValueError, RecursionError):
         return JSON({"error": "the body must be a JSON object"}, status_code=400)
     if not isinstance(body, dict):
         return JSON({"error": "the body must be a JSON object"}, status_code=400)
-    state = await db(request, document_state, document_id)
+    state = await db(request, document_state, document_id) if _stored_id(document_id) else None
     if state is None:
         return _not_found(document_id)
     try:

@@ -11,20 +11,32 @@ from starlette.responses import Response, StreamingResponse
 
 from webapp.auth import require
 from webapp.context import ctx
-from webapp.live import KINDS
+from webapp.live import DLQ, FLAGGED, KINDS, STATUS
 from webapp.render import JSON
 from webapp.roles import Permission
 
 KEEPALIVE_SECONDS = 15.0
 
 
+# What a role must hold to hear each kind: flagged items carry reason texts (patient data);
+# status events and dead letters (without payload) only ids, times and errors.
+KIND_PERMISSION = {
+    FLAGGED: Permission.VIEW_QUEUE,
+    STATUS: Permission.VIEW_STATUS,
+    DLQ: Permission.VIEW_OPS,
+}
+
+
 async def events(request: Request) -> Response:
-    require(request, Permission.VIEW_QUEUE)
+    user = require(request, Permission.VIEW_STATUS)
     context = ctx(request)
     if context.feed is None:
         return JSON({"error": "live updates are off; poll the API instead"}, status_code=503)
-    wanted = request.query_params.get("kinds", ",".join(sorted(KINDS)))
-    kinds = frozenset(k for k in wanted.split(",") if k in KINDS) or KINDS
+    allowed = frozenset(k for k in KINDS if user.can(KIND_PERMISSION[k]))
+    wanted = request.query_params.get("kinds", ",".join(sorted(allowed)))
+    kinds = frozenset(k for k in wanted.split(",") if k in allowed)
+    if not kinds:
+        return JSON({"error": f"no event kind you may hear among {wanted!r}"}, status_code=403)
     document_id = request.query_params.get("document_id") or None
     hub = context.hub
     gauge = context.metrics.live_clients

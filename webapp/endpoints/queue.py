@@ -8,11 +8,11 @@ from typing import Any
 
 import psycopg
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from storage.db import snapshot
 from storage.queue import FlaggedFilters, QueueSummary, flagged_page, queue_summary
-from webapp.auth import require
+from webapp.auth import current_user, require
 from webapp.context import ctx, db
 from webapp.filters import flagged_query, is_filtered, parse_flagged
 from webapp.present import REASONS, Pagination
@@ -28,6 +28,9 @@ def _overdue_before(request: Request) -> datetime:
 
 
 async def dashboard(request: Request) -> Response:
+    user = current_user(request)
+    if user is not None and not user.can(Permission.VIEW_QUEUE) and user.can(Permission.VIEW_OPS):
+        return RedirectResponse("/ops/", status_code=303)  # an operator's home is the console
     require(request, Permission.VIEW_QUEUE)
     summary = await db(request, queue_summary, _overdue_before(request))
     context = ctx(request)

@@ -106,6 +106,21 @@
     liveChannel("/events?kinds=flagged", function () { schedule(); }, schedule, 15000, false);
   }
 
+  // Operator pages (retries, processing status): re-render a fragment when an event of its
+  // kinds arrives, and every few seconds while something in it is still pending.
+  function initLiveFragments() {
+    document.querySelectorAll("[data-live-fragment]").forEach(function (container) {
+      const schedule = initRefreshable(container, function (count) { return count + " updated."; });
+      const documentId = container.dataset.documentId;
+      const url = "/events?kinds=" + encodeURIComponent(container.dataset.kinds || "status") +
+        (documentId ? "&document_id=" + encodeURIComponent(documentId) : "");
+      liveChannel(url, function () { schedule(); }, schedule, 5000, true);
+      window.setInterval(function () {
+        if (container.querySelector("[data-level='pending']") || container.querySelector("[data-testid='not-yet']")) schedule();
+      }, 3000);
+    });
+  }
+
   // The verify page: wait for the outcome of the action just sent, then show it.
   function initPendingAction() {
     const banner = document.querySelector("[data-pending-action]");
@@ -280,6 +295,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     initQueue();
+    initLiveFragments();
     initPendingAction();
     initChangeWatch();
     initActionForm();

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
+from domain.resources import resource_ids_for
 from schemas import ActorKind, ReviewAction
 from storage.db import connect
 from storage.patients import import_patients
@@ -68,7 +69,17 @@ def test_merges_and_reviews_of_one_batch_apply_in_arrival_order(harness: Harness
 
 def test_a_document_the_database_refuses_does_not_sink_its_batch(harness: Harness) -> None:
     bad = extraction("bad", PID)
-    bad.resources[0]["note"] = [{"text": "pasted from a PDF\u0000"}]  # jsonb refuses NUL
+    # Another patient's row already holds the id bad's first resource needs (a squatter
+    # from before collision-proof ids): the database refuses bad on the primary key.
+    harness.run(harness.extraction(extraction("squatter", "someone-else")))
+    [needed, *_] = resource_ids_for("bad", bad.resources, patient_id=PID)
+    with connect(harness.settings.database_url) as conn:
+        conn.execute(
+            "UPDATE resources SET resource_id = %s WHERE resource_id = "
+            "(SELECT min(resource_id) FROM resources WHERE document_id = 'squatter')",
+            (needed,),
+        )
+    harness.sink.sent.clear()
     harness.run(
         harness.extraction(extraction("good-1", PID)),
         harness.extraction(bad),
@@ -78,7 +89,7 @@ def test_a_document_the_database_refuses_does_not_sink_its_batch(harness: Harnes
     by_doc = {s.document_id: s for s in harness.statuses()}
     assert (by_doc["good-1"].status, by_doc["good-2"].status) == ("COMPLETE", "COMPLETE")
     assert by_doc["bad"].status == "FAILED"
-    assert "UntranslatableCharacter" in (by_doc["bad"].error or "")
+    assert "UniqueViolation" in (by_doc["bad"].error or "")
     [letter] = harness.dead_letters()
     assert (letter.error_kind, letter.document_id) == ("merge_error", "bad")
     with connect(harness.settings.database_url) as conn:
@@ -117,7 +128,11 @@ def test_bad_input_is_dead_lettered_with_a_reason_and_the_rest_merges(harness: H
     letters = harness.dead_letters()
     assert [letter.error_kind for letter in letters] == ["invalid_json", "schema"]
     assert "keyed by patient id" in letters[1].reason
-    assert [(s.document_id, s.outcome) for s in harness.statuses()] == [("d-ok", "merged")]
+    # The wrongly keyed event names a usable document: the refusal is recorded on it.
+    assert [(s.document_id, s.status, s.outcome) for s in harness.statuses()] == [
+        ("d-key", "FAILED", None),
+        ("d-ok", "COMPLETE", "merged"),
+    ]
 
 
 def test_an_operators_rollback_is_applied_in_order_and_audited_as_theirs(

@@ -147,14 +147,14 @@ def test_review_actions_apply_in_order_and_stale_ones_conflict(
     assert left == (0,)
 
 
-def test_a_document_the_database_refuses_is_flagged_and_dead_lettered(
+def test_a_document_holding_nul_is_refused_flagged_and_dead_lettered(
     settings: ResolvedSettings, start_worker: Callable
 ) -> None:
     docs = demo_feed(settings, 20, seed=23)
     bad = docs[5].result.model_copy(
         update={
             "document_id": "poison-nul",
-            # PostgreSQL's jsonb cannot hold a NUL character: a per-document merge error.
+            # PostgreSQL's jsonb cannot hold a NUL: refused at the edge, recorded on the document.
             "resources": [{"resourceType": "Condition", "code": {"text": "bad\u0000text"}}],
         }
     )
@@ -176,6 +176,5 @@ def test_a_document_the_database_refuses_is_flagged_and_dead_lettered(
     while not letters and time.monotonic() < deadline:
         letters = read_topic(settings, Topics(settings.topic_prefix).dlq.name)
         time.sleep(0.2)
-    assert [(lt["error_kind"], lt["document_id"]) for lt in letters] == [
-        ("merge_error", "poison-nul")
-    ]
+    assert [(lt["error_kind"], lt["document_id"]) for lt in letters] == [("schema", "poison-nul")]
+    assert "NUL (U+0000)" in letters[0]["reason"]

@@ -131,7 +131,10 @@ def test_resources_are_stamped_like_a_merge(conn: psycopg.Connection) -> None:
         "SELECT resource_id, body FROM resources WHERE document_id = '1005'"
     ).fetchall()
     record = orjson.loads(SAMPLE.read_bytes().splitlines()[4])
-    assert sorted(r[0] for r in rows) == sorted(resource_ids_for("1005", record["fhir_resources"]))
+    expected = resource_ids_for(
+        "1005", record["fhir_resources"], patient_id=str(record["patient_id"])
+    )
+    assert sorted(r[0] for r in rows) == sorted(expected)
     bodies = {body["resourceType"]: body for _, body in rows}
     assert {b["meta"]["source"] for b in bodies.values()} == {"document_1005"}
     assert {b["meta"]["versionId"] for b in bodies.values()} == {"1"}

@@ -35,6 +35,13 @@ def test_bundle_is_valid_fhir_r4_with_one_provenance_per_document(database_url):
     by_doc = {p["entity"][0]["what"]["identifier"]["value"]: p for p in provenance}
     assert len(by_doc["d1"]["target"]) == 3
     assert by_doc["d2"]["agent"][0]["who"]["display"] == "extractor-large 2026.10"
+    # AI transparency: the model is one Device; every merged resource is labelled AI-asserted.
+    [device] = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Device"]
+    assert by_doc["d1"]["agent"][0]["who"]["reference"] == f"Device/{device['id']}"
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] in ("Condition", "Observation"):
+            codes = [c["code"] for c in entry["resource"]["meta"]["security"]]
+            assert codes == ["AIAST"]
 
 
 def test_rolled_back_documents_leave_the_bundle(database_url):
@@ -48,7 +55,7 @@ def test_rolled_back_documents_leave_the_bundle(database_url):
     sources = {
         e["resource"]["meta"]["source"]
         for e in bundle["entry"]
-        if e["resource"]["resourceType"] not in ("Patient", "Provenance")
+        if e["resource"]["resourceType"] not in ("Patient", "Provenance", "Device")
     }
     assert sources == {"document_d2"}
     assert state is not None and state.review_status == "rejected"

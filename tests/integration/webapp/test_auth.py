@@ -18,7 +18,15 @@ from webapp.app import routes
 from ..pipeline._helpers import read_topic
 from ._support import PASSWORD, add_user, csrf_token, login, page_token, seed_documents
 
-PUBLIC = {("/login", "GET"), ("/login", "POST"), ("/healthz", "GET"), ("/metrics", "GET")}
+PUBLIC = {
+    ("/login", "GET"),
+    ("/login", "POST"),
+    ("/healthz", "GET"),
+    ("/readyz", "GET"),
+    ("/metrics", "GET"),
+}
+# API descriptions, no data: a FHIR client reads the CapabilityStatement before it authenticates.
+PUBLIC |= {("/openapi.json", "GET"), ("/fhir/metadata", "GET")}
 
 
 def _guarded() -> list[tuple[str, str]]:
@@ -49,7 +57,11 @@ def test_without_login_every_page_redirects_and_every_api_call_is_401(
     for path, method in GUARDED:
         response = client.request(method, path)
         where = f"{method} {path}"
-        if path.startswith(("/api/", "/events")):
+        if path.startswith("/fhir/"):
+            assert response.status_code == 401, where
+            assert response.headers["www-authenticate"].startswith("Bearer"), where
+            assert response.json()["issue"][0]["code"] == "login", where
+        elif path.startswith(("/api/", "/events")):
             assert response.status_code == 401, where
             assert response.headers["www-authenticate"].startswith("Bearer"), where
             assert "log in" in response.json()["error"], where
@@ -73,6 +85,9 @@ def test_public_endpoints_answer_without_login(
     assert app_settings.metrics_token is not None
     scrape = {"Authorization": f"Bearer {app_settings.metrics_token.get_secret_value()}"}
     assert "optimerge_app_requests_total" in client.get("/metrics", headers=scrape).text
+    assert client.get("/readyz").json()["status"] == "ready"
+    assert client.get("/fhir/metadata").json()["resourceType"] == "CapabilityStatement"
+    assert client.get("/openapi.json").json()["openapi"] == "3.1.0"
 
 
 def test_a_forged_session_or_token_is_refused(

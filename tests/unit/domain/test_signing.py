@@ -89,11 +89,11 @@ def test_missing_malformed_unknown_and_wrong_kind_are_told_apart() -> None:
 
 
 def test_the_body_hash_is_the_same_whichever_reader_parsed_the_numbers() -> None:
-    as_float = _action(corrected_resources=[{"resourceType": "X", "v": 0.01, "w": 1.0}])
+    as_float = _action(corrected_resources=[{"resourceType": "Observation", "v": 0.01, "w": 1.0}])
     as_decimal = as_float.model_copy(
         update={
             "corrected_resources": [
-                {"w": Decimal("1.00"), "resourceType": "X", "v": Decimal("0.010")}
+                {"w": Decimal("1.00"), "resourceType": "Observation", "v": Decimal("0.010")}
             ]
         }
     )

@@ -23,7 +23,10 @@ def test_extractors_only_produce_extraction_results() -> None:
 
 def test_the_app_produces_review_actions_and_reads_what_it_shows_but_not_the_dlq() -> None:
     assert _allowed(APP, "WRITE") == {"t.review.actions"}
-    assert _allowed(APP, "READ") == {"t.flagged.items", "t.document.status", "t.pipeline.metrics"}
+    assert _allowed(APP, "READ") >= {"t.flagged.items", "t.document.status", "t.pipeline.metrics"}
+    assert _allowed(APP, "READ").isdisjoint(
+        {"t.extraction.results", "t.review.actions", "t.extraction.results.dlq"}
+    )
 
 
 def test_workers_read_the_inputs_and_write_the_outputs() -> None:

@@ -55,3 +55,29 @@ def test_invalid_actions_say_why(fields, expected):
     with pytest.raises(ActionInvalid) as caught:
         build(**fields)
     assert any(expected in p for p in caught.value.problems)
+
+
+def test_a_pasted_note_loses_the_characters_the_contract_refuses():
+    action = build(action="mark_correct", expected_version=3, note="from a PDF\x00\x0c\nok")
+    assert action.note == "from a PDF\nok"
+
+
+def test_corrections_keep_decimals_and_obey_the_input_contract():
+    text = '[{"resourceType": "Observation", "valueQuantity": {"value": 0.010}}]'
+    action = build(action="correct_data", expected_version=1, corrected_resources=text)
+    assert b'"value":0.010' in action_bytes(action)
+    for bad, expected in [
+        ('[{"resourceType": "Observation", "code": {"text": "a\\u0000b"}}]', "NUL"),
+        ('[{"resourceType": "Widget"}]', "resourceType (FHIR R4)"),
+        ('[{"resourceType": "Patient"}]', "cannot contribute"),
+        ('[{"resourceType": "Observation", "x": ' + "[" * 70 + "]" * 70 + "}]", "deeper"),
+    ]:
+        with pytest.raises(ActionInvalid) as caught:
+            build(action="correct_data", expected_version=1, corrected_resources=bad)
+        assert any(expected in p for p in caught.value.problems), (bad, caught.value.problems)
+
+
+def action_bytes(action):
+    from streams.topics import Topics
+
+    return Topics().review_actions.encode(action)

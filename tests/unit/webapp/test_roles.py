@@ -6,9 +6,29 @@ from webapp.roles import Permission, Role, User, parse_role
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        (Role.REVIEWER, {Permission.VIEW_QUEUE, Permission.ACT}),
-        (Role.AUDITOR, {Permission.VIEW_QUEUE, Permission.VIEW_AUDIT}),
+        (
+            Role.REVIEWER,
+            {
+                Permission.VIEW_QUEUE,
+                Permission.ACT,
+                Permission.READ_RECORDS,
+                Permission.VIEW_STATUS,
+            },
+        ),
+        (
+            Role.AUDITOR,
+            {
+                Permission.VIEW_QUEUE,
+                Permission.VIEW_AUDIT,
+                Permission.READ_RECORDS,
+                Permission.VIEW_STATUS,
+            },
+        ),
         (Role.ADMIN, set(Permission)),
+        (
+            Role.OPERATOR,
+            {Permission.VIEW_OPS, Permission.RETRY_DEAD_LETTERS, Permission.VIEW_STATUS},
+        ),
     ],
 )
 def test_each_role_has_exactly_its_permissions(role, allowed):
@@ -24,5 +44,13 @@ def test_an_auditor_cannot_act_and_a_reviewer_cannot_manage_users():
 
 def test_parse_role_is_lenient_about_case_and_strict_about_names():
     assert parse_role(" Admin ") is Role.ADMIN
-    with pytest.raises(ValueError, match="reviewer, auditor, admin"):
+    with pytest.raises(ValueError, match="reviewer, auditor, admin, operator"):
         parse_role("root")
+
+
+def test_an_operator_runs_the_pipeline_but_sees_no_patient_data():
+    operator = User("olga", Role.OPERATOR)
+    assert operator.can(Permission.VIEW_OPS) and operator.can(Permission.RETRY_DEAD_LETTERS)
+    assert not operator.can(Permission.VIEW_QUEUE)
+    assert not operator.can(Permission.VIEW_DEAD_LETTER_PAYLOAD)
+    assert not User("ana", Role.REVIEWER).can(Permission.VIEW_OPS)

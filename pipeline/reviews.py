@@ -1,0 +1,145 @@
+"""Review actions, applied (docs/contract.md#review-states): a run of them is one transaction
+with a savepoint per action, so one the database refuses is rolled back alone and answered
+`invalid`; a redelivered action_id is answered as it was the first time, never applied twice."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+
+import psycopg
+
+from domain.audit_entries import review_entry
+from domain.merge_plan import ChangeSet
+from domain.reports import ReviewReport
+from domain.review_plan import (
+    REFUSED_BY_DATABASE,
+    ReviewDecision,
+    ReviewOutcome,
+    invalid,
+    plan_review,
+)
+from schemas import ReviewAction
+from schemas.events import Clock
+from storage import documents, resources, review_actions
+from storage.audit import append_audit
+from storage.db import is_transient, transaction
+from storage.documents import LockedPatient
+
+log = logging.getLogger(__name__)
+
+
+def apply_reviews(
+    conn: psycopg.Connection, actions: Sequence[ReviewAction], clock: Clock
+) -> list[ReviewReport]:
+    if not actions:
+        return []
+    with transaction(conn) as cur:
+        locked = documents.lock_patients(cur, [a.patient_id for a in actions])
+        return [_isolated(conn, cur, locked, action, clock) for action in actions]
+
+
+def _isolated(
+    conn: psycopg.Connection,
+    cur: psycopg.Cursor,
+    locked: dict[str, LockedPatient],
+    action: ReviewAction,
+    clock: Clock,
+) -> ReviewReport:
+    head = locked[action.patient_id]
+    chain = (head.audit_seq, head.audit_head)
+    try:
+        with conn.transaction():  # a savepoint
+            return _review_one(cur, locked, action, clock)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        # Rolled back to the savepoint: the chain head must be too.
+        head.audit_seq, head.audit_head = chain
+        error = f"{type(exc).__name__}: {exc}".strip()
+        log.error("review action %s refused: %s", action.action_id, error)
+    version = _remember_refusal(conn, cur, action, clock)
+    return ReviewReport(invalid(action, version, REFUSED_BY_DATABASE), error=error)
+
+
+def _review_one(
+    cur: psycopg.Cursor, locked: dict[str, LockedPatient], action: ReviewAction, clock: Clock
+) -> ReviewReport:
+    seen = review_actions.decided_action(cur, action.action_id)
+    if seen is not None:
+        decision = ReviewDecision(
+            ReviewOutcome(seen.outcome), action, reason=seen.reason, version=seen.version_after
+        )
+        return ReviewReport(decision, replayed=True)
+    now = clock()
+    stored = documents.load_documents(cur, [action.document_id], for_update=True)
+    previous = stored.get(action.document_id)
+    decision = plan_review(action, previous, now)
+    if decision.writes:
+        if decision.changes is not None:
+            change = ChangeSet(action.patient_id, action.document_id, decision.changes)
+            resources.apply_resource_changes(cur, [change], now)
+        documents.record_review(cur, decision, now)
+        append_audit(cur, locked, [review_entry(decision, now)])
+    if previous is not None:
+        # Conflicts are remembered too, so a redelivered action gets the same answer.
+        review_actions.remember_decision(cur, decision, now)
+    return ReviewReport(decision)
+
+
+def _remember_refusal(
+    conn: psycopg.Connection, cur: psycopg.Cursor, action: ReviewAction, clock: Clock
+) -> int:
+    """Remember an action refused as invalid; returns the document's version (0: none)."""
+    try:
+        with conn.transaction():
+            stored = documents.load_documents(cur, [action.document_id], for_update=False)
+            version = stored[action.document_id].version if stored else 0
+            review_actions.remember_refusal(
+                cur,
+                action_id=action.action_id,
+                document_id=action.document_id,
+                action=action.action.value,
+                reviewer=action.reviewer,
+                reason=REFUSED_BY_DATABASE,
+                version=version,
+                now=clock(),
+            )
+            return version
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.exception("could not remember the refusal of action %s", action.action_id)
+        return 0
+
+
+def refuse_action(
+    conn: psycopg.Connection,
+    clock: Clock,
+    *,
+    action_id: uuid.UUID,
+    document_id: str,
+    patient_id: str,
+    action: str,
+    reviewer: str,
+    reason: str,
+) -> int:
+    """Answer an action refused at the edge `invalid`, and remember it under its id; returns
+    the document's version (0 when there is no such document of this patient)."""
+    with transaction(conn) as cur:
+        documents.lock_patients(cur, [patient_id])
+        stored = documents.load_documents(cur, [document_id], for_update=False)
+        version = stored[document_id].version if stored else 0
+        if stored and stored[document_id].patient_id == patient_id:
+            review_actions.remember_refusal(
+                cur,
+                action_id=action_id,
+                document_id=document_id,
+                action=action,
+                reviewer=reviewer,
+                reason=reason,
+                version=version,
+                now=clock(),
+            )
+        return version
