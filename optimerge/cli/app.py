@@ -42,6 +42,7 @@ def serve_app(
     Review actions are signed with OPTIMERGE_SIGNING__KEY_FILE."""
     import uvicorn
 
+    from config import load_settings
     from webapp import AppSettings, create_app
     from webapp.settings import AppConfigError
 
@@ -54,6 +55,13 @@ def serve_app(
             f"{host}. Put the app behind HTTPS and start it without --insecure-http"
         )
     settings = resolved("app")
+    if app_settings.console_kafka is None and not load_settings().kafka_bootstrap_servers:
+        # The local infra: its operator console acts as the local operator principal.
+        from optimerge.infra.local import Endpoints
+
+        local = Endpoints("", "", state_dir=settings.infra.state_dir).principal("operator")
+        if local is not None:
+            app_settings = app_settings.model_copy(update={"console_kafka": local.kafka})
     try:
         app = create_app(settings, app_settings)
     except AppConfigError as exc:

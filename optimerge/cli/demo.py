@@ -51,6 +51,7 @@ def run(
     from optimerge.infra import InfraError
     from optimerge.infra.bootstrap import bring_up
     from optimerge.infra.local_run import start_app, start_workers
+    from optimerge.infra.principals import console_env
 
     loaded = load_settings()
     try:
@@ -68,7 +69,10 @@ def run(
     if endpoints.replication_factor:  # the workers' own topics as durable as the cluster's
         env["OPTIMERGE_REPLICATION_FACTOR"] = str(endpoints.replication_factor)
     logs = start_workers(settings, workers, {**env, **_principal_env(endpoints, "worker")})
-    logs.append(start_app(settings, app_port, {**env, **_principal_env(endpoints, "app")}))
+    app_env = {**env, **_principal_env(endpoints, "app")}
+    if endpoints.secrets is not None:  # the operator console acts as the operator
+        app_env |= console_env(endpoints.secrets)
+    logs.append(start_app(settings, app_port, app_env))
     passwords = ensure_demo_users(settings.database_url, settings.infra.state_dir)
     imported = import_demo_patients(settings.database_url)
     typer.echo(f"imported {imported} patients from the Synthea sample")

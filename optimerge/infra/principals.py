@@ -66,6 +66,14 @@ def principal_settings(secrets: LocalSecrets, principal: str) -> PrincipalSettin
     )
 
 
+def console_env(secrets: LocalSecrets) -> dict[str, str]:
+    """The app's operator-console identity (OPTIMERGE_APP_CONSOLE_KAFKA__*): the operator."""
+    return {
+        key.replace("OPTIMERGE_KAFKA__", "OPTIMERGE_APP_CONSOLE_KAFKA__"): value
+        for key, value in kafka_env(secrets.kafka_client(OPERATOR)).items()
+    }
+
+
 def kcat_flags(bootstrap: str, properties: Path) -> str:
     return f"-b {shlex.quote(bootstrap)} -F {shlex.quote(str(properties))}"
 

@@ -7,12 +7,12 @@ import json
 import time
 from collections.abc import Callable
 
-from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from config import ResolvedSettings
 from tests.cli_runner import run_optimerge
-from webapp import AppSettings, create_app
+from tests.integration.webapp.conftest import app_parts
+from webapp import create_app
 
 from ..pipeline._helpers import demo_feed, publish, wait_until_processed
 from ..webapp._support import add_user, login
@@ -78,7 +78,7 @@ def test_status_goes_red_when_the_last_worker_stops_and_green_after_a_restart(
     # The app says the same to an operator, and refuses a reviewer.
     add_user(settings.database_url, "olga", "operator")
     add_user(settings.database_url, "ana", "reviewer")
-    app = create_app(settings, AppSettings(secret_key=SecretStr("h" * 48), live_updates=False))
+    app = create_app(*app_parts(settings, live_updates=False))
     with TestClient(app) as client:
         assert client.get("/readyz").json()["status"] == "ready"
         login(client, "ana")

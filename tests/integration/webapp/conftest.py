@@ -12,6 +12,9 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from config import ResolvedSettings
+from optimerge.infra.secrets import LocalSecrets
+from streams.acls import APP, OPERATOR
+from tests.fix_infra import principal_settings
 from webapp import AppSettings, create_app
 
 
@@ -24,6 +27,16 @@ def make_app_settings(**changes: object) -> AppSettings:
         metrics_token=SecretStr("scrape-" + secrets.token_urlsafe(16)),
     )
     return base.model_copy(update=changes)
+
+
+def app_parts(
+    settings: ResolvedSettings, **changes: object
+) -> tuple[ResolvedSettings, AppSettings]:
+    """What `create_app` takes for the test's settings: the app's principal and signing key,
+    its operator console acting as the operator, plain HTTP to the test hosts."""
+    secrets_ = LocalSecrets(settings.infra.state_dir)
+    changes.setdefault("console_kafka", secrets_.kafka_client(OPERATOR))
+    return principal_settings(settings, secrets_, APP), make_app_settings(**changes)
 
 
 @pytest.fixture
@@ -40,6 +53,9 @@ def app_principal(as_principal: Callable[[str], ResolvedSettings]) -> ResolvedSe
 @pytest.fixture
 def running_app(app_principal: ResolvedSettings, app_settings: AppSettings) -> Iterator[Starlette]:
     """The app with its lifespan open: pool, review.actions producer, live feed."""
+    if app_settings.console_kafka is None:
+        console = LocalSecrets(app_principal.infra.state_dir).kafka_client(OPERATOR)
+        app_settings = app_settings.model_copy(update={"console_kafka": console})
     app = create_app(app_principal, app_settings)
     with TestClient(app):
         yield app

@@ -9,7 +9,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from config import ResolvedSettings
@@ -23,9 +22,10 @@ from streams.dead_letters import REPLAY_HEADER, REPLAYED_BY_HEADER, read_dead_le
 from streams.producer import EventProducer
 from streams.topics import Topics
 from tests.cli_runner import run_optimerge
-from webapp import AppSettings, create_app
+from webapp import create_app
 
 from ._support import add_user, login, page_token, seed_documents
+from .conftest import app_parts
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -92,10 +92,7 @@ def test_operator_pages(settings: ResolvedSettings) -> None:
         assert record_windows(conn, windows) == 0  # redelivered: stored once
     for name, role in (("olga", "operator"), ("ana", "reviewer"), ("adam", "admin")):
         add_user(settings.database_url, name, role)
-    app = create_app(
-        settings,
-        AppSettings(secret_key=SecretStr("o" * 48), live_updates=False, record_metrics=False),
-    )
+    app = create_app(*app_parts(settings, live_updates=False, record_metrics=False))
     with TestClient(app, follow_redirects=False) as reviewer:
         login(reviewer, "ana")
         for path in ("/ops/", "/ops/dlq/", "/api/dlq/stats", f"/ops/dlq/letters/{invalid}"):
