@@ -91,10 +91,16 @@ TOKEN_ID_CHARS = 12
 
 
 def create_api_token(
-    conn: psycopg.Connection, user: str, token_hash: str, label: str, expires_at: datetime
+    conn: psycopg.Connection,
+    user: str,
+    token_hash: str,
+    label: str,
+    expires_at: datetime | None = None,
 ) -> str:
+    """A token that expires at `expires_at` (None: 90 days from now, the default lifetime)."""
     conn.execute(
-        "INSERT INTO api_tokens (token_hash, user_name, label, expires_at) VALUES (%s, %s, %s, %s)",
+        "INSERT INTO api_tokens (token_hash, user_name, label, expires_at) "
+        "VALUES (%s, %s, %s, coalesce(%s, now() + interval '90 days'))",
         (token_hash, user, label, expires_at),
     )
     return token_hash[:TOKEN_ID_CHARS]

@@ -11,10 +11,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from config import InfraSettings, ResolvedSettings, Settings
+from config import InfraSettings, KafkaEndpoint, ResolvedSettings, Settings
+from domain.signing import SigningKey
 from optimerge.infra import LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
+from optimerge.infra.secrets import LocalSecrets
+from schemas import ActorKind
 from storage.migrate import apply_migrations
+from streams.acls import apply_grants, pipeline_grants, reader_grants, upsert_scram_users
 from streams.admin import ensure_topics, wait_for_kafka
 from streams.topics import Topics
 
@@ -40,14 +44,35 @@ class FaultInfra:
             self.bootstrap, self.database_url = kafka.result(), postgres.result()
         apply_migrations(self.database_url)
 
+    @property
+    def signer(self) -> SigningKey:
+        """The app's key in the suite's state dir: its review actions are signed with it."""
+        path = LocalSecrets(self.infra.state_dir).signing_key_file(ActorKind.REVIEWER)
+        return SigningKey.from_pem(path.read_bytes())
+
+    @property
+    def admin(self) -> KafkaEndpoint:
+        """Its broker authenticates too: the suite's own clients act as its admin."""
+        return self.kafka.admin_endpoint
+
     def settings(self, prefix: str, partitions: int) -> ResolvedSettings:
-        ensure_topics(self.bootstrap, Topics(prefix), partitions=partitions)
+        """Settings on `prefix` as the admin; workers started from them run as the worker."""
+        topics = Topics(prefix)
+        secrets = LocalSecrets(self.infra.state_dir)
+        ensure_topics(self.admin, topics, partitions=partitions)
+        upsert_scram_users(self.admin, secrets.passwords())
+        apply_grants(
+            self.admin,
+            [*pipeline_grants(topics, f"{prefix}{Settings().app_id}"), *reader_grants()],
+        )
         return Settings(
             kafka_bootstrap_servers=self.bootstrap,
             database_url=self.database_url,
             topic_prefix=prefix,
             partitions=partitions,
             infra=self.infra,
+            kafka=secrets.admin(),
+            signing=secrets.signing(None),
         ).resolved()
 
     # --- faults ----------------------------------------------------------------------------
@@ -76,7 +101,7 @@ class FaultInfra:
     def restart_kafka(self) -> float:
         started = time.monotonic()
         self.kafka.start()
-        if not wait_for_kafka(self.bootstrap, timeout=60):
+        if not wait_for_kafka(self.admin, timeout=60):
             raise RuntimeError("Kafka did not come back")
         return time.monotonic() - started
 

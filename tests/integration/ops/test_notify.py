@@ -88,7 +88,7 @@ def test_each_flagged_item_reaches_its_channels_exactly_once_despite_failures(
     assert worker.stop() == 0  # no worker alive: the notifier also raises that alert
     topics = Topics(settings.topic_prefix)
     flagged = {}
-    for record in read_to_end(settings.kafka_bootstrap_servers, topics.flagged_items.name):
+    for record in read_to_end(settings.kafka_endpoint, topics.flagged_items.name):
         event = topics.flagged_items.decode(record.value)
         if event.kind == "flagged":
             flagged[event.document_id] = ({r.rule.value for r in event.flag_reasons}, record.value)
@@ -122,7 +122,7 @@ def test_each_flagged_item_reaches_its_channels_exactly_once_despite_failures(
 
     # A flagged item redelivered on the topic (same event id), then a restarted notifier.
     some_document = sorted(flagged)[0]
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         producer.send(topics.flagged_items.name, flagged[some_document][1], key="p")
     accepted_before = len(receiver.accepted)
     notifier = _start_notifier(settings, receiver, log)

@@ -81,7 +81,7 @@ def test_operator_console_and_dead_letters_in_chromium(
     worker = start_worker()
     publish(settings, (d.result for d in docs))
     source = Topics(settings.topic_prefix).extraction_results.name
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         for poison in (
             b"{not json",
             orjson.dumps({"document_id": "ops-poison-schema", "confidence": "high"}),

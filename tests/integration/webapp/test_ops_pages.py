@@ -47,7 +47,7 @@ def _letters(topics: Topics, patient: str) -> list[DeadLetter]:
 
 
 def _replay_headers(settings: ResolvedSettings, topic: str) -> list[dict[str, bytes]]:
-    consumer = tail_consumer(settings.kafka_bootstrap_servers, purpose="test")
+    consumer = tail_consumer(settings.kafka_endpoint, purpose="test")
     try:
         ends = assign_all(consumer, [topic], start="beginning")
         headers = []
@@ -75,12 +75,12 @@ def test_operator_pages(settings: ResolvedSettings) -> None:
     topics = Topics(settings.topic_prefix)
     docs = seed_documents(settings, 10, seed=22)
     patient = docs[0].result.patient_id
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         for letter in _letters(topics, patient):
             producer.publish(topics.dlq, letter)
     refs = {
         s.letter.error_kind + (s.letter.document_id or ""): s.ref
-        for s in read_dead_letters(settings.kafka_bootstrap_servers, topics.dlq)
+        for s in read_dead_letters(settings.kafka_endpoint, topics.dlq)
     }
     invalid, poison1, poison2 = refs["invalid_json"], refs["schemapoison-1"], refs["schemapoison-2"]
     windows = [
@@ -160,7 +160,7 @@ def test_operator_pages(settings: ResolvedSettings) -> None:
         )
 
     # Every retry went to the source topic with the headers naming letter and operator.
-    replayed = list(read_to_end(settings.kafka_bootstrap_servers, topics.extraction_results.name))
+    replayed = list(read_to_end(settings.kafka_endpoint, topics.extraction_results.name))
     assert len(replayed) == 6
     assert sorted(r.value for r in replayed).count(b"{not json") == 1
     assert fixed.encode() in {r.value for r in replayed}
