@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from config import KafkaEndpoint, ResolvedSettings
+from domain.signing import SigningKey
 from storage.db import connect
 from streams.app import group_id
 from streams.topics import Topics

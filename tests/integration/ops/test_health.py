@@ -10,7 +10,7 @@ from collections.abc import Callable
 from starlette.testclient import TestClient
 
 from config import ResolvedSettings
-from tests.cli_runner import run_optimerge
+from tests.cli_runner import cli_env, run_optimerge
 from tests.integration.webapp.conftest import app_parts
 from webapp import create_app
 
@@ -21,12 +21,7 @@ RED_WITHIN_SECONDS = 30
 
 
 def _env(settings: ResolvedSettings) -> dict[str, str]:
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "DATABASE_URL": settings.database_url,
-        "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
-        "OPTIMERGE_PARTITIONS": str(settings.partitions),
-    }
+    return cli_env(settings)  # the operator, who may describe the group and read heartbeats
 
 
 def _status(settings: ResolvedSettings) -> tuple[int, dict]:

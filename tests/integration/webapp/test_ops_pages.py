@@ -6,6 +6,7 @@ who may see what."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -71,11 +72,12 @@ def _window(
     )  # fmt: skip
 
 
-def test_operator_pages(settings: ResolvedSettings) -> None:
+def test_operator_pages(settings: ResolvedSettings, as_principal: Callable) -> None:
     topics = Topics(settings.topic_prefix)
     docs = seed_documents(settings, 10, seed=22)
     patient = docs[0].result.patient_id
-    with EventProducer(settings.kafka_endpoint) as producer:
+    # Dead letters come from workers: only their principal may write them.
+    with EventProducer(as_principal("worker").kafka_endpoint) as producer:
         for letter in _letters(topics, patient):
             producer.publish(topics.dlq, letter)
     refs = {
