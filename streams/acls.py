@@ -84,6 +84,8 @@ def pipeline_grants(topics: Topics, group: str) -> list[Grant]:
     grants = [
         Grant(EXTRACTOR, "TOPIC", extraction, ("WRITE", "DESCRIBE")),
         Grant(APP, "TOPIC", actions, ("WRITE", "DESCRIBE")),
+        # Described, never read: its end offsets give the workers' lag on /api/health.
+        Grant(APP, "TOPIC", extraction, ("DESCRIBE",)),
         Grant(APP, "GROUP", group, ("DESCRIBE",)),
         Grant(WORKER, "GROUP", group, ("READ", "DESCRIBE")),
         Grant(WORKER, "TOPIC", leader_topic(group), ("READ", "WRITE", "CREATE", "DESCRIBE")),

@@ -22,7 +22,7 @@ from streams.consumers import assign_all, read_to_end, tail_consumer
 from streams.dead_letters import REPLAY_HEADER, REPLAYED_BY_HEADER, read_dead_letters
 from streams.producer import EventProducer
 from streams.topics import Topics
-from tests.cli_runner import run_optimerge
+from tests.cli_runner import cli_env, run_optimerge
 from webapp import create_app
 
 from ._support import add_user, login, page_token, seed_documents
@@ -179,12 +179,7 @@ def test_operator_pages(settings: ResolvedSettings, as_principal: Callable) -> N
     assert len(rows) == 6 and {r[0] for r in rows} == {"sent"}  # the keyless one: row, no entry
     assert report.ok
 
-    done = run_optimerge(
-        "dlq", "stats", "--json",
-        KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-        DATABASE_URL=settings.database_url,
-        OPTIMERGE_TOPIC_PREFIX=settings.topic_prefix,
-    )  # fmt: skip
+    done = run_optimerge("dlq", "stats", "--json", **cli_env(settings))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["by_kind"] == {"schema": 3, "invalid_json": 1}
     assert poison2 in {e[2] for e in entries}
