@@ -22,11 +22,9 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from config import InfraSettings, KafkaEndpoint, ResolvedSettings, Settings, load_settings
 from optimerge.infra import InfraError, LocalKafka, LocalPostgres
@@ -35,6 +33,7 @@ from optimerge.infra._process import Log, is_alive
 from optimerge.infra.local import describe_url, down
 from optimerge.infra.principals import SIGNER_OF
 from optimerge.infra.secrets import LocalSecrets
+from storage.databases import create_database, drop_database
 from storage.migrate import apply_migrations
 from streams.acls import (
     OPERATOR,
@@ -66,11 +65,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INFRA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-
-
-def with_database(url: str, name: str) -> str:
-    """`url` pointing at database `name` instead."""
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 def progress_log(config: pytest.Config) -> Log:
@@ -234,39 +228,21 @@ def database_server_url(request: pytest.FixtureRequest, _docker_available: bool)
         yield request.getfixturevalue("_local_services").wait("postgres")
 
 
-def _admin_execute(server_url: str, statement: sql.Composed) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(statement)
-
-
 @pytest.fixture(scope="session")
 def _template_database(database_server_url: str) -> Iterator[str]:
     """A migrated database that every test database is copied from: no migrations per test."""
     name = f"optimerge_template_{uuid.uuid4().hex[:8]}"
-    _admin_execute(database_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    apply_migrations(with_database(database_server_url, name))
+    apply_migrations(create_database(database_server_url, name))
     yield name
-    _admin_execute(
-        database_server_url,
-        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-    )
+    drop_database(database_server_url, name)
 
 
 @pytest.fixture
 def database_url(database_server_url: str, _template_database: str) -> Iterator[str]:
     """A fresh, migrated database of this test's own, dropped afterwards."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(
-        database_server_url,
-        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(_template_database)
-        ),
-    )
-    yield with_database(database_server_url, name)
-    _admin_execute(
-        database_server_url,
-        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-    )
+    yield create_database(database_server_url, name, template=_template_database)
+    drop_database(database_server_url, name)
 
 
 @pytest.fixture

@@ -2,51 +2,27 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
-from psycopg import sql
 
 from config import ResolvedSettings
+from storage.databases import create_database, drop_database
 from storage.migrate import apply_migrations
 from streams.admin import delete_topics, ensure_topics
 from streams.topics import Topics
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 @contextmanager
 def scratch_database(server_url: str, label: str) -> Iterator[str]:
     """A fresh migrated database (the role needs CREATEDB), dropped afterwards."""
     name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = _with_database(server_url, name)
+    url = create_database(server_url, name)
     try:
         apply_migrations(url)
         yield url
     finally:
-        _drop(server_url, name)
-
-
-def _drop(server_url: str, name: str, attempts: int = 20) -> None:
-    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    for attempt in range(attempts):
-        try:
-            with psycopg.connect(server_url, autocommit=True) as conn:
-                conn.execute(statement)
-            return
-        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
-            # An autovacuum worker (not ours to terminate) is still in it: it leaves soon.
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5)
+        drop_database(server_url, name)
 
 
 @contextmanager
