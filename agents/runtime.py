@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+import time
 
 import faust
 
@@ -62,6 +63,21 @@ def _arm_shutdown_deadline(seconds: float = SHUTDOWN_DEADLINE_SECONDS) -> None:
     timer.start()
 
 
+# A worker (re)started while PostgreSQL restarts waits this long for it before giving up.
+STARTUP_DATABASE_WAIT_SECONDS = 10.0
+
+
+def _pending_migrations(database_url: str) -> list[str]:
+    deadline = time.monotonic() + STARTUP_DATABASE_WAIT_SECONDS
+    while True:
+        try:
+            return pending_migrations(database_url)
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise WorkerStartupError(f"cannot reach the database: {exc}") from exc
+        time.sleep(0.5)
+
+
 def _check_ready(settings: ResolvedSettings) -> None:
     try:
         keyring = load_keyring(settings.signing)
@@ -73,10 +89,7 @@ def _check_ready(settings: ResolvedSettings) -> None:
             "OPTIMERGE_SIGNING__TRUSTED_KEYS_FILE (or _TRUSTED_KEYS) to the app's and the "
             "operators' public keys (README: Security)"
         )
-    try:
-        pending = pending_migrations(settings.database_url)
-    except Exception as exc:
-        raise WorkerStartupError(f"cannot reach the database: {exc}") from exc
+    pending = _pending_migrations(settings.database_url)
     if pending:
         raise WorkerStartupError(
             f"the database schema is behind ({len(pending)} migration(s) pending): "
