@@ -40,7 +40,8 @@ from pipeline.outputs import (
     refused_action_status,
     review_outputs,
 )
-from pipeline.service import MergeService, judge_with
+from pipeline.rule_sets import ActiveRuleSet
+from pipeline.service import MergeService
 from schemas import ExtractionResult, ReviewAction
 from schemas.events import Clock, utc_now
 from storage.db import connect, is_transient
@@ -77,7 +78,8 @@ class BatchProcessor:
     ) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
-        self.service = MergeService(judge_with(settings.rules), clock)
+        # The version activated last judges each merge; the settings' thresholds until one is.
+        self.service = MergeService(ActiveRuleSet(settings.rules), clock)
         self.stopping = stopping or threading.Event()
         self.clock = clock
         self.max_backoff = max_backoff
