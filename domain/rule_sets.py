@@ -46,7 +46,7 @@ class RuleSetVersion:
 
     rule_set: RuleSet
     created_by: str
-    created_at: datetime | None
+    created_at: datetime
     reason: str
     expected: Mapping[str, Any] = field(default_factory=dict)
     active: bool = False

@@ -13,7 +13,6 @@ import psycopg
 from domain.audit_entries import review_entry
 from domain.merge_plan import ChangeSet
 from domain.reports import ReviewReport
-from domain.verdicts import verdict_of
 from domain.review_plan import (
     REFUSED_BY_DATABASE,
     ReviewDecision,
@@ -21,6 +20,7 @@ from domain.review_plan import (
     invalid,
     plan_review,
 )
+from domain.verdicts import verdict_of
 from schemas import ReviewAction
 from schemas.events import Clock
 from storage import documents, resources, review_actions, verdicts

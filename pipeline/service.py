@@ -25,8 +25,8 @@ from domain.reports import (
     RefusedExtraction,
     ReviewReport,
 )
-from domain.thresholds import RuleThresholds
 from domain.rule_sets import SETTINGS_VERSION
+from domain.thresholds import RuleThresholds
 from pipeline import reviews
 from pipeline.foreign import ForeignReferences
 from pipeline.rule_sets import RuleSetSource

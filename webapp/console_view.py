@@ -102,9 +102,7 @@ def _versions(rows: Sequence[BucketLike]) -> list[int | None]:
     return sorted({r.rule_set_version for r in rows}, key=lambda v: -1 if v is None else v)
 
 
-def _rate_series(
-    tr: TimeRange, rows: Sequence[BucketLike], name: str, key: str
-) -> list[Series]:
+def _rate_series(tr: TimeRange, rows: Sequence[BucketLike], name: str, key: str) -> list[Series]:
     """One line per rule-set version, so a switch shows as one line ending and another
     starting; a single line while one version judged the whole range."""
     versions = _versions(rows)
@@ -123,9 +121,7 @@ def console_view(tr: TimeRange, rows: Sequence[BucketLike], health: HealthReport
     totals = rates_of(rows)
     labels, per = _per_bucket(tr, rows)
     by_version = [
-        VersionRow(
-            version_label(v), v, rates_of([r for r in rows if r.rule_set_version == v])
-        )
+        VersionRow(version_label(v), v, rates_of([r for r in rows if r.rule_set_version == v]))
         for v in _versions(rows)
     ]
     top_rules = list(totals.reasons)[:TOP_REASONS]
