@@ -63,8 +63,10 @@ def replay_cases(
 ) -> Iterator[ReplayCase]:
     """Every document in scope as a ReplayCase, streamed (one snapshot, read only)."""
     where, params = scope.where()
+    fresh = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        if fresh:  # else inside the caller's transaction, as the caller set it
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         records = _records(conn, where, params)
         patients: dict[str | None, PatientDemographics] = {}
         models: dict[tuple[str, str, bool], ExtractionModel] = {}
