@@ -226,7 +226,15 @@ def recommend(
             f"only {verdicts} reviewed documents in this history: a recommendation needs at "
             f"least {MIN_VERDICTS} verdicts (mark correct, correct data, remove) to go on"
         )
-        return Recommendation(target, max_false_positive, now, None, verdicts, tuple(problems))
+        return Recommendation(
+            target,
+            max_false_positive,
+            now,
+            None,
+            verdicts,
+            tuple(problems),
+            tradeoffs=tradeoffs(space, current, None),
+        )
     near: list[Totals] = []
     closest: Totals | None = None
     for totals in space.candidates(current):
@@ -250,7 +258,16 @@ def recommend(
             f"documents, {MIN_COVERAGE:.0%} is needed. Review more of what is auto-approved "
             "near the thresholds, or run a more cautious rule set for a while"
         )
-        return Recommendation(target, max_false_positive, now, None, verdicts, tuple(problems))
+        return Recommendation(
+            target,
+            max_false_positive,
+            now,
+            None,
+            verdicts,
+            tuple(problems),
+            tuple(notes),
+            tradeoffs(space, current, None),
+        )
     chosen = _choose(supported, target, current, grid, max_false_positive, notes)
     return Recommendation(
         target,
