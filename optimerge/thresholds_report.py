@@ -91,7 +91,7 @@ def evaluation_json(evaluation: Evaluation, scope: dict[str, Any]) -> dict[str, 
 
 
 def _search_json(recommendation: Recommendation) -> dict[str, Any]:
-    chosen = recommendation.proposed
+    chosen = recommendation.proposed if recommendation.reached else None
     return {
         "sufficient": chosen is not None,
         "problems": list(recommendation.problems),
@@ -211,8 +211,9 @@ def proposal_text(proposal: Proposal, saved_version: int | None = None) -> str:
             else "  changes: none (the current set is the best at this target)"
         )
     for model, own in proposal.by_model.items():
-        if own.proposed is None:
-            lines.append(f"  model {model}: no thresholds of its own ({'; '.join(own.problems)})")
+        if own.proposed is None or not own.reached:
+            why = "; ".join([*own.problems, *own.notes])
+            lines.append(f"  model {model}: no thresholds of its own ({why})")
     if saved_version is not None:
         lines.append(
             f"saved as rule set version {saved_version} (not active): "

@@ -118,7 +118,7 @@ class Proposal:
         models = {
             model: r.proposed.thresholds
             for model, r in self.by_model.items()
-            if r.proposed is not None
+            if r.proposed is not None and r.reached
         }
         return RuleSet(version, chosen.thresholds, {**self.current.by_model, **models})
 

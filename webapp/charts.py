@@ -175,13 +175,15 @@ def tradeoff_chart(
     chart = line_chart(title, labels, series, fmt, cap=1.0)
     n = len(labels)
     lines = []
-    for index, label in marks:
+    for row, (index, label) in enumerate(marks):
         x = _x(index, n)
         kind = escape(label.split()[0].lower())
+        # One label a row: marks at the same value must not print over each other.
+        y = TOP + 9 + 11 * row
         lines.append(
             f'<line class="mark mark-{kind}" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" '
             f'y2="{HEIGHT - BOTTOM}"><title>{escape(label)}</title></line>'
-            f'<text class="axis mark-label" x="{x + 3:.1f}" y="{TOP + 9}">{escape(label)}</text>'
+            f'<text class="axis mark-label" x="{x + 3:.1f}" y="{y}">{escape(label)}</text>'
         )
     # Every value interpolated above went through escape().
     return Markup(str(chart).replace("</svg>", "".join(lines) + "</svg>"))  # noqa: S704
