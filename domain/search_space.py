@@ -90,6 +90,8 @@ class Space:
     def __init__(
         self, features: Sequence[CaseFeatures], grid: Grid, fine: Sequence[float] = ()
     ) -> None:
+        if any(len(f.name_mismatch) != len(grid.name_similarity_min) for f in features[:1]):
+            raise ValueError("features were computed for another grid's name_similarity_min")
         self.grid = grid
         self.sweep = tuple(sorted({*grid.min_confidence, *fine}))
         self.confidences = tuple(sorted({*grid.confidences, *self.sweep}))
