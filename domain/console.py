@@ -35,6 +35,8 @@ class BucketLike(Protocol):
     upload_p99_ms: float | None
     workers: int
     reasons: dict[str, int]
+    # The rule-set version whose windows these are (docs/contract.md#rule-sets); None: unknown.
+    rule_set_version: int | None
 
 
 @dataclass(frozen=True, slots=True)

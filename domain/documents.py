@@ -52,6 +52,8 @@ class DocumentWrite:
     reviewed_at: datetime | None = None
     # How its resource ids are derived (domain/resources.py); kept for the document's life.
     id_scheme: int = 2
+    # The rule-set version that judged it (docs/contract.md#rule-sets); None: not judged.
+    rule_set_version: int | None = None
 
     def flag_reasons_json(self) -> str:
         return reasons_json(self.flag_reasons)
@@ -87,6 +89,7 @@ def merged_document(
     previous: StoredDocument | None,
     now: datetime,
     elapsed_ms: float,
+    rule_set_version: int | None = None,
 ) -> DocumentWrite:
     status = decision.review_status or ReviewStatus.PENDING
     # A merge after failed attempts counts them all: the reviewer sees how hard it was.
@@ -110,6 +113,7 @@ def merged_document(
         failed_at=None,
         processing_ms=elapsed_ms,
         id_scheme=decision.id_scheme,
+        rule_set_version=rule_set_version,
     )
 
 
@@ -179,3 +183,5 @@ class DocumentView(BaseModel):
     review_note: str | None
     created_at: datetime
     updated_at: datetime
+    # The rule-set version that judged the current extraction (None: not judged by the rules).
+    rule_set_version: int | None = None

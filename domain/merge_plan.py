@@ -62,6 +62,8 @@ class StoredDocument:
     retired_versions: Mapping[str, int] = field(default_factory=dict)
     # How its resource ids are derived (domain/resources.py): kept for the document's life.
     id_scheme: int = CURRENT_ID_SCHEME
+    # The rule-set version that judged its current extraction (None: not judged by the rules).
+    rule_set_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ exact). The default of 10,000 keeps a 60 s window exact up to about 160 document
 from __future__ import annotations
 
 import random
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class _Window:
     end: datetime
     merge_ms: _Samples
     upload_to_merged_ms: _Samples
+    rule_set_version: int | None = None
     documents: int = 0
     auto_approved: int = 0
     flagged: int = 0
@@ -93,10 +95,11 @@ class _Window:
 
     def event(self, worker_id: str) -> PipelineMetricsWindow:
         return PipelineMetricsWindow(
-            event_id=deterministic_event_id(worker_id, self.start, "metrics"),
+            event_id=_window_id(worker_id, self.start, self.rule_set_version),
             worker_id=worker_id,
             window_start=self.start,
             window_end=self.end,
+            rule_set_version=self.rule_set_version,
             documents=self.documents,
             auto_approved=self.auto_approved,
             flagged=self.flagged,
@@ -114,8 +117,16 @@ class _Window:
         )
 
 
+def _window_id(worker_id: str, start: datetime, rule_set_version: int | None) -> uuid.UUID:
+    if rule_set_version is None:
+        return deterministic_event_id(worker_id, start, "metrics")
+    return deterministic_event_id(worker_id, start, "metrics", rule_set_version)
+
+
 class WindowedMetrics:
-    """One worker's tumbling windows. Only windows that saw something are emitted.
+    """One worker's tumbling windows, one per rule-set version within each; only windows that
+    saw something are emitted. Merge failures and dead letters, judged by no version, go to the
+    version the worker judged its latest document with.
 
     `worker_id` should be unique per process run (e.g. host:pid): a window flushed on shutdown
     and the rest of it after a restart would otherwise share one event id."""
@@ -136,15 +147,17 @@ class WindowedMetrics:
         self.worker_id = worker_id
         self._clock = clock
         self._max_samples = max_samples
-        self._windows: dict[int, _Window] = {}
+        self._windows: dict[tuple[int, int | None], _Window] = {}
         self._first_open = self._index(clock())
+        self.rule_set_version: int | None = None
 
     def _index(self, at: datetime) -> int:
         return ((at - _EPOCH) // _MICROSECOND) // self._window_us
 
-    def _window(self, at: datetime) -> _Window:
+    def _window(self, at: datetime, rule_set_version: int | None = None) -> _Window:
         index = max(self._index(at), self._first_open)
-        window = self._windows.get(index)
+        key = (index, rule_set_version)
+        window = self._windows.get(key)
         if window is None:
             start = _EPOCH + timedelta(microseconds=index * self._window_us)
             # Seeded per window, so a reservoir (if it is ever needed) is reproducible.
@@ -154,8 +167,9 @@ class WindowedMetrics:
                 end=start + timedelta(microseconds=self._window_us),
                 merge_ms=_Samples(self._max_samples, rng),
                 upload_to_merged_ms=_Samples(self._max_samples, rng),
+                rule_set_version=rule_set_version,
             )
-            self._windows[index] = window
+            self._windows[key] = window
         return window
 
     def observe_document(
@@ -166,9 +180,12 @@ class WindowedMetrics:
         flag_rules: Sequence[str],
         merge_ms: float,
         upload_to_merged_ms: float,
+        rule_set_version: int | None = None,
     ) -> None:
-        """A document merged (first time or a newer extraction_version) at `at`."""
-        window = self._window(at)
+        """A document merged (first time or a newer extraction_version) at `at`, judged by
+        `rule_set_version`."""
+        self.rule_set_version = rule_set_version
+        window = self._window(at, rule_set_version)
         window.documents += 1
         if review_status == ReviewStatus.AUTO_APPROVED:
             window.auto_approved += 1
@@ -179,16 +196,23 @@ class WindowedMetrics:
         window.upload_to_merged_ms.add(upload_to_merged_ms)
 
     def observe_merge_failure(self, at: datetime) -> None:
-        self._window(at).merge_failures += 1
+        self._window(at, self.rule_set_version).merge_failures += 1
 
     def observe_dead_letter(self, at: datetime) -> None:
-        self._window(at).dead_letters += 1
+        self._window(at, self.rule_set_version).dead_letters += 1
 
     def observe_review(
-        self, *, at: datetime, action: str, outcome: str, false_positive: bool
+        self,
+        *,
+        at: datetime,
+        action: str,
+        outcome: str,
+        false_positive: bool,
+        rule_set_version: int | None = None,
     ) -> None:
-        """A review action decided at `at`: applied ones count by action, refused by outcome."""
-        window = self._window(at)
+        """A review action decided at `at`: applied ones count by action, refused by outcome;
+        under the version that judged the document (the verdict is on that version's flags)."""
+        window = self._window(at, rule_set_version)
         if outcome != ReviewOutcome.APPLIED:
             window.reviews[outcome] += 1
             return
@@ -214,8 +238,13 @@ class WindowedMetrics:
         return self._close(lambda _: True)
 
     def _close(self, due: Callable[[int], bool]) -> list[PipelineMetricsWindow]:
-        closed = sorted(index for index in self._windows if due(index))
-        return [self._windows.pop(index).event(self.worker_id) for index in closed]
+        closed = sorted((key for key in self._windows if due(key[0])), key=_order)
+        return [self._windows.pop(key).event(self.worker_id) for key in closed]
+
+
+def _order(key: tuple[int, int | None]) -> tuple[int, int]:
+    index, version = key
+    return index, -1 if version is None else version
 
 
 def _summed_latency(summaries: Iterable[LatencySummary]) -> LatencySummary:
@@ -237,7 +266,8 @@ def _summed_latency(summaries: Iterable[LatencySummary]) -> LatencySummary:
 
 def combine_windows(windows: Sequence[PipelineMetricsWindow]) -> PipelineMetricsWindow:
     """Sum the windows of several workers for one window_start. Percentiles cannot be summed:
-    the combined ones are the highest of any worker, an upper bound of the true value."""
+    the combined ones are the highest of any worker, an upper bound of the true value. The
+    rule-set version is kept when all windows share it, else None."""
     if not windows:
         raise ValueError("no windows to combine")
     starts = {w.window_start for w in windows}
@@ -245,6 +275,8 @@ def combine_windows(windows: Sequence[PipelineMetricsWindow]) -> PipelineMetrics
         raise ValueError(f"windows start at different times: {sorted(starts)}")
     first = windows[0]
     worker_id = ",".join(sorted({w.worker_id for w in windows}))
+    versions = {w.rule_set_version for w in windows}
+    version = versions.pop() if len(versions) == 1 else None
     documents = sum(w.documents for w in windows)
     flagged = sum(w.flagged for w in windows)
     reviewed_flagged = sum(w.reviewed_flagged for w in windows)
@@ -255,10 +287,11 @@ def combine_windows(windows: Sequence[PipelineMetricsWindow]) -> PipelineMetrics
         reasons.update(w.reasons)
         reviews.update(w.reviews)
     return PipelineMetricsWindow(
-        event_id=deterministic_event_id(worker_id, first.window_start, "metrics"),
+        event_id=_window_id(worker_id, first.window_start, version),
         worker_id=worker_id,
         window_start=first.window_start,
         window_end=max(w.window_end for w in windows),
+        rule_set_version=version,
         documents=documents,
         auto_approved=sum(w.auto_approved for w in windows),
         flagged=flagged,

@@ -161,6 +161,8 @@ class MergeReport:
     processing_ms: float
     review_status: ReviewStatus | None
     resource_count: int
+    # The rule-set version that judged it (None when nothing was written).
+    rule_set_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,8 @@ class ReviewReport:
     replayed: bool = False
     # Why the database refused the action (outcome `invalid`): for the dead letter only.
     error: str | None = None
+    # The rule-set version that had judged the document acted on (its verdict counts there).
+    rule_set_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,8 @@ from pipeline.outputs import (
     refused_action_status,
     review_outputs,
 )
-from pipeline.service import MergeService, judge_with
+from pipeline.rule_sets import ActiveRuleSet
+from pipeline.service import MergeService
 from pipeline.signatures import SignatureGate
 from schemas import ExtractionResult, ReviewAction
 from schemas.events import Clock, utc_now
@@ -78,7 +79,8 @@ class BatchProcessor:
     ) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
-        self.service = MergeService(judge_with(settings.rules), clock)
+        # The version activated last judges each merge; the settings' thresholds until one is.
+        self.service = MergeService(ActiveRuleSet(settings.rules), clock)
         self.signatures = SignatureGate.from_settings(settings, clock)
         self.stopping = stopping or threading.Event()
         self.clock = clock

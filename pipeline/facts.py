@@ -30,6 +30,7 @@ class MergedDocument:
     flag_rules: tuple[str, ...]
     merge_ms: float
     upload_to_merged_ms: float
+    rule_set_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class ReviewVerdict:
     action: str
     outcome: str
     false_positive: bool
+    # The version that judged the document reviewed.
+    rule_set_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ def batch_facts(batch: BatchResult, now: datetime) -> BatchFacts:
                 merge_ms=report.processing_ms,
                 # Extractor clocks may run ahead of ours: never report a negative latency.
                 upload_to_merged_ms=max(0.0, (merged_at - uploaded_at).total_seconds() * 1000),
+                rule_set_version=report.rule_set_version,
             )
         )
     reviews = tuple(
@@ -73,6 +77,7 @@ def batch_facts(batch: BatchResult, now: datetime) -> BatchFacts:
             action=r.decision.action.action.value,
             outcome=r.decision.outcome.value,
             false_positive=r.decision.false_positive,
+            rule_set_version=r.rule_set_version,
         )
         for r in batch.reviews
         if not r.replayed
@@ -111,6 +116,7 @@ def observe_batch(metrics: WindowedMetrics, batch: BatchResult, now: datetime) -
             flag_rules=doc.flag_rules,
             merge_ms=doc.merge_ms,
             upload_to_merged_ms=doc.upload_to_merged_ms,
+            rule_set_version=doc.rule_set_version,
         )
     for _ in range(facts.merge_failures):
         metrics.observe_merge_failure(now)
@@ -122,4 +128,5 @@ def observe_batch(metrics: WindowedMetrics, batch: BatchResult, now: datetime) -
             action=review.action,
             outcome=review.outcome,
             false_positive=review.false_positive,
+            rule_set_version=review.rule_set_version,
         )

@@ -20,9 +20,10 @@ from domain.review_plan import (
     invalid,
     plan_review,
 )
+from domain.verdicts import verdict_of
 from schemas import ReviewAction
 from schemas.events import Clock
-from storage import documents, resources, review_actions
+from storage import documents, resources, review_actions, verdicts
 from storage.audit import append_audit
 from storage.db import is_transient, transaction
 from storage.documents import LockedPatient
@@ -85,6 +86,10 @@ def _review_one(
     if previous is not None:
         # Conflicts are remembered too, so a redelivered action gets the same answer.
         review_actions.remember_decision(cur, decision, now)
+        if decision.writes:
+            # A label for threshold tuning: on the extraction the reviewer saw.
+            verdicts.record_verdict(cur, verdict_of(decision, previous, now))
+        return ReviewReport(decision, rule_set_version=previous.rule_set_version)
     return ReviewReport(decision)
 
 

@@ -25,9 +25,11 @@ from domain.reports import (
     RefusedExtraction,
     ReviewReport,
 )
+from domain.rule_sets import SETTINGS_VERSION
 from domain.thresholds import RuleThresholds
 from pipeline import reviews
 from pipeline.foreign import ForeignReferences
+from pipeline.rule_sets import RuleSetSource
 from schemas import ExtractionResult, FlagReason, ReviewAction
 from schemas.events import Clock, utc_now
 from storage import documents, resources
@@ -47,8 +49,16 @@ def judge_with(thresholds: RuleThresholds) -> Judge:
 
 @dataclass
 class MergeService:
-    judge: Judge
+    # A plain judge counts as the settings' thresholds (version 0); a rule-set source (the
+    # worker's ActiveRuleSet) is asked per transaction which version judges.
+    judge: Judge | RuleSetSource
     clock: Clock = utc_now
+
+    def _judge_for(self, cur: psycopg.Cursor) -> tuple[int, Judge]:
+        if isinstance(self.judge, RuleSetSource):
+            rule_set = self.judge.current(cur)
+            return rule_set.version, rule_set.judge
+        return SETTINGS_VERSION, self.judge
 
     def merge(
         self, conn: psycopg.Connection, items: Sequence[IncomingExtraction]
@@ -70,11 +80,12 @@ class MergeService:
             cur, [i.result.document_id for i in items], for_update=True
         )
         now = self.clock()
+        rule_set_version, judge = self._judge_for(cur)
         foreign = ForeignReferences(cur, items)
         decisions: list[tuple[IncomingExtraction, MergeDecision]] = []
         for item in items:
             result = item.result
-            reasons = list(self.judge(result, locked[result.patient_id].record))
+            reasons = list(judge(result, locked[result.patient_id].record))
             previous = stored.get(result.document_id)
             pointing = foreign.reason(item, previous)
             if pointing is not None:
@@ -83,7 +94,8 @@ class MergeService:
         writes = [(i, d) for i, d in decisions if d.writes]
         elapsed_ms = (time.perf_counter() - started) * 1000
         rows = [
-            merged_document(i, d, stored.get(d.document_id), now, elapsed_ms) for i, d in writes
+            merged_document(i, d, stored.get(d.document_id), now, elapsed_ms, rule_set_version)
+            for i, d in writes
         ]
         # Document rows first: resources reference them.
         documents.insert_new_documents(cur, [r for r in rows if r.document_id not in stored])
@@ -102,6 +114,7 @@ class MergeService:
                 processing_ms=elapsed_ms,
                 review_status=d.review_status,
                 resource_count=len(i.result.resources) if d.writes else 0,
+                rule_set_version=rule_set_version if d.writes else None,
             )
             for i, d in decisions
         ]

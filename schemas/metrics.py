@@ -26,11 +26,16 @@ class PipelineMetricsWindow(_Event):
     """One worker's figures for one tumbling window [window_start, window_end).
 
     Windows are aligned to multiples of their length since the epoch, so the windows of all
-    workers line up: counts sum across workers; percentiles do not (keep each worker's)."""
+    workers line up: counts sum across workers; percentiles do not (keep each worker's). A
+    worker keeps one window per rule-set version in a window of time: its documents are those
+    the version judged, its reviews the verdicts on them (docs/contract.md#rule-sets)."""
 
     worker_id: str
     window_start: AwareDatetime
     window_end: AwareDatetime
+    # The rule-set version the window's figures belong to; None: not known (older workers) or
+    # several (windows combined across versions).
+    rule_set_version: int | None = None
     documents: int = Field(default=0, ge=0)
     auto_approved: int = Field(default=0, ge=0)
     flagged: int = Field(default=0, ge=0)

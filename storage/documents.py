@@ -52,7 +52,7 @@ def lock_patients(cur: psycopg.Cursor, patient_ids: Collection[str]) -> dict[str
 
 _STATE_COLUMNS = (
     "document_id, patient_id, extraction_version, version, review_status, processing_status, "
-    "is_merged, flag_reasons, attempts, content_hash, id_scheme"
+    "is_merged, flag_reasons, attempts, content_hash, id_scheme, rule_set_version"
 )
 
 
@@ -102,6 +102,7 @@ def load_documents(
             resources=tuple(resources[doc_id]),
             retired_versions=retired[doc_id],
             id_scheme=scheme,
+            rule_set_version=rule_set_version,
         )
         for (
             doc_id,
@@ -115,6 +116,7 @@ def load_documents(
             attempts,
             chash,
             scheme,
+            rule_set_version,
         ) in rows
     }
 
@@ -149,6 +151,7 @@ DOCUMENT_COLUMNS = (
     "reviewer",
     "reviewed_at",
     "id_scheme",
+    "rule_set_version",
 )
 
 _UPSERT_SQL = (
@@ -190,6 +193,7 @@ def _row(doc: DocumentWrite) -> tuple[object, ...]:
         doc.reviewer,
         doc.reviewed_at,
         doc.id_scheme,
+        doc.rule_set_version,
     )
 
 

@@ -22,8 +22,9 @@ def record_windows(conn: psycopg.Connection, windows: Sequence[PipelineMetricsWi
             "INSERT INTO metrics_windows (event_id, worker_id, window_start, window_end, "
             "documents, auto_approved, flagged, merge_failures, dead_letters, rollbacks, "
             "reviewed_flagged, false_positives, reasons, reviews, merge_p99_ms, upload_p50_ms, "
-            "upload_p95_ms, upload_p99_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+            "upload_p95_ms, upload_p99_ms, rule_set_version) VALUES (%s, %s, %s, %s, %s, %s, "
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (event_id) DO NOTHING",
             [
                 (
                     w.event_id,
@@ -44,6 +45,7 @@ def record_windows(conn: psycopg.Connection, windows: Sequence[PipelineMetricsWi
                     w.upload_to_merged_ms.p50,
                     w.upload_to_merged_ms.p95,
                     w.upload_to_merged_ms.p99,
+                    w.rule_set_version,
                 )
                 for w in windows
             ],
@@ -53,8 +55,9 @@ def record_windows(conn: psycopg.Connection, windows: Sequence[PipelineMetricsWi
 
 @dataclass
 class Bucket:
-    """The windows that started in [start, start + bucket), summed across workers. Latencies
-    are the highest of any window: percentiles do not add up, so this is an upper bound."""
+    """The windows of one rule-set version that started in [start, start + bucket), summed
+    across workers. Latencies are the highest of any window: percentiles do not add up, so
+    this is an upper bound."""
 
     start: datetime
     documents: int = 0
@@ -71,33 +74,37 @@ class Bucket:
     upload_p99_ms: float | None = None
     workers: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    # None: windows of workers that did not say (before rule sets were versioned).
+    rule_set_version: int | None = None
 
 
 def buckets(
     conn: psycopg.Connection, since: datetime, until: datetime, bucket_seconds: int
 ) -> list[Bucket]:
+    """One Bucket per bucket of time and rule-set version that has windows, in time order."""
     params = {"since": since, "until": until, "b": bucket_seconds}
     bucket = "to_timestamp(floor(extract(epoch FROM window_start) / %(b)s) * %(b)s)"
     rows = conn.execute(
         f"SELECT {bucket} AS bucket, sum(documents), sum(auto_approved), sum(flagged), "
         "sum(merge_failures), sum(dead_letters), sum(rollbacks), sum(reviewed_flagged), "
         "sum(false_positives), max(merge_p99_ms), max(upload_p50_ms), max(upload_p95_ms), "
-        "max(upload_p99_ms), count(DISTINCT worker_id) FROM metrics_windows "
-        "WHERE window_start >= %(since)s AND window_start < %(until)s GROUP BY 1 ORDER BY 1",
+        "max(upload_p99_ms), count(DISTINCT worker_id), rule_set_version FROM metrics_windows "
+        "WHERE window_start >= %(since)s AND window_start < %(until)s GROUP BY 1, 15 "
+        "ORDER BY 1, 15",
         params,
     ).fetchall()
-    found: dict[datetime, Bucket] = {}
+    found: dict[tuple[datetime, int | None], Bucket] = {}
     for r in rows:
         docs, auto, flagged, failures, letters, rollbacks, reviewed, fps = (int(v) for v in r[1:9])
-        found[r[0]] = Bucket(
+        found[(r[0], r[14])] = Bucket(
             r[0], docs, auto, flagged, failures, letters, rollbacks, reviewed, fps,
-            r[9], r[10], r[11], r[12], int(r[13]),
+            r[9], r[10], r[11], r[12], int(r[13]), rule_set_version=r[14],
         )  # fmt: skip
-    for start, rule, count in conn.execute(
-        f"SELECT {bucket}, r.key, sum(r.value::int) FROM metrics_windows, "
+    for start, version, rule, count in conn.execute(
+        f"SELECT {bucket}, rule_set_version, r.key, sum(r.value::int) FROM metrics_windows, "
         "jsonb_each_text(reasons) r WHERE window_start >= %(since)s AND window_start < %(until)s "
-        "GROUP BY 1, 2",
+        "GROUP BY 1, 2, 3",
         params,
     ).fetchall():
-        found[start].reasons[rule] = int(count)
-    return [found[k] for k in sorted(found)]
+        found[(start, version)].reasons[rule] = int(count)
+    return list(found.values())

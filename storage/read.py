@@ -18,7 +18,7 @@ DOCUMENT_STATE_COLUMNS = (
     "flag_reasons, confidence, model_name, model_version, is_fallback, resource_count, "
     "processing_status, attempts, error, is_merged, uploaded_at, extracted_at, received_at, "
     "merged_at, failed_at, processing_ms, reviewer, reviewed_at, review_note, created_at, "
-    "updated_at"
+    "updated_at, rule_set_version"
 )
 
 

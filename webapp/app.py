@@ -37,6 +37,7 @@ from webapp.endpoints import (
     queue,
     session,
     status_page,
+    thresholds,
     verify,
 )
 from webapp.fhir.outcome import is_fhir, outcome
@@ -79,6 +80,9 @@ def routes() -> list[BaseRoute]:
         Route("/api/patients/{patient_id:path}/bundle", api.api_bundle),
         Route("/api/audit", audit.api_audit),
         Route("/ops/", console.console, name="console"),
+        Route("/ops/thresholds/", thresholds.thresholds_page),
+        Route("/ops/thresholds/versions", thresholds.save_recommendation, methods=["POST"]),
+        Route("/ops/thresholds/apply", thresholds.apply_version, methods=["POST"]),
         Route("/ops/dlq/", dlq.dlq_page),
         Route("/ops/dlq/retries", dlq.retries_fragment),
         Route("/ops/dlq/letters/{ref}", dlq.letter_page),
@@ -105,6 +109,7 @@ _PERMISSION_TEXT = {
     Permission.VIEW_DEAD_LETTER_PAYLOAD: "read a dead letter's payload, which holds patient data "
     "(admins do)",
     Permission.READ_RECORDS: "read patient records over FHIR",
+    Permission.MANAGE_RULE_SETS: "store or activate rule-set versions (admins do)",
 }
 
 

@@ -161,3 +161,29 @@ def horizontal_bars(title: str, items: Sequence[tuple[str, float]], fmt: Format 
     parts.append("</svg>")
     # Every value interpolated above went through escape().
     return Markup("".join(parts))  # noqa: S704
+
+
+def tradeoff_chart(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    marks: Sequence[tuple[int, str]],
+    fmt: Format = percent,
+) -> Markup:
+    """Rates (0..1) against the values of one threshold (the x labels), with a vertical mark at
+    each (index, label): where the current and the recommended threshold are."""
+    chart = line_chart(title, labels, series, fmt, cap=1.0)
+    n = len(labels)
+    lines = []
+    for row, (index, label) in enumerate(marks):
+        x = _x(index, n)
+        kind = escape(label.split()[0].lower())
+        # One label a row: marks at the same value must not print over each other.
+        y = TOP + 9 + 11 * row
+        lines.append(
+            f'<line class="mark mark-{kind}" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" '
+            f'y2="{HEIGHT - BOTTOM}"><title>{escape(label)}</title></line>'
+            f'<text class="axis mark-label" x="{x + 3:.1f}" y="{y}">{escape(label)}</text>'
+        )
+    # Every value interpolated above went through escape().
+    return Markup(str(chart).replace("</svg>", "".join(lines) + "</svg>"))  # noqa: S704

@@ -3,6 +3,7 @@ per figure, and the pipeline's state now (workers, lag per partition)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,10 +50,20 @@ class Chart:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionRow:
+    """The range's figures of the documents one rule-set version judged."""
+
+    label: str
+    version: int | None
+    rates: Rates
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleView:
     time_range: TimeRange
     totals: Rates
     targets: list[TargetRow]
+    by_version: list[VersionRow]
     reasons: list[tuple[str, str, int]]
     charts: list[Chart]
     health: dict[str, Any]
@@ -71,17 +82,48 @@ def _label(at: datetime, tr: TimeRange) -> str:
 
 
 def _per_bucket(tr: TimeRange, rows: Sequence[BucketLike]) -> tuple[list[str], list[Rates]]:
-    by_start = {int(r.start.timestamp()): r for r in rows}
+    """Every bucket's figures, the rule-set versions in it summed."""
+    by_start: dict[int, list[BucketLike]] = defaultdict(list)
+    for r in rows:
+        by_start[int(r.start.timestamp())].append(r)
     starts = bucket_starts(tr)
     return [_label(s, tr) for s in starts], [
-        rates_of([by_start[int(s.timestamp())]] if int(s.timestamp()) in by_start else [])
-        for s in starts
+        rates_of(by_start.get(int(s.timestamp()), [])) for s in starts
     ]
+
+
+def version_label(version: int | None) -> str:
+    if version is None:
+        return "unversioned"
+    return "settings (v0)" if version == 0 else f"v{version}"
+
+
+def _versions(rows: Sequence[BucketLike]) -> list[int | None]:
+    return sorted({r.rule_set_version for r in rows}, key=lambda v: -1 if v is None else v)
+
+
+def _rate_series(tr: TimeRange, rows: Sequence[BucketLike], name: str, key: str) -> list[Series]:
+    """One line per rule-set version, so a switch shows as one line ending and another
+    starting; a single line while one version judged the whole range."""
+    versions = _versions(rows)
+    if len(versions) <= 1:
+        _, per = _per_bucket(tr, rows)
+        suffix = f" ({version_label(versions[0])})" if versions else ""
+        return [Series(name + suffix, [p.value(key) for p in per])]
+    series = []
+    for version in versions:
+        _, per = _per_bucket(tr, [r for r in rows if r.rule_set_version == version])
+        series.append(Series(f"{name}, {version_label(version)}", [p.value(key) for p in per]))
+    return series
 
 
 def console_view(tr: TimeRange, rows: Sequence[BucketLike], health: HealthReport) -> ConsoleView:
     totals = rates_of(rows)
     labels, per = _per_bucket(tr, rows)
+    by_version = [
+        VersionRow(version_label(v), v, rates_of([r for r in rows if r.rule_set_version == v]))
+        for v in _versions(rows)
+    ]
     top_rules = list(totals.reasons)[:TOP_REASONS]
     others = [sum(n for rule, n in p.reasons.items() if rule not in top_rules) for p in per]
     reason_stacks = [
@@ -113,7 +155,7 @@ def console_view(tr: TimeRange, rows: Sequence[BucketLike], health: HealthReport
             "flag_rate",
             "Flag rate (target band 5–20 %)",
             line_chart(
-                "Flag rate", labels, [Series("Flag rate", [p.flag_rate for p in per])], percent,
+                "Flag rate", labels, _rate_series(tr, rows, "Flag rate", "flag_rate"), percent,
                 band=(0.05, 0.20), cap=1.0,
             ),
         ),
@@ -134,7 +176,7 @@ def console_view(tr: TimeRange, rows: Sequence[BucketLike], health: HealthReport
             "False-positive rate of reviewed flags (limit 10 %)",
             line_chart(
                 "False-positive rate", labels,
-                [Series("False positives", [p.false_positive_rate for p in per])], percent,
+                _rate_series(tr, rows, "False positives", "false_positive_rate"), percent,
                 limit=0.10,
             ),
         ),
@@ -187,6 +229,7 @@ def console_view(tr: TimeRange, rows: Sequence[BucketLike], health: HealthReport
         time_range=tr,
         totals=totals,
         targets=[TargetRow(t, totals.value(t.key), t.met(totals.value(t.key))) for t in TARGETS],
+        by_version=by_version,
         reasons=[(rule, reason_label(rule), n) for rule, n in totals.reasons.items()],
         charts=charts,
         health=health.as_json(),

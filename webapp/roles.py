@@ -27,6 +27,8 @@ class Permission(StrEnum):
     RETRY_DEAD_LETTERS = "retry_dead_letters"
     # A dead letter's payload is the event as sent: patient data.
     VIEW_DEAD_LETTER_PAYLOAD = "view_dead_letter_payload"
+    # Store and activate rule-set versions (the flag rules' thresholds): admins only.
+    MANAGE_RULE_SETS = "manage_rule_sets"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from optimerge.cli import app as app_cmd
-from optimerge.cli import bench, data, demo, dlq, infra, legacy, monitor, notify, ops, status
+from optimerge.cli import (
+    bench,
+    data,
+    demo,
+    dlq,
+    infra,
+    legacy,
+    monitor,
+    notify,
+    ops,
+    status,
+    thresholds,
+)
 
 app = typer.Typer(
     name="optimerge",
@@ -22,6 +34,7 @@ data.register(app)
 demo.register(app)
 dlq.register(app)
 monitor.register(app)
+thresholds.register(app)
 legacy.register(app)
 bench.register(app)
 app_cmd.register(app)

@@ -19,9 +19,13 @@ FHIR_P99_TARGET_MS = 50.0
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Measure the pipeline (default) or the FHIR API (`bench fhir`).")
+    group = typer.Typer(
+        help="Measure the pipeline (default), the FHIR API (`bench fhir`) or the threshold "
+        "replay (`bench thresholds`)."
+    )
     group.callback(invoke_without_command=True)(bench)
     group.command("fhir")(bench_fhir)
+    group.command("thresholds")(bench_thresholds)
     app.add_typer(group, name="bench")
 
 
@@ -151,3 +155,32 @@ def bench_fhir(
         )
     if result["p99_ms"] >= FHIR_P99_TARGET_MS:
         raise typer.Exit(1)
+
+
+def bench_thresholds(
+    documents: Annotated[int, typer.Option(help="Documents in the reviewed history.")] = 100_000,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object with every figure.")
+    ] = False,
+) -> None:
+    """How fast `thresholds evaluate` and `recommend` replay a judged history: a scratch
+    database holding a reviewed history of N documents (the demo feed judged by a staging and
+    the default rule set, verdicts from a known truth), then one evaluate and one recommend."""
+    from rich.console import Console
+
+    from optimerge.bench.thresholds import run_thresholds_bench
+    from optimerge.cli._common import with_database
+
+    _, url = with_database()
+    console = Console(file=sys.stderr)
+    result = run_thresholds_bench(url, documents, say=console.print)
+    if as_json:
+        print_json(result)
+        return
+    e, r = result["evaluate"], result["recommend"]
+    Console().print(
+        f"thresholds evaluate, {e['documents']} documents: {e['total_seconds']:.1f} s "
+        f"(read {e['read_seconds']:.1f} s, rules {e['rules_seconds']:.1f} s, "
+        f"{e['us_per_document']:.0f} us a document); recommend: read {r['read_seconds']:.1f} s, "
+        f"search {r['search_seconds']:.1f} s"
+    )

@@ -37,24 +37,34 @@ def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor)
 
 
+Key = tuple[datetime, int]
+
+
+def _key(window: PipelineMetricsWindow) -> Key:
+    # Windows of workers that do not say their rule-set version sort first in their start.
+    version = window.rule_set_version
+    return window.window_start, -1 if version is None else version
+
+
 class WindowBook:
-    """The windows received so far: redeliveries dropped by event id, summed by window_start."""
+    """The windows received so far: redeliveries dropped by event id, summed by window_start and
+    rule-set version (a row per version while a switch is under way)."""
 
     def __init__(self) -> None:
-        self._by_start: dict[datetime, dict[uuid.UUID, PipelineMetricsWindow]] = defaultdict(dict)
+        self._by_key: dict[Key, dict[uuid.UUID, PipelineMetricsWindow]] = defaultdict(dict)
 
     def add(self, window: PipelineMetricsWindow) -> None:
-        self._by_start[window.window_start][window.event_id] = window
-        for start in sorted(self._by_start)[:-_KEPT_WINDOWS]:
-            del self._by_start[start]
+        self._by_key[_key(window)][window.event_id] = window
+        for key in sorted(self._by_key)[:-_KEPT_WINDOWS]:
+            del self._by_key[key]
 
     def __len__(self) -> int:
-        return len(self._by_start)
+        return len(self._by_key)
 
     def latest(self, count: int) -> list[PipelineMetricsWindow]:
         """The `count` latest windows, each summed across workers, oldest first."""
-        starts = sorted(self._by_start)[-count:] if count > 0 else []
-        return [combine_windows(list(self._by_start[s].values())) for s in starts]
+        keys = sorted(self._by_key)[-count:] if count > 0 else []
+        return [combine_windows(list(self._by_key[k].values())) for k in keys]
 
 
 def _ms(value: float | None) -> str:
@@ -82,7 +92,9 @@ def _top_reasons(window: PipelineMetricsWindow, count: int = 3) -> str:
 
 def render_table(windows: list[PipelineMetricsWindow], *, title: str) -> Table:
     table = Table(title=title, expand=False)
-    for name in ("window (UTC)", "workers", "docs", "flagged", "flag rate", "top reasons"):
+    for name in (
+        "window (UTC)", "rules", "workers", "docs", "flagged", "flag rate", "top reasons"
+    ):  # fmt: skip
         table.add_column(
             name, justify="left" if name in ("window (UTC)", "top reasons") else "right"
         )
@@ -92,6 +104,7 @@ def render_table(windows: list[PipelineMetricsWindow], *, title: str) -> Table:
         reviewed = f"{w.false_positive_rate:.0%}" if w.reviewed_flagged else "-"
         table.add_row(
             w.window_start.strftime("%Y-%m-%d %H:%M:%S"),
+            "-" if w.rule_set_version is None else f"v{w.rule_set_version}",
             str(len(w.worker_id.split(","))),
             str(w.documents),
             str(w.flagged),
@@ -174,7 +187,8 @@ def monitor(
     ] = None,
     rows: Annotated[int, typer.Option(help="How many of the latest windows to show.")] = 20,
 ) -> None:
-    """Watch pipeline.metrics: one row per window, summed across workers.
+    """Watch pipeline.metrics: one row per window and rule-set version (`rules`), summed
+    across workers.
 
     Flag rates outside 5-20 % and an upload-to-merged p99 over 500 ms are shown in red.
     Percentiles summed across workers are the highest worker's (an upper bound)."""

@@ -28,6 +28,7 @@ class B:
     upload_p99_ms: float | None = None
     workers: int = 1
     reasons: dict[str, int] = field(default_factory=dict)
+    rule_set_version: int | None = 0
 
 
 def test_rates_are_of_the_sums_and_latency_is_the_highest() -> None:

@@ -199,3 +199,24 @@ def test_bridge_counts_new_documents_and_first_deliveries_only() -> None:
     assert (w.merge_failures, w.dead_letters, w.false_positives) == (1, 1, 1)
     assert w.reviews == {"mark_correct": 1}
     assert w.upload_to_merged_ms.max == 2000.0
+
+
+def test_a_window_of_time_holds_one_window_per_rule_set_version() -> None:
+    clock = FakeClock(at(1))
+    m = WindowedMetrics("w1", 60, clock)
+    m.observe_document(at=at(1), review_status="flagged", flag_rules=["low_confidence"],
+                       merge_ms=1, upload_to_merged_ms=1, rule_set_version=0)  # fmt: skip
+    m.observe_document(at=at(2), review_status="auto_approved", flag_rules=[],
+                       merge_ms=1, upload_to_merged_ms=1, rule_set_version=3)  # fmt: skip
+    m.observe_merge_failure(at(3))  # no version judged it: the worker's latest
+    # A verdict counts under the version that judged the document, whenever it comes.
+    m.observe_review(at=at(4), action="mark_correct", outcome="applied", false_positive=True,
+                     rule_set_version=0)  # fmt: skip
+    old, new = m.close_due(at(60))
+    assert (old.rule_set_version, old.documents, old.false_positives) == (0, 1, 1)
+    assert (new.rule_set_version, new.documents, new.merge_failures) == (3, 1, 1)
+    assert old.window_start == new.window_start and old.event_id != new.event_id
+    assert new.event_id == deterministic_event_id("w1", at(0), "metrics", 3)
+    combined = combine_windows([old, new])
+    assert combined.rule_set_version is None and combined.documents == 2
+    assert combine_windows([new]).rule_set_version == 3

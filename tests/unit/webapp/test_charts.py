@@ -24,3 +24,18 @@ def test_stacked_and_horizontal_bars() -> None:
     lag = horizontal_bars("Lag", [("extraction.results[0]", 5), ("review.actions[0]", 0)])
     ET.fromstring(str(lag))
     assert "extraction.results[0]: 5" in lag
+
+
+def test_a_tradeoff_chart_marks_the_current_and_the_recommended_value() -> None:
+    from webapp.charts import tradeoff_chart
+
+    svg = tradeoff_chart(
+        "Against <min_confidence>",
+        ["0.70", "0.75", "0.80"],
+        [Series("Flag rate", [0.08, 0.1, 0.14]), Series("False positives", [0.09, None, 0.13])],
+        [(2, "current 0.80"), (1, "recommended 0.75")],
+    )
+    root = ET.fromstring(str(svg))
+    marks = [e for e in root.iter() if (e.get("class") or "").startswith("mark ")]
+    assert [m.get("class") for m in marks] == ["mark mark-current", "mark mark-recommended"]
+    assert "Against &lt;min_confidence&gt;" in svg and svg.count("<circle") == 5
