@@ -41,7 +41,7 @@ def _steady_feed(
     topic = Topics(settings.topic_prefix).extraction_results.name
 
     def run() -> None:
-        with EventProducer(settings.kafka_bootstrap_servers) as producer:
+        with EventProducer(settings.kafka_endpoint) as producer:
             for n, doc in enumerate(docs):
                 if applied.is_set():
                     sent_after.add(doc.result.document_id)
