@@ -21,7 +21,9 @@ class WorkerProcess:
         log_path: Path,
         state_dir: Path,
         args: tuple[str, ...] = (),
+        prefix: tuple[str, ...] = (),
     ) -> None:
+        """`prefix` is prepended to the command line (`ip netns exec NS`, say)."""
         env = dict(os.environ)
         env.update(
             {
@@ -29,6 +31,7 @@ class WorkerProcess:
                 "DATABASE_URL": settings.database_url or "",
                 "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
                 "OPTIMERGE_PARTITIONS": str(settings.partitions),
+                "OPTIMERGE_REPLICATION_FACTOR": str(settings.replication_factor),
                 "OPTIMERGE_INFRA__STATE_DIR": str(state_dir),
                 "PYTHONUNBUFFERED": "1",
             }
@@ -36,7 +39,7 @@ class WorkerProcess:
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "optimerge", "worker", "--loglevel", "info", *args],
+            [*prefix, sys.executable, "-m", "optimerge", "worker", "--loglevel", "info", *args],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -23,6 +23,8 @@ class MemberPaths:
     dir: Path
     postgres_port: int
     rest_port: int
+    # Where its PostgreSQL listens (InfraSettings.listen_host); the REST API stays on 127.0.0.1.
+    host: str = "127.0.0.1"
 
     @property
     def data_dir(self) -> Path:
@@ -39,6 +41,9 @@ def render_member_config(
     infra: InfraSettings, member: MemberPaths, etcd_port: int, bindir: Path, passwords: Passwords
 ) -> dict[str, Any]:
     host = "127.0.0.1"
+    clients = [f"{member.host}/32"]
+    if infra.client_network is not None:
+        clients.append(str(infra.client_network))
     return {
         "scope": SCOPE,
         "namespace": "/optimerge/",
@@ -81,8 +86,8 @@ def render_member_config(
             "initdb": [{"encoding": "UTF8"}, "no-locale", {"auth": "scram-sha-256"}],
         },
         "postgresql": {
-            "listen": f"{host}:{member.postgres_port}",
-            "connect_address": f"{host}:{member.postgres_port}",
+            "listen": f"{member.host}:{member.postgres_port}",
+            "connect_address": f"{member.host}:{member.postgres_port}",
             "data_dir": str(member.data_dir),
             "bin_dir": str(bindir),
             "pgpass": str(member.dir / "pgpass"),
@@ -98,8 +103,8 @@ def render_member_config(
                 "log_filename": "postgresql.log",
             },
             "pg_hba": [
-                f"host all all {host}/32 scram-sha-256",
-                f"host replication {REPLICATION_USER} {host}/32 scram-sha-256",
+                *(f"host all all {network} scram-sha-256" for network in clients),
+                f"host replication {REPLICATION_USER} {member.host}/32 scram-sha-256",
             ],
         },
     }

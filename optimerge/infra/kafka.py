@@ -71,7 +71,7 @@ class LocalKafka:
 
     @property
     def bootstrap(self) -> str:
-        return f"{HOST}:{self.node.port}"
+        return f"{self.node.host}:{self.node.port}"
 
     def ensure_jars(self) -> Path:
         """Resolve the broker's classpath once into the cache; later runs reuse it."""
@@ -114,12 +114,12 @@ class LocalKafka:
                 )
             self.log(f"{name} {version} already running on {address} (pid {pid})")
             return address
-        ports = [(self.node.port, self.node.port_setting)]
+        ports = [(self.node.port, self.node.host, self.node.port_setting)]
         if self.node.controller_port is not None:
-            ports.append((self.node.controller_port, self.node.controller_port_setting))
-        for port, setting in ports:
-            if _ports.port_in_use(port):
-                raise _ports.port_conflict(f"cannot start {name} {version}", port, setting)
+            ports.append((self.node.controller_port, HOST, self.node.controller_port_setting))
+        for port, host, setting in ports:
+            if _ports.port_in_use(port, host):
+                raise _ports.port_conflict(f"cannot start {name} {version}", port, setting, host)
         self.ensure_jars()
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self.config.write_text(render_server_properties(self.infra, self.data_dir, self.node))
@@ -138,7 +138,10 @@ class LocalKafka:
         argv = self._java("kafka.Kafka", str(self.config), flags=flags)
         pid = _process.spawn(argv, pidfile=self.pidfile, output=self.output)
         ready = _process.wait_until(
-            lambda: _ports.port_answers(self.node.port) and wait_for_kafka(address, timeout=2.0),
+            lambda: (
+                _ports.port_answers(self.node.port, self.node.host)
+                and wait_for_kafka(address, timeout=2.0)
+            ),
             timeout=timeout,
             alive=lambda: _process.is_alive(pid),
         )

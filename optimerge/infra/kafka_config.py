@@ -8,6 +8,7 @@ from pathlib import Path
 from config import InfraSettings
 from streams.topics import MAX_MESSAGE_BYTES
 
+# Where the KRaft controllers listen (only brokers talk to them); clients use `KafkaNode.host`.
 HOST = "127.0.0.1"
 
 
@@ -32,6 +33,8 @@ class KafkaNode:
     format_args: tuple[str, ...]
     # None: a fresh cluster id when the node is formatted (the single node).
     cluster_id: str | None = None
+    # The client listener's address (InfraSettings.listen_host).
+    host: str = HOST
     port_setting: str = "OPTIMERGE_INFRA__KAFKA_PORT"
     controller_port_setting: str = "OPTIMERGE_INFRA__KAFKA_CONTROLLER_PORT"
 
@@ -54,6 +57,7 @@ def single_node(infra: InfraSettings) -> KafkaNode:
         quorum=(f"{HOST}:{infra.kafka_controller_port}",),
         brokers=1,
         format_args=("--standalone",),
+        host=str(infra.listen_host),
     )
 
 
@@ -61,17 +65,16 @@ def render_server_properties(
     infra: InfraSettings, data_dir: Path, node: KafkaNode | None = None
 ) -> str:
     node = node or single_node(infra)
-    host = HOST
-    listeners = f"PLAINTEXT://{host}:{node.port}"
+    listeners = f"PLAINTEXT://{node.host}:{node.port}"
     if node.controller_port is not None:
-        listeners += f",CONTROLLER://{host}:{node.controller_port}"
+        listeners += f",CONTROLLER://{HOST}:{node.controller_port}"
     factor, min_isr = replication_policy(node.brokers)
     props = {
         "process.roles": "broker,controller" if node.controller_port is not None else "broker",
         "node.id": str(node.node_id),
         "controller.quorum.bootstrap.servers": ",".join(node.quorum),
         "listeners": listeners,
-        "advertised.listeners": f"PLAINTEXT://{host}:{node.port}",
+        "advertised.listeners": f"PLAINTEXT://{node.host}:{node.port}",
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",

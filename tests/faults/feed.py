@@ -91,6 +91,7 @@ class Feed:
             }
         )
         self._hurry = threading.Event()
+        self._paused = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.delivery_errors: list[str] = []
@@ -173,6 +174,10 @@ class Feed:
         interval = 1.0 / rate
         next_at = time.monotonic()
         while self._new or self._ready or self._waiting:
+            if self._paused.is_set() and not self._hurry.is_set():
+                time.sleep(0.05)
+                next_at = time.monotonic()
+                continue
             self._refresh_waiting()
             with self._lock:  # one sender at a time: a document's steps keep their order
                 sent = self._publish_one()
@@ -238,6 +243,18 @@ class Feed:
                 return
             except BufferError:
                 self._producer.poll(0.1)
+
+    def pause(self, timeout: float = 120.0) -> None:
+        """Stop publishing and wait until the broker has taken everything published so far
+        (so every published event knows its partition)."""
+        self._paused.set()
+        with self._lock:  # a send under way ends first
+            remaining = self._producer.flush(timeout)
+        if remaining or self.delivery_errors:
+            raise AssertionError(f"{remaining} undelivered, errors: {self.delivery_errors[:3]}")
+
+    def resume(self) -> None:
+        self._paused.clear()
 
     def burst(self, count: int) -> None:
         """Publish the next `count` events at once (a worker gets a full batch)."""

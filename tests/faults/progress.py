@@ -120,7 +120,7 @@ class Figures:
         return max((w.seconds for w in self.waits if w.cause == cause), default=0.0)
 
 
-def _events_by_partition(
+def events_by_partition(
     published: Sequence[Published], done: dict[str, float]
 ) -> dict[int, list[tuple[float, float]]]:
     by_partition: dict[int, list[tuple[float, float]]] = defaultdict(list)
@@ -143,7 +143,7 @@ def measure(
     """Every interval longer than `threshold` in which a partition had work and made none,
     with its cause; and, per fault, how long until its partitions moved again."""
     figures = Figures()
-    by_partition = _events_by_partition(published, done)
+    by_partition = events_by_partition(published, done)
     for partition, events in by_partition.items():
         events.sort(key=lambda e: e[1])
         suffix_min = [0.0] * len(events)
@@ -168,16 +168,16 @@ def measure(
         for down, _up in spans:
             owned = [p for p in by_partition if monitor.owner(p, down - 0.5) == instance]
             figures.recoveries.append(
-                (f"worker {instance} down", down, _resume(by_partition, owned, down))
+                (f"worker {instance} down", down, resume_after(by_partition, owned, down))
             )
     for name, _start, end in outages:
         figures.recoveries.append(
-            (f"{name} back", end, _resume(by_partition, list(by_partition), end))
+            (f"{name} back", end, resume_after(by_partition, list(by_partition), end))
         )
     return figures
 
 
-def _resume(
+def resume_after(
     by_partition: dict[int, list[tuple[float, float]]], partitions: list[int], since: float
 ) -> float:
     """Seconds after `since` until every one of `partitions` processed an event again (counted

@@ -1,0 +1,456 @@
+"""The cluster fault plan (issue 18): three workers with instance ids under a steady feed on
+three brokers and a Patroni pair (tests/faults/cluster.py), one of the workers inside a network
+namespace. Each round: a burst of SIGKILLs of random workers, the broker leading the most
+partitions SIGKILLed, the PostgreSQL primary SIGKILLed (Patroni promotes the standby), a worker
+paused (SIGSTOP) past its session timeout and resumed (a zombie), the namespaced worker cut off
+from the network for 30 s. After each fault the feed pauses until everything published is
+processed, and the record, the audit chains and the output topics are checked (a checkpoint);
+then the feed goes on. Figures per fault: time to recover (until every partition it touched
+made progress again), time until the victim was whole again, documents, lost, duplicated."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from config import ResolvedSettings
+from storage.db import connect
+from streams.app import group_id
+from streams.topics import Topics
+from tests.faults.cluster import ClusterFaultInfra
+from tests.faults.feed import Feed
+from tests.faults.health import StatusProbe
+from tests.faults.outputs import OutputLedger
+from tests.faults.progress import (
+    OwnershipMonitor,
+    events_by_partition,
+    processed_times,
+    resume_after,
+)
+from tests.faults.tally import Tally, tally
+from tests.faults.workers import WorkerPool
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    workers: int = 3
+    partitions: int = 6
+    rate: float = 30.0  # events per second, steady
+    rounds: int = 1
+    worker_kills: int = 3  # per round, one burst
+    kill_every: tuple[float, float] = (1.0, 2.5)
+    replace_after: tuple[float, float] = (0.5, 2.0)
+    isolate_for: float = 30.0
+    # A zombie sleeps this much longer than its session timeout.
+    pause_beyond_session: float = 5.0
+    settle: float = 2.0
+    isolated_slot: int = 2  # the worker that runs inside the namespace
+    seed: int = 18
+
+    @classmethod
+    def bounded(cls) -> ClusterPlan:
+        """`make test`: every fault once."""
+        return cls()
+
+    @classmethod
+    def long(cls) -> ClusterPlan:
+        """`make chaos`: three rounds, eight worker kills a round."""
+        return cls(rounds=3, worker_kills=8, kill_every=(0.5, 4.0))
+
+
+@dataclass
+class Row:
+    fault: str
+    at: float
+    detail: str = ""
+    recovery: float | None = None
+    # Until the victim was whole again: broker in sync, old primary a sync standby, the
+    # zombie or the isolated worker back in the group.
+    back: float | None = None
+    checkpoint: bool = False
+    documents: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    problems: list[str] = field(default_factory=list)
+    during: str = ""
+    after: str = ""
+    # For the recovery figure: when it started and which partitions it stopped (None: all).
+    since: float = 0.0
+    partitions: list[int] | None = None
+
+
+@dataclass
+class ClusterReport:
+    plan: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+    published: int = 0
+    processed: int = 0
+    outputs: int = 0
+    redelivered_outputs: int = 0
+    drain_seconds: float = 0.0
+    final: dict[str, list[str]] = field(default_factory=dict)
+    unexpected_exits: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not any(self.final.values())
+            and not self.unexpected_exits
+            and all(not r.problems and not r.lost and not r.duplicated for r in self.rows)
+        )
+
+    def worst(self, name: str) -> float:
+        return max((r.recovery or 0.0 for r in self.rows if r.fault.startswith(name)), default=0)
+
+    def table(self) -> str:
+        head = (
+            f"{'fault':<26}{'at s':>7}{'recover s':>10}{'back s':>8}{'docs':>6}{'lost':>5}"
+            f"{'dup':>5}  detail"
+        )
+        lines = [head, "-" * 110]
+        for r in self.rows:
+            rec = f"{r.recovery:.1f}" if r.recovery is not None else "-"
+            back = f"{r.back:.1f}" if r.back is not None else "-"
+            figures = (
+                f"{r.documents:>6}{r.lost:>5}{r.duplicated:>5}" if r.checkpoint else f"{'':>16}"
+            )
+            lines.append(f"{r.fault:<26}{r.at:>7.1f}{rec:>10}{back:>8}{figures}  {r.detail}")
+            if r.during:
+                lines.append(f"{'':<26}  status during: {r.during}")
+            if r.after:
+                lines.append(f"{'':<26}  status after:  {r.after}")
+            for problem in r.problems[:3]:
+                lines.append(f"{'':<26}  PROBLEM {problem}")
+        lines += [
+            "-" * 110,
+            f"events published / processed       {self.published} / {self.processed}",
+            f"output events read / ids redelivered {self.outputs} / {self.redelivered_outputs}",
+            f"drain after the feed ended         {self.drain_seconds:.1f} s",
+        ]
+        for check, problems in self.final.items():
+            verdict = "ok" if not problems else f"{len(problems)} problem(s): {problems[:3]}"
+            lines.append(f"{check:<35}{verdict}")
+        if self.unexpected_exits:
+            lines.append(f"workers that exited by themselves: {self.unexpected_exits}")
+        return "\n".join(lines)
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2, default=str))
+
+
+class _Run:
+    """One run of the plan: the feed, the workers, the monitors, and the rows so far."""
+
+    def __init__(
+        self, infra: ClusterFaultInfra, plan: ClusterPlan, workdir: Path, log: Callable[[str], Any]
+    ) -> None:
+        self.infra, self.plan, self.log = infra, plan, log
+        self.rng = random.Random(plan.seed)
+        prefix = f"cfault-{uuid.uuid4().hex[:8]}."
+        self.prefix = prefix
+        self.settings: ResolvedSettings = infra.settings(prefix, plan.partitions)
+        self.feed = Feed(
+            infra.bootstrap, Topics(prefix), patients=plan.partitions * 8, seed=plan.seed
+        )
+        self.pool = WorkerPool(
+            self.settings,
+            workdir,
+            plan.workers,
+            static=True,
+            prefixes={plan.isolated_slot: infra.netns.exec_prefix()},
+        )
+        self.monitor = OwnershipMonitor(infra.bootstrap, group_id(self.settings), workdir)
+        self.ledger = OutputLedger(infra.bootstrap, Topics(prefix))
+        self.status = StatusProbe(self.settings)
+        self.report = ClusterReport(plan=asdict(plan))
+        self.t0 = time.time()
+        self.session = self.settings.worker_session_timeout_seconds
+
+    def since(self, at: float | None = None) -> float:
+        return (at if at is not None else time.time()) - self.t0
+
+    # --- checkpoints -------------------------------------------------------------------------
+
+    def drain(self, timeout: float) -> dict[str, float]:
+        keys = {p.action_id or p.event_id for p in self.feed.published}
+        deadline = time.monotonic() + timeout
+        done: dict[str, float] = {}
+        while time.monotonic() < deadline:
+            try:
+                with connect(self.settings.database_url, connect_timeout=3) as conn:
+                    done = processed_times(conn)
+            except Exception:
+                done = {}
+            if keys <= done.keys():
+                return done
+            time.sleep(0.3)
+        missing = len(keys - done.keys())
+        raise AssertionError(f"{missing} published events not processed within {timeout:.0f} s")
+
+    def checkpoint(self, row: Row) -> Tally:
+        """Pause the feed, wait until all of it is processed, check everything, go on."""
+        self.feed.pause()
+        try:
+            self.drain(timeout=180)
+            with connect(self.settings.database_url) as conn:
+                found = tally(conn, self.feed.expected, self.feed.published, self.ledger)
+        finally:
+            self.feed.resume()
+        row.checkpoint = True
+        row.documents, row.lost, row.duplicated = found.documents, found.lost, found.duplicated
+        row.problems = [f"{k}: {p}" for k, ps in found.problems.items() for p in ps]
+        self.log(
+            f"{row.fault}: checkpoint {found.documents} documents, lost {found.lost}, "
+            f"duplicated {found.duplicated}, problems {len(row.problems)}"
+        )
+        return found
+
+    def owned_by(self, index: int) -> list[int]:
+        instance = self.pool.slots[index].instance_id
+        snaps = self.monitor.snapshots
+        last = snaps[-1].owners if snaps else {}
+        return sorted(p for p, owner in last.items() if owner == instance)
+
+    def wait_owning(self, index: int, timeout: float) -> float:
+        """Seconds until the worker owns a partition again in a stable group."""
+        started = time.monotonic()
+        instance = self.pool.slots[index].instance_id
+        while time.monotonic() - started < timeout:
+            snaps = self.monitor.snapshots
+            if snaps and "STABLE" in snaps[-1].state and instance in snaps[-1].owners.values():
+                return time.monotonic() - started
+            time.sleep(0.25)
+        raise AssertionError(f"{instance} did not get partitions back within {timeout:.0f} s")
+
+    # --- faults ------------------------------------------------------------------------------
+
+    def worker_kills(self) -> None:
+        plan, pool = self.plan, self.pool
+        due: list[tuple[float, int]] = []
+        rows = []
+        for n in range(plan.worker_kills):
+            pause_until = time.monotonic() + self.rng.uniform(*plan.kill_every)
+            while time.monotonic() < pause_until:
+                due = _replace_due(pool, due)
+                time.sleep(0.05)
+            down = {i for _, i in due}
+            candidates = [i for i in pool.alive() if i not in down]
+            if not candidates:
+                continue
+            victim = self.rng.choice(candidates)
+            owned = self.owned_by(victim)
+            at = time.time()
+            pool.kill(victim)
+            back = self.rng.uniform(*plan.replace_after)
+            due.append((time.monotonic() + back, victim))
+            instance = pool.slots[victim].instance_id
+            rows.append(
+                Row(
+                    "SIGKILL worker",
+                    self.since(at),
+                    f"{instance} (#{n + 1}, partitions {owned}), replaced after {back:.1f} s",
+                    since=at,
+                    partitions=owned,
+                )
+            )
+        while due:
+            due = _replace_due(pool, due)
+            time.sleep(0.05)
+        self.report.rows += rows
+        if rows:
+            self.checkpoint(rows[-1])
+
+    def broker_loss(self) -> None:
+        coordinator = self._coordinator()
+        at = time.time()
+        kill = self.infra.kill_leading_broker(self.prefix, coordinator)
+        row = Row(
+            "SIGKILL leading broker",
+            self.since(at),
+            f"broker {kill.node_id} led {kill.led} of {kill.of} partitions"
+            + (", group coordinator" if kill.coordinator else ""),
+            since=at,
+        )
+        self.report.rows.append(row)
+        self.log(f"broker {kill.node_id} SIGKILLed ({row.detail})")
+        time.sleep(4)
+        row.during = self.status.now()
+        self.checkpoint(row)
+        row.back = self.infra.restart_broker()
+        row.detail += f"; restarted, back in every ISR {row.back:.1f} s after its start"
+        row.after = self.status.now()
+
+    def _coordinator(self) -> int | None:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.infra.bootstrap, "log_level": 0})
+        try:
+            group = group_id(self.settings)
+            description = admin.describe_consumer_groups([group])[group].result(10)
+            return int(description.coordinator.id)
+        except Exception:
+            return None
+
+    def primary_loss(self) -> None:
+        before = self.infra.writable()
+        at = time.time()
+        self.infra.kill_postgres()
+        row = Row("SIGKILL PostgreSQL primary", self.since(at), f"primary was {before}", since=at)
+        self.report.rows.append(row)
+        self.log(f"primary {before} SIGKILLed")
+        writable = self.infra.wait_writable()
+        row.detail += f"; writable again after {writable:.1f} s on {self.infra.writable()}"
+        row.during = self.status.now()
+        self.checkpoint(row)
+        row.back = self.infra.wait_pair() + (time.time() - at)
+        row.detail += "; old primary back as sync standby"
+        row.after = self.status.now()
+
+    def zombie(self) -> None:
+        host_slots = [i for i in self.pool.alive() if i != self.plan.isolated_slot]
+        victim = self.rng.choice(host_slots)
+        instance = self.pool.slots[victim].instance_id
+        owned = self.owned_by(victim)
+        seconds = self.session + self.plan.pause_beyond_session
+        at = time.time()
+        self.pool.pause(victim)
+        row = Row(
+            "SIGSTOP worker (zombie)",
+            self.since(at),
+            f"{instance} (partitions {owned}) paused {seconds:.0f} s, session {self.session:.0f} s",
+            since=at,
+            partitions=owned,
+        )
+        self.report.rows.append(row)
+        self.log(f"{instance} SIGSTOPped for {seconds:.0f} s")
+        time.sleep(seconds - 3)
+        row.during = self.status.now()
+        time.sleep(max(0.0, at + seconds - time.time()))
+        self.pool.resume(victim)
+        row.back = self.wait_owning(victim, timeout=60)
+        row.detail += f"; SIGCONT, owns partitions again after {row.back:.1f} s"
+        fenced = _fencing_lines(self.pool.log_text(victim))
+        row.detail += f"; its log: {fenced}"
+        self.checkpoint(row)
+        row.after = self.status.now()
+
+    def isolation(self) -> None:
+        index = self.plan.isolated_slot
+        instance = self.pool.slots[index].instance_id
+        owned = self.owned_by(index)
+        at = time.time()
+        self.infra.netns.cut()
+        row = Row(
+            "network cut (netns)",
+            self.since(at),
+            f"{instance} (partitions {owned}) cut off for {self.plan.isolate_for:.0f} s",
+            since=at,
+            partitions=owned,
+        )
+        self.report.rows.append(row)
+        self.log(f"{instance}'s link cut for {self.plan.isolate_for:.0f} s")
+        time.sleep(self.plan.isolate_for - 4)
+        row.during = self.status.now()
+        time.sleep(max(0.0, at + self.plan.isolate_for - time.time()))
+        self.infra.netns.restore()
+        row.back = self.wait_owning(index, timeout=90)
+        row.detail += f"; link up, owns partitions again after {row.back:.1f} s"
+        row.detail += f"; its log: {_fencing_lines(self.pool.log_text(index))}"
+        self.checkpoint(row)
+        row.after = self.status.now()
+
+    # --- the whole run -----------------------------------------------------------------------
+
+    def run(self) -> ClusterReport:
+        plan = self.plan
+        per_round = plan.worker_kills * 2.5 + 30 + 40 + plan.isolate_for + self.session + 25
+        self.feed.plan(int(plan.rate * (per_round * plan.rounds + 10) / 2.1))
+        self.pool.start_all()
+        self.monitor.start()
+        try:
+            _wait_for_assignment(self.monitor, plan.partitions, timeout=120)
+            self.ledger.start()
+            self.t0 = time.time()
+            self.feed.start(plan.rate, self.settings.database_url)
+            self.log(f"feed started ({self.feed.pending} documents planned)")
+            for n in range(plan.rounds):
+                self.log(f"round {n + 1} of {plan.rounds}")
+                for fault in (
+                    self.worker_kills,
+                    self.broker_loss,
+                    self.primary_loss,
+                    self.zombie,
+                    self.isolation,
+                ):
+                    time.sleep(plan.settle)
+                    fault()
+            self.feed.finish()
+            finished = time.monotonic()
+            done = self.drain(timeout=240)
+            self.report.drain_seconds = time.monotonic() - finished
+            self.pool.check_exits()
+        finally:
+            self.monitor.stop()
+            self.pool.close()
+        self._figures(done)
+        with connect(self.settings.database_url) as conn:
+            final = tally(conn, self.feed.expected, self.feed.published, self.ledger)
+        self.ledger.close()
+        r = self.report
+        r.final = final.problems
+        r.final["nothing lost"] = [f"{final.lost} lost"] if final.lost else []
+        r.final["nothing duplicated"] = (
+            [f"{final.duplicated} duplicated"] if final.duplicated else []
+        )
+        r.published, r.processed = len(self.feed.published), len(done)
+        r.outputs, r.redelivered_outputs = final.outputs, final.redelivered_outputs
+        r.unexpected_exits = self.pool.unexpected_exits
+        return r
+
+    def _figures(self, done: dict[str, float]) -> None:
+        by_partition = events_by_partition(self.feed.published, done)
+        for row in self.report.rows:
+            partitions = list(by_partition) if row.partitions is None else row.partitions
+            row.recovery = resume_after(by_partition, partitions, row.since)
+
+
+def _replace_due(pool: WorkerPool, due: list[tuple[float, int]]) -> list[tuple[float, int]]:
+    now = time.monotonic()
+    for at, index in due:
+        if at <= now:
+            pool.start(index)
+    return [(at, index) for at, index in due if at > now]
+
+
+def _wait_for_assignment(monitor: OwnershipMonitor, partitions: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snaps = monitor.snapshots
+        if snaps and len(snaps[-1].owners) >= partitions and "STABLE" in snaps[-1].state:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"the workers did not take all {partitions} partitions in {timeout} s")
+
+
+_FENCING = ("CommitFailedError", "IllegalGeneration", "UnknownMemberId", "FencedInstanceId",
+            "REBALANCE_IN_PROGRESS", "RebalanceInProgress")  # fmt: skip
+
+
+def _fencing_lines(log: str) -> str:
+    found = {marker: log.count(marker) for marker in _FENCING if marker in log}
+    return ", ".join(f"{k} x{v}" for k, v in found.items()) or "no fencing message"
+
+
+def run_cluster_faults(
+    infra: ClusterFaultInfra, plan: ClusterPlan, workdir: Path, log: Callable[[str], Any] = print
+) -> ClusterReport:
+    return _Run(infra, plan, workdir, log).run()
+
+
+__all__ = ["ClusterPlan", "ClusterReport", "run_cluster_faults"]

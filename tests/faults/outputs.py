@@ -1,0 +1,131 @@
+"""What the workers emitted, read back from the output topics (document.status, flagged.items,
+the dead letters), committed records only: are the outputs deduplicable by their ids, and was
+every change announced?
+
+Deduplicable: two copies of one `event_id` may differ only in when that copy was decided or
+received (`at`, `received_at`, `processing_ms`); any other difference (a version, an outcome, a
+review status) would make "drop duplicates by id" keep a wrong one. Copies of the events of a
+change (outcome merged, remerged or applied, and the flagged/resolved items) must be identical
+byte for byte, timestamps included: they are facts of one commit."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from streams.topics import MAX_MESSAGE_BYTES, Topics
+from tests.faults.feed import Expected
+
+# When this copy was decided or received: a redelivered duplicate may differ in these.
+VOLATILE = frozenset({"at", "received_at", "processing_ms"})
+CHANGES = frozenset({"merged", "remerged", "applied"})
+
+
+@dataclass
+class OutputLedger:
+    bootstrap: str
+    topics: Topics
+    # event id -> every distinct value seen under it (raw JSON)
+    copies: dict[str, set[bytes]] = field(default_factory=lambda: defaultdict(set))
+    messages: int = 0
+    # (document, version) -> outcomes announced on document.status
+    announced: dict[tuple[str, int], set[str]] = field(default_factory=lambda: defaultdict(set))
+    _consumer: Consumer | None = None
+
+    def _names(self) -> list[str]:
+        t = self.topics
+        return [t.document_status.name, t.flagged_items.name, t.dlq.name]
+
+    def start(self) -> None:
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"fault-outputs-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "fetch.message.max.bytes": MAX_MESSAGE_BYTES,
+                "log_level": 0,
+            }
+        )
+        parts = []
+        for name in self._names():
+            meta = self._consumer.list_topics(name, timeout=30).topics[name]
+            parts += [TopicPartition(name, p, OFFSET_BEGINNING) for p in meta.partitions]
+        self._consumer.assign(parts)
+
+    def catch_up(self, timeout: float = 60.0) -> None:
+        """Read until every output partition is at the end it had when this was called."""
+        consumer = self._consumer
+        assert consumer is not None
+        ends = {}
+        for tp in consumer.assignment():
+            _low, high = consumer.get_watermark_offsets(tp, timeout=30)
+            ends[(tp.topic, tp.partition)] = high
+        positions = {
+            (tp.topic, tp.partition): tp.offset for tp in consumer.position(consumer.assignment())
+        }
+        waiting = {k for k, high in ends.items() if high > 0 and positions.get(k, -1) < high}
+        deadline = time.monotonic() + timeout
+        while waiting:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"output topics not read to their end in {timeout:.0f} s")
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            key = (msg.topic() or "", msg.partition() or 0)
+            self._record(key[0], msg.value() or b"")
+            if (msg.offset() or 0) + 1 >= ends.get(key, 0):
+                waiting.discard(key)
+
+    def _record(self, topic: str, value: bytes) -> None:
+        self.messages += 1
+        data: dict[str, Any] = orjson.loads(value)
+        self.copies[str(data.get("event_id"))].add(value)
+        if topic == self.topics.document_status.name and data.get("outcome") in CHANGES:
+            self.announced[(data["document_id"], int(data["version"]))].add(data["outcome"])
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+
+    # --- the checks -----------------------------------------------------------------------
+
+    def redelivered(self) -> int:
+        """Event ids seen more than once, in any form (the price of at-least-once)."""
+        return sum(1 for values in self.copies.values() if len(values) > 1)
+
+    def conflicting(self) -> list[str]:
+        """Ids whose copies differ in more than when they were decided."""
+        problems = []
+        for event_id, values in self.copies.items():
+            if len(values) < 2:
+                continue
+            parsed = [orjson.loads(v) for v in values]
+            change = any(
+                p.get("outcome") in CHANGES or p.get("kind") in ("flagged", "resolved")
+                for p in parsed
+            )
+            if change:
+                problems.append(f"{event_id}: {len(values)} differing copies of a change")
+                continue
+            stripped = {
+                orjson.dumps({k: p[k] for k in sorted(p) if k not in VOLATILE}) for p in parsed
+            }
+            if len(stripped) > 1:
+                problems.append(f"{event_id}: copies differ: {sorted(stripped)[:2]}")
+        return problems
+
+    def unannounced(self, expected: dict[str, Expected]) -> list[str]:
+        """Changes with no status event on document.status (an output lost)."""
+        return [
+            f"{doc} v{version}: no document.status event"
+            for doc, want in expected.items()
+            for version in range(1, want.version + 1)
+            if not self.announced.get((doc, version))
+        ]
