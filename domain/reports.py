@@ -170,6 +170,8 @@ class ReviewReport:
     replayed: bool = False
     # Why the database refused the action (outcome `invalid`): for the dead letter only.
     error: str | None = None
+    # When it was decided, as remembered with it: a redelivery's outputs carry the first time.
+    decided_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,8 @@ def review_outputs(
         d = report.decision
         action = d.action
         applied = d.outcome == ReviewOutcome.APPLIED
+        # The time it was decided, also on a redelivery: the same id, the same event.
+        at = report.decided_at or now
         status = DocumentStatusEvent(
             event_id=deterministic_event_id(action.action_id, "status"),
             document_id=action.document_id,
@@ -117,7 +119,7 @@ def review_outputs(
             status=ProcessingStatus.COMPLETE if applied else ProcessingStatus.FAILED,
             review_status=d.review_status,
             version=d.version,
-            at=now,
+            at=at,
             action_id=action.action_id,
             action=action.action,
             conflict=not applied,
@@ -133,7 +135,7 @@ def review_outputs(
                 patient_id=action.patient_id,
                 review_status=d.review_status,
                 version=d.version,
-                at=now,
+                at=at,
                 resolution=action.action.value,
                 reviewer=action.reviewer,
             )

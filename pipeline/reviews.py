@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import UTC
 
 import psycopg
 
@@ -15,10 +16,10 @@ from domain.merge_plan import ChangeSet
 from domain.reports import ReviewReport
 from domain.review_plan import (
     REFUSED_BY_DATABASE,
-    ReviewDecision,
     ReviewOutcome,
     invalid,
     plan_review,
+    replayed,
 )
 from schemas import ReviewAction
 from schemas.events import Clock
@@ -68,10 +69,8 @@ def _review_one(
 ) -> ReviewReport:
     seen = review_actions.decided_action(cur, action.action_id)
     if seen is not None:
-        decision = ReviewDecision(
-            ReviewOutcome(seen.outcome), action, reason=seen.reason, version=seen.version_after
-        )
-        return ReviewReport(decision, replayed=True)
+        decision = replayed(action, ReviewOutcome(seen.outcome), seen.reason, seen.version_after)
+        return ReviewReport(decision, replayed=True, decided_at=seen.decided_at.astimezone(UTC))
     now = clock()
     stored = documents.load_documents(cur, [action.document_id], for_update=True)
     previous = stored.get(action.document_id)
@@ -85,7 +84,7 @@ def _review_one(
     if previous is not None:
         # Conflicts are remembered too, so a redelivered action gets the same answer.
         review_actions.remember_decision(cur, decision, now)
-    return ReviewReport(decision)
+    return ReviewReport(decision, decided_at=now)
 
 
 def _remember_refusal(

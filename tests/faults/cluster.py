@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from optimerge.infra.kafka import LocalKafka
 from optimerge.infra.kafka_cluster import KafkaCluster
 from optimerge.infra.kafka_health import partition_health
 from optimerge.infra.patroni import PatroniPostgres
+from storage.databases import create_database
 from storage.migrate import apply_migrations
 from streams.admin import ensure_topics, partition_leaders
 from streams.topics import Topics
@@ -89,13 +91,16 @@ class ClusterFaultInfra:
             endpoints.kafka_bootstrap_servers,
             endpoints.database_url,
         )
-        apply_migrations(self.database_url)
 
     def settings(self, prefix: str, partitions: int) -> ResolvedSettings:
+        """Topics under `prefix` and a migrated database of the caller's own."""
         ensure_topics(self.bootstrap, Topics(prefix), partitions=partitions, replication_factor=3)
+        name = f"cfault_{uuid.uuid4().hex[:10]}"
+        database_url = create_database(self.database_url, name)
+        apply_migrations(database_url)
         return Settings(
             kafka_bootstrap_servers=self.bootstrap,
-            database_url=self.database_url,
+            database_url=database_url,
             topic_prefix=prefix,
             partitions=partitions,
             replication_factor=3,

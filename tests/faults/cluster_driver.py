@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -171,6 +172,8 @@ class _Run:
         self.report = ClusterReport(plan=asdict(plan))
         self.t0 = time.time()
         self.session = self.settings.worker_session_timeout_seconds
+        self._background: list[threading.Thread] = []
+        self.background_errors: list[str] = []
 
     def since(self, at: float | None = None) -> float:
         return (at if at is not None else time.time()) - self.t0
@@ -267,6 +270,7 @@ class _Run:
             self.checkpoint(rows[-1])
 
     def broker_loss(self) -> None:
+        self.join_background()  # the previous broker back in sync first
         coordinator = self._coordinator()
         at = time.time()
         kill = self.infra.kill_leading_broker(self.prefix, coordinator)
@@ -279,12 +283,34 @@ class _Run:
         )
         self.report.rows.append(row)
         self.log(f"broker {kill.node_id} SIGKILLed ({row.detail})")
-        time.sleep(4)
-        row.during = self.status.now()
+        time.sleep(3)
+        self.status.later(row, "during")
         self.checkpoint(row)
-        row.back = self.infra.restart_broker()
-        row.detail += f"; restarted, back in every ISR {row.back:.1f} s after its start"
-        row.after = self.status.now()
+
+        def restart() -> None:
+            row.back = self.infra.restart_broker()
+            row.detail += f"; restarted, in every ISR again {row.back:.1f} s after its start"
+            self.status.later(row, "after")
+
+        self.background(restart)
+
+    def background(self, work: Callable[[], object]) -> None:
+        """Let a slow return to health (a JVM starting, a standby rejoining) run beside the
+        next fault; `join_background` waits for it."""
+        thread = threading.Thread(target=self._guarded, args=(work,), daemon=True)
+        thread.start()
+        self._background.append(thread)
+
+    def _guarded(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception as exc:
+            self.background_errors.append(f"{type(exc).__name__}: {exc}")
+
+    def join_background(self) -> None:
+        for thread in self._background:
+            thread.join(300)
+        self._background = []
 
     def _coordinator(self) -> int | None:
         from confluent_kafka.admin import AdminClient
@@ -298,6 +324,7 @@ class _Run:
             return None
 
     def primary_loss(self) -> None:
+        self.join_background()  # a pair again first
         before = self.infra.writable()
         at = time.time()
         self.infra.kill_postgres()
@@ -306,11 +333,16 @@ class _Run:
         self.log(f"primary {before} SIGKILLed")
         writable = self.infra.wait_writable()
         row.detail += f"; writable again after {writable:.1f} s on {self.infra.writable()}"
-        row.during = self.status.now()
+        self.status.later(row, "during")
         self.checkpoint(row)
-        row.back = self.infra.wait_pair() + (time.time() - at)
-        row.detail += "; old primary back as sync standby"
-        row.after = self.status.now()
+
+        def rejoin() -> None:
+            self.infra.wait_pair()
+            row.back = time.time() - at
+            row.detail += f"; old primary a sync standby again {row.back:.1f} s after the kill"
+            self.status.later(row, "after")
+
+        self.background(rejoin)
 
     def zombie(self) -> None:
         host_slots = [i for i in self.pool.alive() if i != self.plan.isolated_slot]
@@ -330,7 +362,7 @@ class _Run:
         self.report.rows.append(row)
         self.log(f"{instance} SIGSTOPped for {seconds:.0f} s")
         time.sleep(seconds - 3)
-        row.during = self.status.now()
+        self.status.later(row, "during")
         time.sleep(max(0.0, at + seconds - time.time()))
         self.pool.resume(victim)
         row.back = self.wait_owning(victim, timeout=60)
@@ -338,7 +370,7 @@ class _Run:
         fenced = _fencing_lines(self.pool.log_text(victim))
         row.detail += f"; its log: {fenced}"
         self.checkpoint(row)
-        row.after = self.status.now()
+        self.status.later(row, "after")
 
     def isolation(self) -> None:
         index = self.plan.isolated_slot
@@ -356,14 +388,14 @@ class _Run:
         self.report.rows.append(row)
         self.log(f"{instance}'s link cut for {self.plan.isolate_for:.0f} s")
         time.sleep(self.plan.isolate_for - 4)
-        row.during = self.status.now()
+        self.status.later(row, "during")
         time.sleep(max(0.0, at + self.plan.isolate_for - time.time()))
         self.infra.netns.restore()
         row.back = self.wait_owning(index, timeout=90)
         row.detail += f"; link up, owns partitions again after {row.back:.1f} s"
         row.detail += f"; its log: {_fencing_lines(self.pool.log_text(index))}"
         self.checkpoint(row)
-        row.after = self.status.now()
+        self.status.later(row, "after")
 
     # --- the whole run -----------------------------------------------------------------------
 
@@ -391,6 +423,7 @@ class _Run:
                     time.sleep(plan.settle)
                     fault()
             self.feed.finish()
+            self.join_background()
             finished = time.monotonic()
             done = self.drain(timeout=240)
             self.report.drain_seconds = time.monotonic() - finished
@@ -398,6 +431,8 @@ class _Run:
         finally:
             self.monitor.stop()
             self.pool.close()
+            self.feed.close()
+        self.status.join()
         self._figures(done)
         with connect(self.settings.database_url) as conn:
             final = tally(conn, self.feed.expected, self.feed.published, self.ledger)
@@ -411,6 +446,7 @@ class _Run:
         r.published, r.processed = len(self.feed.published), len(done)
         r.outputs, r.redelivered_outputs = final.outputs, final.redelivered_outputs
         r.unexpected_exits = self.pool.unexpected_exits
+        r.final["back to health"] = self.background_errors
         return r
 
     def _figures(self, done: dict[str, float]) -> None:

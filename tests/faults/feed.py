@@ -274,6 +274,16 @@ class Feed:
         if remaining or self.delivery_errors:
             raise AssertionError(f"{remaining} undelivered, errors: {self.delivery_errors[:3]}")
 
+    def close(self) -> None:
+        """Stop the feed's thread and let its producer go (it would retry a gone cluster)."""
+        self._new.clear()
+        self._ready.clear()
+        self._waiting.clear()
+        if self._thread is not None:
+            self._thread.join(10)
+        self._producer.flush(5)
+        del self._producer
+
     @property
     def pending(self) -> int:
         return len(self._new)

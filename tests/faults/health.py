@@ -52,11 +52,11 @@ class StatusProbe:
         except ValueError:
             return f"status failed (exit {done.returncode}): {done.stderr.strip()[-200:]}"
 
-    def later(self, into: dict[str, str], key: str) -> None:
-        """Fill `into[key]` from a background run."""
+    def later(self, row: object, attribute: str) -> None:
+        """Set `row.<attribute>` from a run in the background."""
 
         def run() -> None:
-            into[key] = self.now()
+            setattr(row, attribute, self.now())
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()

@@ -112,7 +112,12 @@ class OutputLedger:
                 for p in parsed
             )
             if change:
-                problems.append(f"{event_id}: {len(values)} differing copies of a change")
+                differ = sorted({k for p in parsed for k in p if p.get(k) != parsed[0].get(k)})
+                problems.append(
+                    f"{event_id}: {len(values)} copies of a change differ in {differ}: "
+                    f"{parsed[0].get('outcome') or parsed[0].get('kind')} of "
+                    f"{parsed[0].get('document_id')} v{parsed[0].get('version')}"
+                )
                 continue
             stripped = {
                 orjson.dumps({k: p[k] for k in sorted(p) if k not in VOLATILE}) for p in parsed
