@@ -122,13 +122,21 @@ def _wait_merged(
         time.sleep(0.2)
 
 
-def _statuses(settings: ResolvedSettings) -> dict[str, list[DocumentStatusEvent]]:
+def _statuses(
+    settings: ResolvedSettings, documents: list[str], timeout: float
+) -> dict[str, list[DocumentStatusEvent]]:
+    """Every status event of `documents`, once each has one (the worker publishes after its
+    batch is written: in the `replicated` case the rows are there before its retry is done)."""
     topic = Topics(settings.topic_prefix).document_status
-    found: dict[str, list[DocumentStatusEvent]] = {}
-    for record in read_to_end(settings.kafka_bootstrap_servers, topic.name):
-        event = topic.decode(record.value)
-        found.setdefault(event.document_id, []).append(event)
-    return found
+    deadline = time.monotonic() + timeout
+    while True:
+        found: dict[str, list[DocumentStatusEvent]] = {}
+        for record in read_to_end(settings.kafka_bootstrap_servers, topic.name):
+            event = topic.decode(record.value)
+            found.setdefault(event.document_id, []).append(event)
+        if set(documents) <= found.keys() or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 @pytest.mark.parametrize("fate", ["lost", "replicated"])
@@ -172,7 +180,7 @@ def test_a_commit_in_doubt_is_resolved_by_the_idempotent_merge(
         assert len(before) == on_standby, (before, on_standby)
         log = worker.log_text()
         assert "database unavailable" in log, log[-3000:]
-        statuses = _statuses(settings)
+        statuses = _statuses(settings, documents, timeout=60)
         for doc in documents:
             merged = {s.model_dump_json() for s in statuses.get(doc, []) if s.outcome == "merged"}
             assert len(merged) == 1, (doc, statuses.get(doc))
