@@ -34,6 +34,7 @@ from tests.faults.progress import (
     processed_times,
     resume_after,
 )
+from tests.faults.sessions import strike_inside_transaction, wait_ended
 from tests.faults.tally import Tally, tally
 from tests.faults.workers import WorkerPool
 
@@ -344,57 +345,77 @@ class _Run:
 
         self.background(rejoin)
 
+    def _strike(
+        self, index: int, strike: Callable[[], None], undo: Callable[[], None], row: Row
+    ) -> None:
+        """Strike worker `index` inside a transaction (its patients' rows locked), and watch
+        PostgreSQL end that transaction by itself (idle_in_transaction_session_timeout)."""
+        instance = self.pool.slots[index].instance_id
+        held = strike_inside_transaction(self.settings.database_url, instance, strike, undo)
+        row.since = time.time()
+        row.at = self.since(row.since)
+        if held is None:
+            row.detail += "; not caught inside a transaction"
+            return
+        row.detail += f"; struck inside a transaction (backend {held.state})"
+
+        def watch() -> None:
+            ended = wait_ended(self.settings.database_url, held.pid, timeout=60)
+            row.detail += (
+                f"; PostgreSQL ended that transaction after {ended:.1f} s"
+                if ended is not None
+                else "; its transaction was still open after 60 s"
+            )
+
+        self.background(watch)
+
     def zombie(self) -> None:
         host_slots = [i for i in self.pool.alive() if i != self.plan.isolated_slot]
         victim = self.rng.choice(host_slots)
         instance = self.pool.slots[victim].instance_id
         owned = self.owned_by(victim)
         seconds = self.session + self.plan.pause_beyond_session
-        at = time.time()
-        self.pool.pause(victim)
         row = Row(
             "SIGSTOP worker (zombie)",
-            self.since(at),
+            0.0,
             f"{instance} (partitions {owned}) paused {seconds:.0f} s, session {self.session:.0f} s",
-            since=at,
             partitions=owned,
         )
         self.report.rows.append(row)
+        self._strike(victim, lambda: self.pool.pause(victim), lambda: self.pool.resume(victim), row)
         self.log(f"{instance} SIGSTOPped for {seconds:.0f} s")
         time.sleep(seconds - 3)
         self.status.later(row, "during")
-        time.sleep(max(0.0, at + seconds - time.time()))
+        time.sleep(max(0.0, row.since + seconds - time.time()))
         self.pool.resume(victim)
         row.back = self.wait_owning(victim, timeout=60)
-        row.detail += f"; SIGCONT, owns partitions again after {row.back:.1f} s"
-        fenced = _fencing_lines(self.pool.log_text(victim))
-        row.detail += f"; its log: {fenced}"
         self.checkpoint(row)
+        row.detail += f"; SIGCONT, owns partitions again after {row.back:.1f} s"
+        row.detail += f"; its log: {_fencing_lines(self.pool.log_text(victim))}"
         self.status.later(row, "after")
 
     def isolation(self) -> None:
         index = self.plan.isolated_slot
         instance = self.pool.slots[index].instance_id
         owned = self.owned_by(index)
-        at = time.time()
-        self.infra.netns.cut()
+        netns = self.infra.netns
         row = Row(
             "network cut (netns)",
-            self.since(at),
+            0.0,
             f"{instance} (partitions {owned}) cut off for {self.plan.isolate_for:.0f} s",
-            since=at,
             partitions=owned,
         )
         self.report.rows.append(row)
+        self._strike(index, netns.cut, netns.restore, row)
         self.log(f"{instance}'s link cut for {self.plan.isolate_for:.0f} s")
         time.sleep(self.plan.isolate_for - 4)
         self.status.later(row, "during")
-        time.sleep(max(0.0, at + self.plan.isolate_for - time.time()))
-        self.infra.netns.restore()
+        time.sleep(max(0.0, row.since + self.plan.isolate_for - time.time()))
+        netns.restore()
         row.back = self.wait_owning(index, timeout=90)
+        self.checkpoint(row)
         row.detail += f"; link up, owns partitions again after {row.back:.1f} s"
         row.detail += f"; its log: {_fencing_lines(self.pool.log_text(index))}"
-        self.checkpoint(row)
         self.status.later(row, "after")
 
     # --- the whole run -----------------------------------------------------------------------
@@ -450,7 +471,7 @@ class _Run:
         return r
 
     def _figures(self, done: dict[str, float]) -> None:
-        by_partition = events_by_partition(self.feed.published, done)
+        by_partition = events_by_partition(self.feed.published, done, from_sent=True)
         for row in self.report.rows:
             partitions = list(by_partition) if row.partitions is None else row.partitions
             row.recovery = resume_after(by_partition, partitions, row.since)

@@ -29,6 +29,8 @@ class Published:
     partition: int = -1
     offset: int = -1
     delivered_at: float = 0.0
+    # When it was handed to the producer: a leader election delays its delivery.
+    sent_at: float = 0.0
     action_id: str | None = None
     event_id: str | None = None
 
@@ -235,6 +237,7 @@ class Feed:
             record.delivered_at = time.time()
 
         self.published.append(record)
+        record.sent_at = time.time()
         while True:
             try:
                 self._producer.produce(

@@ -121,13 +121,17 @@ class Figures:
 
 
 def events_by_partition(
-    published: Sequence[Published], done: dict[str, float]
+    published: Sequence[Published], done: dict[str, float], *, from_sent: bool = False
 ) -> dict[int, list[tuple[float, float]]]:
+    """Per partition: (available, processed) of each processed event; available is when the
+    broker took it, or with `from_sent` when it was handed to the producer (so a broker that
+    cannot take writes counts as a wait too)."""
     by_partition: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for event in published:
         key = event.action_id or event.event_id
         if key in done and event.partition >= 0:
-            by_partition[event.partition].append((event.delivered_at, done[key]))
+            available = event.sent_at if from_sent else event.delivered_at
+            by_partition[event.partition].append((available, done[key]))
     return by_partition
 
 
