@@ -17,6 +17,18 @@ LOOP_WAIT_SECONDS = 2
 RETRY_TIMEOUT_SECONDS = 5
 
 
+# A client gone silent (a host down, a network cut) is dropped within seconds, and with it its
+# transaction and row locks: keepalives while idle, and no data left unacknowledged for more
+# than 10 s (without it, a backend ending an abandoned transaction waits to send its FATAL
+# message for as long as TCP retries, minutes).
+SERVER_TCP = {
+    "tcp_keepalives_idle": 5,
+    "tcp_keepalives_interval": 2,
+    "tcp_keepalives_count": 3,
+    "tcp_user_timeout": 10000,
+}
+
+
 @dataclass(frozen=True)
 class MemberPaths:
     name: str
@@ -96,6 +108,7 @@ def render_member_config(
                 "replication": {"username": REPLICATION_USER, "password": passwords.replication},
             },
             "parameters": {
+                **SERVER_TCP,
                 # TCP only, as for the single server: no socket in /var/run/postgresql.
                 "unix_socket_directories": "",
                 "logging_collector": "on",

@@ -95,6 +95,7 @@ class ClusterReport:
     processed: int = 0
     outputs: int = 0
     redelivered_outputs: int = 0
+    superseded_unannounced: list[str] = field(default_factory=list)
     drain_seconds: float = 0.0
     final: dict[str, list[str]] = field(default_factory=dict)
     unexpected_exits: list[str] = field(default_factory=list)
@@ -133,6 +134,8 @@ class ClusterReport:
             "-" * 110,
             f"events published / processed       {self.published} / {self.processed}",
             f"output events read / ids redelivered {self.outputs} / {self.redelivered_outputs}",
+            "older versions never announced      "
+            f"{len(self.superseded_unannounced)} {self.superseded_unannounced[:5]}",
             f"drain after the feed ended         {self.drain_seconds:.1f} s",
         ]
         for check, problems in self.final.items():
@@ -284,7 +287,8 @@ class _Run:
         )
         self.report.rows.append(row)
         self.log(f"broker {kill.node_id} SIGKILLed ({row.detail})")
-        time.sleep(3)
+        # After KRaft's broker session (9 s): the broker is fenced, its leaders moved.
+        time.sleep(10)
         self.status.later(row, "during")
         self.checkpoint(row)
 
@@ -466,6 +470,7 @@ class _Run:
         )
         r.published, r.processed = len(self.feed.published), len(done)
         r.outputs, r.redelivered_outputs = final.outputs, final.redelivered_outputs
+        r.superseded_unannounced = final.superseded_unannounced
         r.unexpected_exits = self.pool.unexpected_exits
         r.final["back to health"] = self.background_errors
         return r

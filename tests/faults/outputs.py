@@ -127,10 +127,21 @@ class OutputLedger:
         return problems
 
     def unannounced(self, expected: dict[str, Expected]) -> list[str]:
-        """Changes with no status event on document.status (an output lost)."""
+        """Documents whose newest version has no status event on document.status."""
         return [
-            f"{doc} v{version}: no document.status event"
+            f"{doc} v{want.version}: no document.status event (announced: "
+            f"{sorted(v for d, v in self.announced if d == doc)})"
             for doc, want in expected.items()
-            for version in range(1, want.version + 1)
+            if not self.announced.get((doc, want.version))
+        ]
+
+    def superseded_unannounced(self, expected: dict[str, Expected]) -> list[str]:
+        """Older versions never announced: the worker died between writing and publishing a
+        batch in which the document changed again; its redelivery announces the newest state
+        only (docs/contract.md#merge-semantics)."""
+        return [
+            f"{doc} v{version}"
+            for doc, want in expected.items()
+            for version in range(1, want.version)
             if not self.announced.get((doc, version))
         ]

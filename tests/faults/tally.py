@@ -24,6 +24,7 @@ class Tally:
     duplicated: int = 0
     outputs: int = 0
     redelivered_outputs: int = 0
+    superseded_unannounced: list[str] = field(default_factory=list)
     problems: dict[str, list[str]] = field(default_factory=dict)
 
     @property
@@ -76,6 +77,7 @@ def tally(
     t.lost += len(unannounced)
     t.duplicated += len(conflicting)
     t.outputs, t.redelivered_outputs = ledger.messages, ledger.redelivered()
+    t.superseded_unannounced = ledger.superseded_unannounced(expected)
     t.problems = {
         "documents at newest version once": invariants.documents_at_newest_version(conn, expected),
         "resources not lost nor duplicated": invariants.resources_neither_lost_nor_duplicated(
@@ -84,7 +86,7 @@ def tally(
         "one audit entry per change": invariants.one_audit_entry_per_change(conn, expected),
         "audit chains verified": invariants.chains_verified(conn),
         "every action applied once": undecided,
-        "every change announced": unannounced,
+        "newest version of each announced": unannounced,
         "outputs deduplicable by id": conflicting,
     }
     return t
