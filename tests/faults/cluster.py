@@ -9,6 +9,7 @@ promotes the standby); their `restart_*` wait for the cluster to be whole again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -34,6 +35,7 @@ from storage.migrate import apply_migrations
 from streams.admin import ensure_topics, partition_leaders
 from streams.topics import Topics
 from tests.faults.netns import NetworkNamespace
+from tests.faults.processes import children
 
 BROKERS = 3
 # 6 Kafka (client + controller per node), 2 PostgreSQL, 2 Patroni REST, 2 etcd.
@@ -108,6 +110,18 @@ class ClusterFaultInfra:
         ).resolved()
 
     def stop(self) -> None:
+        """SIGKILL everything (its data goes anyway: no clean shutdown to wait for), Patroni
+        first so that it restarts nothing; then `down` for anything left."""
+        patroni = self.patroni()
+        pids = [m.pid() for m in patroni.members]
+        for member in patroni.members:
+            postmaster = member.postmaster_pid()
+            pids += [postmaster, *children(postmaster)] if postmaster else []
+        pids += [patroni.etcd.pid(), *(node.pid() for node in self.brokers().values())]
+        for pid in pids:
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         down(self._settings(), log=lambda _: None)
         shutil.rmtree(self.infra.state_dir, ignore_errors=True)
 

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psycopg.conninfo import conninfo_to_dict
+
 from config import ResolvedSettings
 from storage.db import connect
 from streams.app import group_id
@@ -27,13 +29,9 @@ from streams.topics import Topics
 from tests.faults.cluster import ClusterFaultInfra
 from tests.faults.feed import Feed
 from tests.faults.health import StatusProbe
+from tests.faults.in_doubt import CommitInDoubt
 from tests.faults.outputs import OutputLedger
-from tests.faults.progress import (
-    OwnershipMonitor,
-    events_by_partition,
-    processed_times,
-    resume_after,
-)
+from tests.faults.progress import OwnershipMonitor, processed_times
 from tests.faults.sessions import strike_inside_transaction, wait_ended
 from tests.faults.tally import Tally, tally
 from tests.faults.workers import WorkerPool
@@ -50,8 +48,8 @@ class ClusterPlan:
     replace_after: tuple[float, float] = (0.5, 2.0)
     isolate_for: float = 30.0
     # A zombie sleeps this much longer than its session timeout.
-    pause_beyond_session: float = 5.0
-    settle: float = 2.0
+    pause_beyond_session: float = 3.0
+    settle: float = 1.0
     isolated_slot: int = 2  # the worker that runs inside the namespace
     seed: int = 18
 
@@ -81,9 +79,10 @@ class Row:
     duplicated: int = 0
     problems: list[str] = field(default_factory=list)
     during: str = ""
-    after: str = ""
-    # For the recovery figure: when it started and which partitions it stopped (None: all).
+    # For the recovery figure: when it started, until when events sent count (the checkpoint,
+    # or the next kill of a burst), and which partitions it touched (None: all).
     since: float = 0.0
+    until: float = 0.0
     partitions: list[int] | None = None
 
 
@@ -98,6 +97,7 @@ class ClusterReport:
     superseded_unannounced: list[str] = field(default_factory=list)
     drain_seconds: float = 0.0
     final: dict[str, list[str]] = field(default_factory=dict)
+    final_status: str = ""
     unexpected_exits: list[str] = field(default_factory=list)
 
     @property
@@ -126,8 +126,6 @@ class ClusterReport:
             lines.append(f"{r.fault:<26}{r.at:>7.1f}{rec:>10}{back:>8}{figures}  {r.detail}")
             if r.during:
                 lines.append(f"{'':<26}  status during: {r.during}")
-            if r.after:
-                lines.append(f"{'':<26}  status after:  {r.after}")
             for problem in r.problems[:3]:
                 lines.append(f"{'':<26}  PROBLEM {problem}")
         lines += [
@@ -137,6 +135,7 @@ class ClusterReport:
             "older versions never announced      "
             f"{len(self.superseded_unannounced)} {self.superseded_unannounced[:5]}",
             f"drain after the feed ended         {self.drain_seconds:.1f} s",
+            f"status at the end                  {self.final_status}",
         ]
         for check, problems in self.final.items():
             verdict = "ok" if not problems else f"{len(problems)} problem(s): {problems[:3]}"
@@ -177,6 +176,7 @@ class _Run:
         self.t0 = time.time()
         self.session = self.settings.worker_session_timeout_seconds
         self._background: list[threading.Thread] = []
+        self._primary_kills = 0
         self.background_errors: list[str] = []
 
     def since(self, at: float | None = None) -> float:
@@ -202,9 +202,12 @@ class _Run:
 
     def checkpoint(self, row: Row) -> Tally:
         """Pause the feed, wait until all of it is processed, check everything, go on."""
+        row.until = row.until or time.time()
+        started = time.monotonic()
         self.feed.pause()
         try:
             self.drain(timeout=180)
+            drained = time.monotonic() - started
             with connect(self.settings.database_url) as conn:
                 found = tally(conn, self.feed.expected, self.feed.published, self.ledger)
         finally:
@@ -214,7 +217,8 @@ class _Run:
         row.problems = [f"{k}: {p}" for k, ps in found.problems.items() for p in ps]
         self.log(
             f"{row.fault}: checkpoint {found.documents} documents, lost {found.lost}, "
-            f"duplicated {found.duplicated}, problems {len(row.problems)}"
+            f"duplicated {found.duplicated}, problems {len(row.problems)} "
+            f"(drained in {drained:.1f} s, checked in {time.monotonic() - started - drained:.1f} s)"
         )
         return found
 
@@ -253,6 +257,8 @@ class _Run:
             victim = self.rng.choice(candidates)
             owned = self.owned_by(victim)
             at = time.time()
+            if rows:
+                rows[-1].until = at
             pool.kill(victim)
             back = self.rng.uniform(*plan.replace_after)
             due.append((time.monotonic() + back, victim))
@@ -288,14 +294,12 @@ class _Run:
         self.report.rows.append(row)
         self.log(f"broker {kill.node_id} SIGKILLed ({row.detail})")
         # After KRaft's broker session (9 s): the broker is fenced, its leaders moved.
-        time.sleep(10)
-        self.status.later(row, "during")
+        self.status.later(row, "during", delay=10)
         self.checkpoint(row)
 
         def restart() -> None:
             row.back = self.infra.restart_broker()
             row.detail += f"; restarted, in every ISR again {row.back:.1f} s after its start"
-            self.status.later(row, "after")
 
         self.background(restart)
 
@@ -329,13 +333,30 @@ class _Run:
             return None
 
     def primary_loss(self) -> None:
+        """SIGKILL the primary while COMMITs wait for the standby (tests/faults/in_doubt.py):
+        in doubt for the workers, and either on the standby (`replicated`) or gone with the
+        primary (`lost`), by turns."""
         self.join_background()  # a pair again first
+        fate = ("replicated", "lost")[self._primary_kills % 2]
+        self._primary_kills += 1
         before = self.infra.writable()
+        database = str(conninfo_to_dict(self.settings.database_url)["dbname"])
+        doubt = CommitInDoubt(self.infra, database)
+        doubt.hold_replication()
+        frozen = doubt.freeze_waiting_commits(timeout=30)
+        if fate == "replicated":
+            doubt.release_replication()
         at = time.time()
-        self.infra.kill_postgres()
-        row = Row("SIGKILL PostgreSQL primary", self.since(at), f"primary was {before}", since=at)
+        doubt.kill_primary()
+        row = Row(
+            "SIGKILL PostgreSQL primary",
+            self.since(at),
+            f"primary was {before}; {len(frozen)} COMMIT(s) in doubt, "
+            + ("on the standby" if fate == "replicated" else "never on the standby"),
+            since=at,
+        )
         self.report.rows.append(row)
-        self.log(f"primary {before} SIGKILLed")
+        self.log(f"primary {before} SIGKILLed with {len(frozen)} COMMIT(s) in doubt ({fate})")
         writable = self.infra.wait_writable()
         row.detail += f"; writable again after {writable:.1f} s on {self.infra.writable()}"
         self.status.later(row, "during")
@@ -345,7 +366,6 @@ class _Run:
             self.infra.wait_pair()
             row.back = time.time() - at
             row.detail += f"; old primary a sync standby again {row.back:.1f} s after the kill"
-            self.status.later(row, "after")
 
         self.background(rejoin)
 
@@ -396,7 +416,6 @@ class _Run:
         self.checkpoint(row)
         row.detail += f"; SIGCONT, owns partitions again after {row.back:.1f} s"
         row.detail += f"; its log: {_fencing_lines(self.pool.log_text(victim))}"
-        self.status.later(row, "after")
 
     def isolation(self) -> None:
         index = self.plan.isolated_slot
@@ -420,29 +439,29 @@ class _Run:
         self.checkpoint(row)
         row.detail += f"; link up, owns partitions again after {row.back:.1f} s"
         row.detail += f"; its log: {_fencing_lines(self.pool.log_text(index))}"
-        self.status.later(row, "after")
 
     # --- the whole run -----------------------------------------------------------------------
 
     def run(self) -> ClusterReport:
         plan = self.plan
-        per_round = plan.worker_kills * 2.5 + 30 + 40 + plan.isolate_for + self.session + 25
-        self.feed.plan(int(plan.rate * (per_round * plan.rounds + 10) / 2.1))
+        self.feed.plan(100)
         self.pool.start_all()
         self.monitor.start()
         try:
             _wait_for_assignment(self.monitor, plan.partitions, timeout=120)
             self.ledger.start()
             self.t0 = time.time()
-            self.feed.start(plan.rate, self.settings.database_url)
-            self.log(f"feed started ({self.feed.pending} documents planned)")
+            self.feed.start(plan.rate, self.settings.database_url, endless=True)
+            self.log("feed started")
             for n in range(plan.rounds):
                 self.log(f"round {n + 1} of {plan.rounds}")
+                # Slow returns to health (a JVM restarting, the old primary rejoining) run in
+                # the background while the next fault, of the other kind, goes on.
                 for fault in (
                     self.worker_kills,
                     self.broker_loss,
-                    self.primary_loss,
                     self.zombie,
+                    self.primary_loss,
                     self.isolation,
                 ):
                     time.sleep(plan.settle)
@@ -453,6 +472,7 @@ class _Run:
             done = self.drain(timeout=240)
             self.report.drain_seconds = time.monotonic() - finished
             self.pool.check_exits()
+            self.report.final_status = self.status.now()
         finally:
             self.monitor.stop()
             self.pool.close()
@@ -476,10 +496,19 @@ class _Run:
         return r
 
     def _figures(self, done: dict[str, float]) -> None:
-        by_partition = events_by_partition(self.feed.published, done, from_sent=True)
+        """Per fault: the longest any event of the partitions it touched waited, counted from
+        the fault (or from when the event was sent, if later), among events sent before the
+        fault's checkpoint: how long the pipeline took to be itself again."""
+        sent = [p for p in self.feed.published if (p.action_id or p.event_id) in done]
         for row in self.report.rows:
-            partitions = list(by_partition) if row.partitions is None else row.partitions
-            row.recovery = resume_after(by_partition, partitions, row.since)
+            waits = [
+                done[p.action_id or p.event_id or ""] - max(p.sent_at, row.since)
+                for p in sent
+                if (row.partitions is None or p.partition in row.partitions)
+                and p.sent_at < row.until
+                and done[p.action_id or p.event_id or ""] > row.since
+            ]
+            row.recovery = max(waits, default=0.0)
 
 
 def _replace_due(pool: WorkerPool, due: list[tuple[float, int]]) -> list[tuple[float, int]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,10 +53,11 @@ class StatusProbe:
         except ValueError:
             return f"status failed (exit {done.returncode}): {done.stderr.strip()[-200:]}"
 
-    def later(self, row: object, attribute: str) -> None:
-        """Set `row.<attribute>` from a run in the background."""
+    def later(self, row: object, attribute: str, delay: float = 0.0) -> None:
+        """Set `row.<attribute>` from a run in the background, `delay` seconds from now."""
 
         def run() -> None:
+            time.sleep(delay)
             setattr(row, attribute, self.now())
 
         thread = threading.Thread(target=run, daemon=True)

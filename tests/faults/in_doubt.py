@@ -21,23 +21,11 @@ import contextlib
 import os
 import signal
 import time
-from pathlib import Path
 
 import psycopg
 
 from tests.faults.cluster import ClusterFaultInfra
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+from tests.faults.processes import children
 
 
 class CommitInDoubt:

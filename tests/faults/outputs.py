@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from streams.topics import MAX_MESSAGE_BYTES, Topics
 from tests.faults.feed import Expected
@@ -59,22 +59,33 @@ class OutputLedger:
             parts += [TopicPartition(name, p, OFFSET_BEGINNING) for p in meta.partitions]
         self._consumer.assign(parts)
 
-    def catch_up(self, timeout: float = 60.0) -> None:
-        """Read until every output partition is at the end it had when this was called."""
+    def catch_up(self, timeout: float = 90.0) -> None:
+        """Read until every output partition is at the end it had when this was called; a
+        broker lost meanwhile (the suite kills them) is waited out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._catch_up(deadline)
+                return
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def _catch_up(self, deadline: float) -> None:
         consumer = self._consumer
         assert consumer is not None
         ends = {}
         for tp in consumer.assignment():
-            _low, high = consumer.get_watermark_offsets(tp, timeout=30)
+            _low, high = consumer.get_watermark_offsets(tp, timeout=10)
             ends[(tp.topic, tp.partition)] = high
         positions = {
             (tp.topic, tp.partition): tp.offset for tp in consumer.position(consumer.assignment())
         }
         waiting = {k for k, high in ends.items() if high > 0 and positions.get(k, -1) < high}
-        deadline = time.monotonic() + timeout
         while waiting:
             if time.monotonic() > deadline:
-                raise AssertionError(f"output topics not read to their end in {timeout:.0f} s")
+                raise AssertionError("output topics not read to their end in time")
             msg = consumer.poll(0.5)
             if msg is None or msg.error():
                 continue
