@@ -218,7 +218,8 @@ class _Run:
         self.log(
             f"{row.fault}: checkpoint {found.documents} documents, lost {found.lost}, "
             f"duplicated {found.duplicated}, problems {len(row.problems)} "
-            f"(drained in {drained:.1f} s, checked in {time.monotonic() - started - drained:.1f} s)"
+            f"(drained in {drained:.1f} s, checked in {time.monotonic() - started - drained:.1f} s:"
+            f" {found.seconds})"
         )
         return found
 
@@ -448,7 +449,8 @@ class _Run:
         self.pool.start_all()
         self.monitor.start()
         try:
-            _wait_for_assignment(self.monitor, plan.partitions, timeout=120)
+            instances = {slot.instance_id for slot in self.pool.slots}
+            _wait_for_assignment(self.monitor, plan.partitions, instances, timeout=120)
             self.ledger.start()
             self.t0 = time.time()
             self.feed.start(plan.rate, self.settings.database_url, endless=True)
@@ -471,6 +473,8 @@ class _Run:
             finished = time.monotonic()
             done = self.drain(timeout=240)
             self.report.drain_seconds = time.monotonic() - finished
+            # The workers publish just after writing: let them before they are stopped.
+            self.ledger.until_announced(self.feed.expected, timeout=60)
             self.pool.check_exits()
             self.report.final_status = self.status.now()
         finally:
@@ -480,7 +484,7 @@ class _Run:
         self.status.join()
         self._figures(done)
         with connect(self.settings.database_url) as conn:
-            final = tally(conn, self.feed.expected, self.feed.published, self.ledger)
+            final = tally(conn, self.feed.expected, self.feed.published, self.ledger, final=True)
         self.ledger.close()
         r = self.report
         r.final = final.problems
@@ -519,14 +523,25 @@ def _replace_due(pool: WorkerPool, due: list[tuple[float, int]]) -> list[tuple[f
     return [(at, index) for at, index in due if at > now]
 
 
-def _wait_for_assignment(monitor: OwnershipMonitor, partitions: int, timeout: float) -> None:
+def _wait_for_assignment(
+    monitor: OwnershipMonitor, partitions: int, workers: set[str], timeout: float
+) -> None:
+    """Until every partition is owned, by a stable group in which every worker has some."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         snaps = monitor.snapshots
-        if snaps and len(snaps[-1].owners) >= partitions and "STABLE" in snaps[-1].state:
+        last = snaps[-1] if snaps else None
+        if (
+            last is not None
+            and "STABLE" in last.state
+            and len(last.owners) >= partitions
+            and workers <= set(last.owners.values())
+        ):
             return
         time.sleep(0.25)
-    raise AssertionError(f"the workers did not take all {partitions} partitions in {timeout} s")
+    raise AssertionError(
+        f"workers {sorted(workers)} did not share all {partitions} partitions in {timeout} s"
+    )
 
 
 _FENCING = ("CommitFailedError", "IllegalGeneration", "UnknownMemberId", "FencedInstanceId",

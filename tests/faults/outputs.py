@@ -60,39 +60,56 @@ class OutputLedger:
         self._consumer.assign(parts)
 
     def catch_up(self, timeout: float = 90.0) -> None:
-        """Read until every output partition is at the end it had when this was called; a
-        broker lost meanwhile (the suite kills them) is waited out."""
+        """Read until every output partition is at the end it had when this was called (one
+        round trip per partition); a broker lost meanwhile is waited out."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self._catch_up(deadline)
-                return
+                ends = self._ends(cached=False)
+                break
             except KafkaException:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+        self._read_to(ends, deadline)
 
-    def _catch_up(self, deadline: float) -> None:
+    def until_announced(self, expected: dict[str, Expected], timeout: float = 30.0) -> None:
+        """Read on (to the ends the consumer last heard of) until the newest version of every
+        expected document is announced, or `timeout`: a worker publishes a batch's events just
+        after writing it, so they may trail the database by a moment."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._read_to(self._ends(cached=True), deadline)
+            if not self.unannounced(expected) or time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
+
+    def _ends(self, *, cached: bool) -> dict[tuple[str, int], int]:
         consumer = self._consumer
         assert consumer is not None
         ends = {}
         for tp in consumer.assignment():
-            _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            _low, high = consumer.get_watermark_offsets(tp, timeout=10, cached=cached)
             ends[(tp.topic, tp.partition)] = high
+        return ends
+
+    def _read_to(self, ends: dict[tuple[str, int], int], deadline: float) -> None:
+        consumer = self._consumer
+        assert consumer is not None
         positions = {
             (tp.topic, tp.partition): tp.offset for tp in consumer.position(consumer.assignment())
         }
         waiting = {k for k, high in ends.items() if high > 0 and positions.get(k, -1) < high}
-        while waiting:
-            if time.monotonic() > deadline:
-                raise AssertionError("output topics not read to their end in time")
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            key = (msg.topic() or "", msg.partition() or 0)
-            self._record(key[0], msg.value() or b"")
-            if (msg.offset() or 0) + 1 >= ends.get(key, 0):
-                waiting.discard(key)
+        while waiting and time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=1000, timeout=0.2):
+                if msg.error():
+                    continue
+                key = (msg.topic() or "", msg.partition() or 0)
+                self._record(key[0], msg.value() or b"")
+                if (msg.offset() or 0) + 1 >= ends.get(key, 0):
+                    waiting.discard(key)
+        if waiting:
+            raise AssertionError(f"output partitions {sorted(waiting)} not read to their end")
 
     def _record(self, topic: str, value: bytes) -> None:
         self.messages += 1
