@@ -30,6 +30,7 @@ from storage.db import connect
 from streams.consumers import read_to_end
 from streams.producer import EventProducer
 from streams.topics import Topics
+from tests.faults.app import AppProcess
 from tests.faults.cluster import ClusterFaultInfra
 from tests.faults.cluster_driver import ClusterPlan, run_cluster_faults
 from tests.faults.in_doubt import CommitInDoubt
@@ -147,15 +148,18 @@ def test_a_commit_in_doubt_is_resolved_by_the_idempotent_merge(
     in_doubt.py). `lost`: the standby never had the batch, the worker's retry on the promoted
     standby writes it. `replicated`: the standby had it, the retry finds it there and writes
     nothing. Either way every document is merged once, with one audit entry, and announced
-    once as merged (any copy identical)."""
+    once as merged (any copy identical); and the reviewer app answers from the new primary at
+    once (its pool had only connections to the dead one)."""
     prefix = f"doubt-{uuid.uuid4().hex[:6]}."
     settings = cluster.settings(prefix, partitions=1)
     database = str(conninfo_to_dict(settings.database_url)["dbname"])
     worker = WorkerProcess(settings, tmp_path / "worker.log", tmp_path, ("--instance-id", "w"))
+    app = AppProcess(settings, tmp_path)
     documents = [f"{prefix}doc-{n:02d}" for n in range(20)]
     try:
         _publish(settings, [_extraction(f"{prefix}warm-up", "doubt-patient-0")])
         assert _wait_merged(settings, [f"{prefix}warm-up"], timeout=90), worker.log_text()
+        app.wait_ready()
         doubt = CommitInDoubt(cluster, database)
         doubt.hold_replication()
         _publish(
@@ -172,6 +176,10 @@ def test_a_commit_in_doubt_is_resolved_by_the_idempotent_merge(
 
         record = _wait_merged(settings, documents, timeout=120)
         took = time.time() - killed
+        # The app's pooled connections died with the primary: its first answer after the
+        # failover comes from a new one, not an error.
+        health = app.healthz()
+        assert health.status_code == 200, (health.text, app.log_path.read_text()[-2000:])
         assert sorted(record) == sorted(documents), worker.log_text()[-3000:]
         assert {version for version, _, _ in record.values()} == {1}
         assert {entries for _, entries, _ in record.values()} == {1}
@@ -197,6 +205,7 @@ def test_a_commit_in_doubt_is_resolved_by_the_idempotent_merge(
         )
     finally:
         worker.close()
+        app.close()
 
 
 @pytest.mark.fault
