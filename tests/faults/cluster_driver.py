@@ -32,7 +32,7 @@ from tests.faults.health import StatusProbe
 from tests.faults.in_doubt import CommitInDoubt
 from tests.faults.outputs import OutputLedger
 from tests.faults.progress import OwnershipMonitor, processed_times
-from tests.faults.sessions import strike_inside_transaction, wait_ended
+from tests.faults.sessions import how_it_ended, strike_inside_transaction
 from tests.faults.tally import Tally, tally
 from tests.faults.workers import WorkerPool
 
@@ -295,8 +295,9 @@ class _Run:
         self.report.rows.append(row)
         self.log(f"broker {kill.node_id} SIGKILLed ({row.detail})")
         # After KRaft's broker session (9 s): the broker is fenced, its leaders moved.
-        self.status.later(row, "during", delay=10)
+        probe = self.status.later(row, "during", delay=10)
         self.checkpoint(row)
+        probe.join(60)  # seen down, before it is restarted
 
         def restart() -> None:
             row.back = self.infra.restart_broker()
@@ -382,15 +383,11 @@ class _Run:
         if held is None:
             row.detail += "; not caught inside a transaction"
             return
-        row.detail += f"; struck inside a transaction (backend {held.state})"
+        waiting = f", waiting for {held.wait_event}" if held.wait_event else ""
+        row.detail += f"; struck inside a transaction (backend {held.state}{waiting})"
 
         def watch() -> None:
-            ended = wait_ended(self.settings.database_url, held.pid, timeout=60)
-            row.detail += (
-                f"; PostgreSQL ended that transaction after {ended:.1f} s"
-                if ended is not None
-                else "; its transaction was still open after 60 s"
-            )
+            row.detail += "; " + how_it_ended(self.settings.database_url, held, timeout=60)
 
         self.background(watch)
 

@@ -53,7 +53,7 @@ class StatusProbe:
         except ValueError:
             return f"status failed (exit {done.returncode}): {done.stderr.strip()[-200:]}"
 
-    def later(self, row: object, attribute: str, delay: float = 0.0) -> None:
+    def later(self, row: object, attribute: str, delay: float = 0.0) -> threading.Thread:
         """Set `row.<attribute>` from a run in the background, `delay` seconds from now."""
 
         def run() -> None:
@@ -63,6 +63,7 @@ class StatusProbe:
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         self._threads.append(thread)
+        return thread
 
     def join(self) -> None:
         for thread in self._threads:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 
@@ -15,16 +16,21 @@ import psycopg
 class Backend:
     pid: int
     state: str
-    in_transaction: bool
+    xact_start: datetime | None
+    wait_event: str | None = None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.xact_start is not None
 
 
 def backend(conn: psycopg.Connection, instance_id: str) -> Backend | None:
     row = conn.execute(
-        "SELECT pid, state, xact_start IS NOT NULL FROM pg_stat_activity "
+        "SELECT pid, state, xact_start, wait_event FROM pg_stat_activity "
         "WHERE application_name = %s",
         (f"optimerge-worker {instance_id}",),
     ).fetchone()
-    return None if row is None else Backend(row[0], row[1] or "", bool(row[2]))
+    return None if row is None else Backend(row[0], row[1] or "", row[2], row[3])
 
 
 def strike_inside_transaction(
@@ -56,13 +62,19 @@ def strike_inside_transaction(
     return None
 
 
-def wait_ended(database_url: str, pid: int, timeout: float) -> float | None:
-    """Seconds until backend `pid` is gone (PostgreSQL ended its session), or None."""
+def how_it_ended(database_url: str, held: Backend, timeout: float) -> str:
+    """How the transaction `held` ended: PostgreSQL ended the session (after how long), or the
+    worker finished it itself once it could again (it held its locks until then)."""
     started = time.monotonic()
     with psycopg.connect(database_url, autocommit=True) as conn:
         while time.monotonic() - started < timeout:
-            row = conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+            row = conn.execute(
+                "SELECT xact_start FROM pg_stat_activity WHERE pid = %s", (held.pid,)
+            ).fetchone()
+            seconds = time.monotonic() - started
             if row is None:
-                return time.monotonic() - started
+                return f"PostgreSQL ended that transaction after {seconds:.1f} s"
+            if row[0] != held.xact_start:
+                return f"the worker ended that transaction itself after {seconds:.1f} s"
             time.sleep(0.1)
-    return None
+    return f"that transaction was still open after {timeout:.0f} s"
