@@ -25,7 +25,10 @@ unit: setup
 test: lint
 	.venv/bin/pytest $(PYTEST_ARGS)
 
-# The long fault suite (tests/faults): forty worker kills, servers killed thrice; prints its table.
+# The long fault suites (tests/faults), each printing its table: one broker and one PostgreSQL
+# (forty worker kills, servers killed thrice), and three brokers with a Patroni pair (three rounds
+# of worker kills, the leading broker, the primary with commits in doubt, a zombie worker and a
+# network-isolated one).
 chaos: setup
 	OPTIMERGE_FAULT_PLAN=long .venv/bin/pytest -m fault -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -50,12 +50,16 @@ class MergeWorker:
         self.topics = Topics(settings.topic_prefix)
         self.stopping = threading.Event()
         self.clock = clock
-        self.processor = BatchProcessor(settings, stopping=self.stopping, clock=clock)
+        # Unique per process run, so a restarted worker's windows never share an event id.
+        worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(clock().timestamp())}"
+        # Who holds which lock, in pg_stat_activity: the instance id (a pod's name) if any.
+        name = f"optimerge-worker {settings.worker_instance_id or worker_id}"
+        self.processor = BatchProcessor(
+            settings, stopping=self.stopping, clock=clock, application_name=name
+        )
         self.sink: OutputSink = sink or EventProducer(settings.kafka_endpoint)
         self.registry = registry or CollectorRegistry()
         self.prometheus = PipelineMetrics.create(self.registry)
-        # Unique per process run, so a restarted worker's windows never share an event id.
-        worker_id = f"{socket.gethostname()}:{os.getpid()}:{int(clock().timestamp())}"
         self.windows = WindowedMetrics(worker_id, settings.metrics_window_seconds, clock)
         self._metrics_lock = threading.Lock()
         # Next offset to process per (topic, partition): the consumer lag is measured from it.

@@ -5,6 +5,7 @@ optional TOML file named by OPTIMERGE_CONFIG. Only composition lives here: each 
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,13 @@ class InfraSettings(BaseModel):
     # True: no commit while the standby is down (not the primary alone); read when the pair is
     # first created (later: `patronictl edit-config`).
     postgres_synchronous_strict: bool = False
+    # The address Kafka's client listeners and the Patroni pair's PostgreSQL listen on and
+    # advertise. Another local address (a veth's host side, say) lets clients in a network
+    # namespace reach them; the KRaft controllers, Patroni's REST APIs and etcd stay on 127.0.0.1.
+    listen_host: IPv4Address = IPv4Address("127.0.0.1")
+    # With another listen_host: the network whose clients the Patroni pair lets in besides
+    # listen_host itself (pg_hba, scram-sha-256), e.g. the namespace's end of that veth.
+    client_network: IPv4Network | None = None
 
 
 class MissingEndpointError(RuntimeError):

@@ -50,19 +50,45 @@ class HealthReport:
         }
 
 
-def database_component(ok: bool, latency_ms: float, error: str | None) -> Component:
+def database_component(
+    ok: bool, latency_ms: float, error: str | None, server: str | None = None
+) -> Component:
+    """`server`: the host:port that answered, so a failover shows as a new primary."""
+    details = {**_ms(latency_ms), **({"server": server} if server else {})}
     if ok:
-        return Component("postgresql", "ok", f"answers in {latency_ms:.0f} ms", _ms(latency_ms))
-    return Component("postgresql", "down", error or "does not answer", _ms(latency_ms))
+        where = f" ({server})" if server else ""
+        return Component("postgresql", "ok", f"answers in {latency_ms:.0f} ms{where}", details)
+    return Component("postgresql", "down", error or "does not answer", details)
 
 
-def kafka_component(ok: bool, latency_ms: float, brokers: int, error: str | None) -> Component:
-    details = {**_ms(latency_ms), "brokers": brokers}
-    if ok:
-        return Component(
-            "kafka", "ok", f"{brokers} broker(s), metadata in {latency_ms:.0f} ms", details
-        )
-    return Component("kafka", "down", error or "no broker answers", details)
+def kafka_component(
+    ok: bool,
+    latency_ms: float,
+    brokers: int,
+    error: str | None,
+    *,
+    under_replicated: int = 0,
+    offline: int = 0,
+) -> Component:
+    """Partitions of the pipeline's topics with a replica out of sync still work (a broker is
+    away); one without a leader does not: nobody can read or write it."""
+    details = {
+        **_ms(latency_ms),
+        "brokers": brokers,
+        "under_replicated_partitions": under_replicated,
+        "offline_partitions": offline,
+    }
+    if not ok:
+        return Component("kafka", "down", error or "no broker answers", details)
+    if offline:
+        return Component("kafka", "down", f"{offline} partition(s) without a leader", details)
+    replicas = f", {under_replicated} partition(s) under-replicated" if under_replicated else ""
+    return Component(
+        "kafka",
+        "ok",
+        f"{brokers} broker(s){replicas}, metadata in {latency_ms:.0f} ms",
+        details,
+    )
 
 
 def _ms(latency_ms: float) -> dict[str, Any]:

@@ -7,6 +7,7 @@ a re-merge of a newer extraction_version, a redelivered duplicate (no-op), or a 
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,37 @@ class StoredResource:
 
 
 @dataclass(frozen=True, slots=True)
+class LastMerge:
+    """The merge that made a stored document what it is, when nothing has changed it since:
+    its event redelivered announces it again with these facts (the same output events)."""
+
+    event_id: uuid.UUID
+    merged_at: datetime
+    received_at: datetime | None
+    processing_ms: float | None
+
+
+def last_merge_of(
+    *,
+    event_id: uuid.UUID | None,
+    is_merged: bool,
+    processing_status: ProcessingStatus,
+    merged_at: datetime | None,
+    received_at: datetime | None,
+    processing_ms: float | None,
+    changed_at: Sequence[datetime | None],
+) -> LastMerge | None:
+    """The document's last merge, if no review or failure (`changed_at`) came after it."""
+    if event_id is None or merged_at is None or not is_merged:
+        return None
+    if processing_status != ProcessingStatus.COMPLETE:
+        return None
+    if any(at is not None and at > merged_at for at in changed_at):
+        return None
+    return LastMerge(event_id, merged_at, received_at, processing_ms)
+
+
+@dataclass(frozen=True, slots=True)
 class StoredDocument:
     """The part of a document's stored state that merge and review decisions depend on."""
 
@@ -64,6 +96,7 @@ class StoredDocument:
     id_scheme: int = CURRENT_ID_SCHEME
     # The rule-set version that judged its current extraction (None: not judged by the rules).
     rule_set_version: int | None = None
+    last_merge: LastMerge | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +199,10 @@ class MergeDecision:
     # The review status before this merge (None for a new document).
     previous_review_status: ReviewStatus | None = None
     id_scheme: int = CURRENT_ID_SCHEME
+    # A duplicate that is the very event of the stored state's merge: the worker may have
+    # committed it and died (or lost its connection during COMMIT) before announcing it, so
+    # its outputs go out again, as first built (docs/contract.md#merge-semantics).
+    announce: LastMerge | None = None
 
     @property
     def writes(self) -> bool:
@@ -224,6 +261,7 @@ def plan_merge(
                 ),
             )
         if result.extraction_version == stored.extraction_version and not retry_failed:
+            last = stored.last_merge
             return MergeDecision(
                 MergeOutcome.DUPLICATE,
                 doc_id,
@@ -232,6 +270,7 @@ def plan_merge(
                 review_status=stored.review_status,
                 flag_reasons=stored.flag_reasons,
                 reason=f"extraction_version {result.extraction_version} already processed",
+                announce=last if last is not None and last.event_id == result.event_id else None,
             )
     reasons = tuple(flag_reasons)
     status = ReviewStatus.FLAGGED if reasons else ReviewStatus.AUTO_APPROVED

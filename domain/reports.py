@@ -174,6 +174,8 @@ class ReviewReport:
     error: str | None = None
     # The rule-set version that had judged the document acted on (its verdict counts there).
     rule_set_version: int | None = None
+    # When it was decided, as remembered with it: a redelivery's outputs carry the first time.
+    decided_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

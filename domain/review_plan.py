@@ -47,6 +47,33 @@ REFUSED_AT_INPUT = (
 REFUSED_BY_DATABASE = "the action was refused: it could not be applied (see the dead letter)"
 
 
+def status_after(action: ReviewAction, outcome: ReviewOutcome) -> ReviewStatus | None:
+    """The review status an action left its document in (None: it changed nothing), as
+    `plan_review` decides it: a rollback rejects, every other applied action reviews."""
+    if outcome != ReviewOutcome.APPLIED:
+        return None
+    if action.action == ReviewActionKind.ROLLBACK:
+        return ReviewStatus.REJECTED
+    return ReviewStatus.REVIEWED
+
+
+def replayed(
+    action: ReviewAction, outcome: ReviewOutcome, reason: str, version: int
+) -> ReviewDecision:
+    """The decision remembered for a redelivered action_id, as it was first made (so its
+    outputs are the same events, docs/contract.md#merge-semantics)."""
+    return ReviewDecision(
+        outcome,
+        action,
+        reason=reason,
+        review_status=status_after(action, outcome),
+        version=version,
+        is_merged=not (
+            outcome == ReviewOutcome.APPLIED and action.action == ReviewActionKind.ROLLBACK
+        ),
+    )
+
+
 def invalid(action: ReviewAction, version: int, reason: str) -> ReviewDecision:
     return ReviewDecision(ReviewOutcome.INVALID, action, reason=reason, version=version)
 
@@ -85,7 +112,7 @@ def plan_review(
         return ReviewDecision(
             ReviewOutcome.APPLIED,
             action,
-            review_status=ReviewStatus.REVIEWED,
+            review_status=status_after(action, ReviewOutcome.APPLIED),
             version=version,
             false_positive=stored.review_status == ReviewStatus.FLAGGED,
         )
@@ -100,7 +127,7 @@ def plan_review(
         return ReviewDecision(
             ReviewOutcome.APPLIED,
             action,
-            review_status=ReviewStatus.REJECTED,
+            review_status=status_after(action, ReviewOutcome.APPLIED),
             version=version,
             is_merged=False,
             changes=changes,
@@ -126,7 +153,7 @@ def plan_review(
     return ReviewDecision(
         ReviewOutcome.APPLIED,
         action,
-        review_status=ReviewStatus.REVIEWED,
+        review_status=status_after(action, ReviewOutcome.APPLIED),
         version=version,
         changes=changes,
     )

@@ -45,7 +45,7 @@ from pipeline.service import MergeService
 from pipeline.signatures import SignatureGate
 from schemas import ExtractionResult, ReviewAction
 from schemas.events import Clock, utc_now
-from storage.db import connect, is_transient
+from storage.db import is_transient, worker_connection
 from streams.topics import EXTRACTION_RESULTS, REVIEW_ACTIONS, Topics
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,10 @@ class BatchProcessor:
         *,
         stopping: threading.Event | None = None,
         clock: Clock = utc_now,
-        max_backoff: float = 30.0,
+        # A failover takes seconds: a retry at least every 2 s finds the new primary soon
+        # after its promotion (one connection attempt per worker every 2 s is nothing to it).
+        max_backoff: float = 2.0,
+        application_name: str = "optimerge-worker",
     ) -> None:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
@@ -85,11 +88,17 @@ class BatchProcessor:
         self.stopping = stopping or threading.Event()
         self.clock = clock
         self.max_backoff = max_backoff
+        self.application_name = application_name
         self._conn: psycopg.Connection | None = None
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(self.settings.database_url)
+            self._conn = worker_connection(
+                self.settings.database_url,
+                application_name=self.application_name,
+                # Silent that long, a worker has lost its partitions too (the same timeout).
+                idle_in_transaction_seconds=self.settings.worker_session_timeout_seconds,
+            )
         return self._conn
 
     def close(self) -> None:

@@ -28,14 +28,16 @@ from streams.groups import group_id
 from streams.health import KafkaProbe, kafka_health, probe_kafka_once
 from streams.topics import Topics
 
-# Pings the database; raises when it does not answer.
-DatabasePing = Callable[[], None]
+# Pings the database; raises when it does not answer; may say which server answered.
+DatabasePing = Callable[[], str | None]
 
 
 def ping_with_connect(database_url: str, timeout: float) -> DatabasePing:
-    def ping() -> None:
+    def ping() -> str:
+        # With a multi-host DATABASE_URL: the primary that answered (a failover moves it).
         with connect(database_url, connect_timeout=max(1, round(timeout))) as conn:
             conn.execute("SELECT 1").fetchone()
+            return f"{conn.info.host}:{conn.info.port}"
 
     return ping
 
@@ -43,16 +45,26 @@ def ping_with_connect(database_url: str, timeout: float) -> DatabasePing:
 def check_database(ping: DatabasePing) -> Component:
     started = time.perf_counter()
     try:
-        ping()
+        server = ping()
     except (psycopg.Error, OSError, TimeoutError, RuntimeError) as exc:
         elapsed = (time.perf_counter() - started) * 1000
         return database_component(False, elapsed, f"does not answer: {exc}".strip())
-    return database_component(True, (time.perf_counter() - started) * 1000, None)
+    return database_component(True, (time.perf_counter() - started) * 1000, None, server)
+
+
+def _kafka(probe: KafkaProbe) -> Component:
+    return kafka_component(
+        probe.ok,
+        probe.latency_ms,
+        probe.brokers,
+        probe.error,
+        under_replicated=probe.under_replicated,
+        offline=probe.offline,
+    )
 
 
 def check_kafka(settings: ResolvedSettings, timeout: float = 5.0) -> Component:
-    probe: KafkaProbe = probe_kafka_once(settings.kafka_endpoint, timeout)
-    return kafka_component(probe.ok, probe.latency_ms, probe.brokers, probe.error)
+    return _kafka(probe_kafka_once(settings.kafka_endpoint, timeout))
 
 
 def check_health(
@@ -76,9 +88,9 @@ def check_health(
         topics.worker_heartbeats,
         since,
         timeout,
+        replicated_topics=topics.all(),
     )
-    probe = measured.probe
-    kafka = kafka_component(probe.ok, probe.latency_ms, probe.brokers, probe.error)
+    kafka = _kafka(measured.probe)
     now = clock()
     workers = [
         WorkerSeen(

@@ -7,7 +7,7 @@ a consumer drops the duplicates exactly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -46,59 +46,86 @@ def _out(topic: BoundTopic[E], event: E) -> OutputEvent:
 def merge_outputs(topics: Topics, reports: Sequence[MergeReport]) -> list[OutputEvent]:
     outputs: list[OutputEvent] = []
     for report in reports:
-        d = report.decision
-        result = report.incoming.result
-        reason = None if d.writes else d.reason
-        # Built from values we made ourselves: skip validation on this hot path.
-        status = DocumentStatusEvent.model_construct(
-            event_id=deterministic_event_id(d.document_id, d.version, "status", d.outcome.value),
+        first = _as_first_sent(report)
+        if first is not None:
+            outputs.extend(_merge_events(topics, first))
+        outputs.extend(_merge_events(topics, report))
+    return outputs
+
+
+def _as_first_sent(report: MergeReport) -> MergeReport | None:
+    """For a duplicate of the very event that made the stored state: the report its merge
+    had, from what was stored with it, so that its events are built again byte for byte (the
+    first ones may never have gone out: a commit in doubt, a crash before publishing)."""
+    d, facts = report.decision, report.decision.announce
+    if facts is None:
+        return None
+    outcome = MergeOutcome.MERGED if d.version == 1 else MergeOutcome.REMERGED
+    received_at = facts.received_at or report.incoming.received_at
+    return replace(
+        report,
+        decision=replace(d, outcome=outcome, reason="", announce=None),
+        incoming=replace(report.incoming, received_at=received_at),
+        merged_at=facts.merged_at,
+        processing_ms=facts.processing_ms if facts.processing_ms is not None else 0.0,
+    )
+
+
+def _merge_events(topics: Topics, report: MergeReport) -> list[OutputEvent]:
+    outputs: list[OutputEvent] = []
+    d = report.decision
+    result = report.incoming.result
+    reason = None if d.writes else d.reason
+    # Built from values we made ourselves: skip validation on this hot path.
+    status = DocumentStatusEvent.model_construct(
+        event_id=deterministic_event_id(d.document_id, d.version, "status", d.outcome.value),
+        document_id=d.document_id,
+        patient_id=d.patient_id,
+        status=ProcessingStatus.COMPLETE,
+        review_status=d.review_status,
+        version=d.version,
+        extraction_version=result.extraction_version,
+        at=report.merged_at or report.incoming.received_at,
+        received_at=report.incoming.received_at,
+        merged_at=report.merged_at,
+        processing_ms=report.processing_ms,
+        attempts=report.incoming.attempts,
+        reason=reason,
+        outcome=d.outcome.value,
+    )
+    outputs.append(_out(topics.document_status, status))
+    if d.outcome in (MergeOutcome.MERGED, MergeOutcome.REMERGED) and (
+        d.review_status == ReviewStatus.FLAGGED
+    ):
+        flagged = FlaggedItem(
+            event_id=deterministic_event_id(d.document_id, d.version, "flagged"),
+            kind="flagged",
             document_id=d.document_id,
             patient_id=d.patient_id,
-            status=ProcessingStatus.COMPLETE,
+            review_status=ReviewStatus.FLAGGED,
+            version=d.version,
+            flag_reasons=list(d.flag_reasons),
+            confidence=result.confidence,
+            model_name=result.model.name,
+            uploaded_at=result.uploaded_at,
+            at=report.merged_at or report.incoming.received_at,
+        )
+        outputs.append(_out(topics.flagged_items, flagged))
+    elif d.resolves_flag and d.review_status is not None:
+        # Off the reviewers' queue without a review: a newer extraction passed every rule.
+        resolved = FlaggedItem(
+            event_id=deterministic_event_id(d.document_id, d.version, "resolved"),
+            kind="resolved",
+            document_id=d.document_id,
+            patient_id=d.patient_id,
             review_status=d.review_status,
             version=d.version,
-            extraction_version=result.extraction_version,
+            confidence=result.confidence,
+            model_name=result.model.name,
+            uploaded_at=result.uploaded_at,
             at=report.merged_at or report.incoming.received_at,
-            received_at=report.incoming.received_at,
-            merged_at=report.merged_at,
-            processing_ms=report.processing_ms,
-            attempts=report.incoming.attempts,
-            reason=reason,
-            outcome=d.outcome.value,
         )
-        outputs.append(_out(topics.document_status, status))
-        if d.outcome in (MergeOutcome.MERGED, MergeOutcome.REMERGED) and (
-            d.review_status == ReviewStatus.FLAGGED
-        ):
-            flagged = FlaggedItem(
-                event_id=deterministic_event_id(d.document_id, d.version, "flagged"),
-                kind="flagged",
-                document_id=d.document_id,
-                patient_id=d.patient_id,
-                review_status=ReviewStatus.FLAGGED,
-                version=d.version,
-                flag_reasons=list(d.flag_reasons),
-                confidence=result.confidence,
-                model_name=result.model.name,
-                uploaded_at=result.uploaded_at,
-                at=report.merged_at or report.incoming.received_at,
-            )
-            outputs.append(_out(topics.flagged_items, flagged))
-        elif d.resolves_flag and d.review_status is not None:
-            # Off the reviewers' queue without a review: a newer extraction passed every rule.
-            resolved = FlaggedItem(
-                event_id=deterministic_event_id(d.document_id, d.version, "resolved"),
-                kind="resolved",
-                document_id=d.document_id,
-                patient_id=d.patient_id,
-                review_status=d.review_status,
-                version=d.version,
-                confidence=result.confidence,
-                model_name=result.model.name,
-                uploaded_at=result.uploaded_at,
-                at=report.merged_at or report.incoming.received_at,
-            )
-            outputs.append(_out(topics.flagged_items, resolved))
+        outputs.append(_out(topics.flagged_items, resolved))
     return outputs
 
 
@@ -110,6 +137,8 @@ def review_outputs(
         d = report.decision
         action = d.action
         applied = d.outcome == ReviewOutcome.APPLIED
+        # The time it was decided, also on a redelivery: the same id, the same event.
+        at = report.decided_at or now
         status = DocumentStatusEvent(
             event_id=deterministic_event_id(action.action_id, "status"),
             document_id=action.document_id,
@@ -117,7 +146,7 @@ def review_outputs(
             status=ProcessingStatus.COMPLETE if applied else ProcessingStatus.FAILED,
             review_status=d.review_status,
             version=d.version,
-            at=now,
+            at=at,
             action_id=action.action_id,
             action=action.action,
             conflict=not applied,
@@ -133,7 +162,7 @@ def review_outputs(
                 patient_id=action.patient_id,
                 review_status=d.review_status,
                 version=d.version,
-                at=now,
+                at=at,
                 resolution=action.action.value,
                 reviewer=action.reviewer,
             )

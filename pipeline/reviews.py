@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import UTC
 
 import psycopg
 
@@ -15,10 +16,10 @@ from domain.merge_plan import ChangeSet
 from domain.reports import ReviewReport
 from domain.review_plan import (
     REFUSED_BY_DATABASE,
-    ReviewDecision,
     ReviewOutcome,
     invalid,
     plan_review,
+    replayed,
 )
 from domain.verdicts import verdict_of
 from schemas import ReviewAction
@@ -69,10 +70,8 @@ def _review_one(
 ) -> ReviewReport:
     seen = review_actions.decided_action(cur, action.action_id)
     if seen is not None:
-        decision = ReviewDecision(
-            ReviewOutcome(seen.outcome), action, reason=seen.reason, version=seen.version_after
-        )
-        return ReviewReport(decision, replayed=True)
+        decision = replayed(action, ReviewOutcome(seen.outcome), seen.reason, seen.version_after)
+        return ReviewReport(decision, replayed=True, decided_at=seen.decided_at.astimezone(UTC))
     now = clock()
     stored = documents.load_documents(cur, [action.document_id], for_update=True)
     previous = stored.get(action.document_id)
@@ -89,8 +88,8 @@ def _review_one(
         if decision.writes:
             # A label for threshold tuning: on the extraction the reviewer saw.
             verdicts.record_verdict(cur, verdict_of(decision, previous, now))
-        return ReviewReport(decision, rule_set_version=previous.rule_set_version)
-    return ReviewReport(decision)
+        return ReviewReport(decision, rule_set_version=previous.rule_set_version, decided_at=now)
+    return ReviewReport(decision, decided_at=now)
 
 
 def _remember_refusal(

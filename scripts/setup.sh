@@ -15,6 +15,8 @@ command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 # `infra up --postgres-standby`: Patroni fails over, etcd is its store (both Debian's).
 command -v patroni >/dev/null 2>&1 || need_apt+=(patroni)
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+# The fault suite cuts one worker off in a network namespace of its own (ip netns, veth).
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 if ((${#need_apt[@]})); then
   echo "setup: installing system packages: ${need_apt[*]}"
   sudo_cmd=()

@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.json import set_json_dumps, set_json_loads
 
@@ -43,6 +44,41 @@ def connect(database_url: str, *, autocommit: bool = False, **kwargs: Any) -> ps
     return conn
 
 
+# A worker's connection gives up on a server it cannot reach within seconds instead of the
+# kernel's minutes: a connect that hangs (a cut network, a host gone), a reply that never comes
+# (keepalives: 5 s idle, then 3 probes 2 s apart), data never acknowledged (20 s). The batch is
+# then retried on a new connection, to whichever server is primary by then. DATABASE_URL wins.
+_WORKER_CONNECTION: dict[str, Any] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+
+
+def worker_connection(
+    database_url: str, *, application_name: str, idle_in_transaction_seconds: float
+) -> psycopg.Connection:
+    """A merge worker's connection (docs/contract.md#merge-semantics): named in
+    pg_stat_activity, quick to notice a lost server, and whose transaction PostgreSQL ends
+    (releasing its patient locks) once the worker has been silent inside it for
+    `idle_in_transaction_seconds`: a worker paused or cut off that long has lost its
+    partitions, and must not keep the next owner waiting on its locks."""
+    given = conninfo_to_dict(database_url)
+    extra: dict[str, Any] = {k: v for k, v in _WORKER_CONNECTION.items() if k not in given}
+    if "application_name" not in given:
+        extra["application_name"] = application_name
+    conn = connect(database_url, **extra)
+    milliseconds = str(max(1, round(idle_in_transaction_seconds * 1000)))
+    conn.execute(
+        "SELECT set_config('idle_in_transaction_session_timeout', %s, false)", (milliseconds,)
+    )
+    conn.commit()
+    return conn
+
+
 @contextmanager
 def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:
     """One transaction and a cursor in it: committed when the block ends, rolled back if it
@@ -71,6 +107,11 @@ _TRANSIENT = (
     errors.AdminShutdown,
     errors.CannotConnectNow,
     errors.QueryCanceled,
+    # A server that turned standby under us (a failover): the next connection finds the primary.
+    errors.ReadOnlySqlTransaction,
+    # PostgreSQL ended our transaction: we were silent inside it too long (paused, cut off).
+    errors.IdleInTransactionSessionTimeout,
+    errors.IdleSessionTimeout,
 )
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 
 from domain.documents import DocumentWrite, reasons_json
 from domain.failure_plan import FailureDecision
-from domain.merge_plan import StoredDocument, StoredResource
+from domain.merge_plan import StoredDocument, StoredResource, last_merge_of
 from domain.patients import PatientRecord, patient_record_from_parts
 from domain.review_plan import ReviewDecision
 from schemas import FlagReason, ProcessingStatus, ReviewStatus
@@ -52,7 +52,8 @@ def lock_patients(cur: psycopg.Cursor, patient_ids: Collection[str]) -> dict[str
 
 _STATE_COLUMNS = (
     "document_id, patient_id, extraction_version, version, review_status, processing_status, "
-    "is_merged, flag_reasons, attempts, content_hash, id_scheme, rule_set_version"
+    "is_merged, flag_reasons, attempts, content_hash, id_scheme, rule_set_version, "
+    "event_id, merged_at, received_at, processing_ms, reviewed_at, failed_at"
 )
 
 
@@ -103,6 +104,15 @@ def load_documents(
             retired_versions=retired[doc_id],
             id_scheme=scheme,
             rule_set_version=rule_set_version,
+            last_merge=last_merge_of(
+                event_id=event_id,
+                is_merged=is_merged,
+                processing_status=ProcessingStatus(processing_status),
+                merged_at=_utc(merged_at),
+                received_at=_utc(received_at),
+                processing_ms=processing_ms,
+                changed_at=(_utc(reviewed_at), _utc(failed_at)),
+            ),
         )
         for (
             doc_id,
@@ -117,8 +127,19 @@ def load_documents(
             chash,
             scheme,
             rule_set_version,
+            event_id,
+            merged_at,
+            received_at,
+            processing_ms,
+            reviewed_at,
+            failed_at,
         ) in rows
     }
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    # In UTC, as the worker made it: an output built from it again must be the same bytes.
+    return at.astimezone(UTC) if at is not None else None
 
 
 # The columns a merge owns; the review columns are cleared by a merge (a new extraction).

@@ -16,15 +16,17 @@ class DecidedAction:
     outcome: str
     reason: str
     version_after: int
+    decided_at: datetime
 
 
 def decided_action(cur: psycopg.Cursor, action_id: uuid.UUID) -> DecidedAction | None:
     cur.execute(
-        "SELECT outcome, reason, version_after FROM review_actions WHERE action_id = %s",
+        "SELECT outcome, reason, version_after, applied_at FROM review_actions "
+        "WHERE action_id = %s",
         (action_id,),
     )
     row = cur.fetchone()
-    return None if row is None else DecidedAction(row[0], row[1] or "", row[2])
+    return None if row is None else DecidedAction(row[0], row[1] or "", row[2], row[3])
 
 
 def remember_decision(cur: psycopg.Cursor, decision: ReviewDecision, now: datetime) -> None:

@@ -150,3 +150,17 @@ def delete_topics(kafka: Kafka, names: Iterable[str], timeout: float = 30) -> No
         except KafkaException as exc:
             if _error_code(exc) != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise TopicError(f"could not delete topic {name} on {bootstrap}: {exc}") from exc
+
+
+def partition_leaders(
+    kafka: Kafka, names: Iterable[str], timeout: float = 10
+) -> dict[tuple[str, int], int]:
+    """The broker id leading each partition of `names` (-1: none), from the cluster metadata."""
+    wanted = set(names)
+    metadata = admin_client(kafka).list_topics(timeout=timeout).topics
+    return {
+        (name, pid): part.leader
+        for name, topic in metadata.items()
+        if name in wanted
+        for pid, part in topic.partitions.items()
+    }

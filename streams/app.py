@@ -12,13 +12,22 @@ from streams.read_committed import use_read_committed
 from streams.security import faust_credentials
 from streams.topics import MAX_MESSAGE_BYTES
 
-__all__ = ["create_app", "faust_broker_url", "group_id"]
+__all__ = ["create_app", "faust_broker_url", "group_id", "request_timeout"]
 
 
 def faust_broker_url(bootstrap_servers: str) -> str:
     """'h1:9092,h2:9092' -> 'kafka://h1:9092;kafka://h2:9092' (faust's list syntax)."""
     hosts = [h.strip() for h in bootstrap_servers.split(",") if h.strip()]
     return ";".join(f"kafka://{h}" for h in hosts)
+
+
+def request_timeout(settings: ResolvedSettings) -> float:
+    """Seconds a broker request may go unanswered before its connection is dropped and made
+    again: longer than any wait the broker itself may take (a join waits for the rebalance),
+    far shorter than faust's 90 s. A connection that went silent (a network cut) is otherwise
+    kept until TCP's backoff retransmits, up to twice the outage after it ended."""
+    waits = (settings.worker_session_timeout_seconds, settings.worker_rebalance_timeout_seconds)
+    return max(waits) + 5.0
 
 
 def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> faust.App:
@@ -49,6 +58,7 @@ def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> fa
             settings.worker_heartbeat_interval_seconds, settings.worker_session_timeout_seconds / 3
         ),
         broker_rebalance_timeout=settings.worker_rebalance_timeout_seconds,
+        broker_request_timeout=request_timeout(settings),
     )
     use_read_committed(app)
     return app

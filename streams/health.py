@@ -28,6 +28,9 @@ class KafkaProbe:
     latency_ms: float
     brokers: int
     error: str | None = None
+    # Of the topics asked about: partitions with a replica out of the ISR, and without a leader.
+    under_replicated: int = 0
+    offline: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,7 @@ def _admin(kafka: Kafka, timeout: float) -> AdminClient:
     return AdminClient(config)
 
 
-def probe_kafka(admin: AdminClient, timeout: float) -> KafkaProbe:
+def probe_kafka(admin: AdminClient, timeout: float, topics: Iterable[str] = ()) -> KafkaProbe:
     started = time.perf_counter()
     try:
         metadata = admin.list_topics(timeout=timeout)
@@ -85,7 +88,19 @@ def probe_kafka(admin: AdminClient, timeout: float) -> KafkaProbe:
         elapsed = (time.perf_counter() - started) * 1000
         return KafkaProbe(False, elapsed, 0, f"no metadata from Kafka: {exc}")
     elapsed = (time.perf_counter() - started) * 1000
-    return KafkaProbe(bool(metadata.brokers), elapsed, len(metadata.brokers))
+    partitions = [
+        p
+        for name in topics
+        if name in metadata.topics
+        for p in metadata.topics[name].partitions.values()
+    ]
+    return KafkaProbe(
+        bool(metadata.brokers),
+        elapsed,
+        len(metadata.brokers),
+        under_replicated=sum(1 for p in partitions if len(p.isrs) < len(p.replicas)),
+        offline=sum(1 for p in partitions if p.leader < 0),
+    )
 
 
 def probe_kafka_once(kafka: Kafka, timeout: float) -> KafkaProbe:
@@ -129,8 +144,10 @@ def describe_group(
             for p in sorted(metadata[name].partitions)
         ]
         ends = _end_offsets(admin, wanted, timeout)
-    except KafkaException as exc:
-        return GroupState(group_id, "unknown", error=f"cannot describe group {group_id}: {exc}")
+    except (KafkaException, TimeoutError) as exc:
+        # TimeoutError: a request went to a broker that died since the last metadata.
+        error = str(exc) or f"no answer within {timeout:.0f} s"
+        return GroupState(group_id, "unknown", error=f"cannot describe group {group_id}: {error}")
     partitions = tuple(
         PartitionLag(topic, partition, committed.get((topic, partition)), end, lag=0)
         for (topic, partition), (_start, end) in ends.items()
@@ -220,9 +237,11 @@ def kafka_health(
     heartbeat_topic: BoundTopic[WorkerHeartbeat],
     heartbeats_since: datetime,
     timeout: float = 5.0,
+    replicated_topics: Iterable[str] = (),
 ) -> KafkaHealth:
+    """`replicated_topics`: whose partitions to count as under-replicated or offline."""
     admin = _admin(kafka, timeout)
-    probe = probe_kafka(admin, timeout)
+    probe = probe_kafka(admin, timeout, replicated_topics)
     if not probe.ok:
         return KafkaHealth(probe)
     group = describe_group(admin, group_id, input_topics, timeout)

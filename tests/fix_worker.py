@@ -24,7 +24,9 @@ class WorkerProcess:
         log_path: Path,
         state_dir: Path,
         args: tuple[str, ...] = (),
+        prefix: tuple[str, ...] = (),
     ) -> None:
+        """`prefix` is prepended to the command line (`ip netns exec NS`, say)."""
         env = dict(os.environ)
         # A worker runs as the worker principal, whatever the test acts as.
         settings = principal_settings(settings, LocalSecrets(settings.infra.state_dir), WORKER)
@@ -35,6 +37,7 @@ class WorkerProcess:
                 "DATABASE_URL": settings.database_url or "",
                 "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
                 "OPTIMERGE_PARTITIONS": str(settings.partitions),
+                "OPTIMERGE_REPLICATION_FACTOR": str(settings.replication_factor),
                 "OPTIMERGE_INFRA__STATE_DIR": str(state_dir),
                 "PYTHONUNBUFFERED": "1",
             }
@@ -42,7 +45,7 @@ class WorkerProcess:
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "optimerge", "worker", "--loglevel", "info", *args],
+            [*prefix, sys.executable, "-m", "optimerge", "worker", "--loglevel", "info", *args],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -83,6 +83,9 @@ class AppContext:
             max_size=self.app_settings.db_pool_max,
             kwargs={"autocommit": True},
             configure=configure_connection,
+            # Checked as it is handed out (one round trip): after a failover every idle
+            # connection is to the dead primary, and each would fail one request.
+            check=ConnectionPool.check_connection,
             open=False,
             name="webapp",
         )

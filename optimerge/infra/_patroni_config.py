@@ -17,12 +17,26 @@ LOOP_WAIT_SECONDS = 2
 RETRY_TIMEOUT_SECONDS = 5
 
 
+# A client gone silent (a host down, a network cut) is dropped within seconds, and with it its
+# transaction and row locks: keepalives while idle, and no data left unacknowledged for more
+# than 10 s (without it, a backend ending an abandoned transaction waits to send its FATAL
+# message for as long as TCP retries, minutes).
+SERVER_TCP = {
+    "tcp_keepalives_idle": 5,
+    "tcp_keepalives_interval": 2,
+    "tcp_keepalives_count": 3,
+    "tcp_user_timeout": 10000,
+}
+
+
 @dataclass(frozen=True)
 class MemberPaths:
     name: str
     dir: Path
     postgres_port: int
     rest_port: int
+    # Where its PostgreSQL listens (InfraSettings.listen_host); the REST API stays on 127.0.0.1.
+    host: str = "127.0.0.1"
 
     @property
     def data_dir(self) -> Path:
@@ -39,6 +53,9 @@ def render_member_config(
     infra: InfraSettings, member: MemberPaths, etcd_port: int, bindir: Path, passwords: Passwords
 ) -> dict[str, Any]:
     host = "127.0.0.1"
+    clients = [f"{member.host}/32"]
+    if infra.client_network is not None:
+        clients.append(str(infra.client_network))
     return {
         "scope": SCOPE,
         "namespace": "/optimerge/",
@@ -81,8 +98,8 @@ def render_member_config(
             "initdb": [{"encoding": "UTF8"}, "no-locale", {"auth": "scram-sha-256"}],
         },
         "postgresql": {
-            "listen": f"{host}:{member.postgres_port}",
-            "connect_address": f"{host}:{member.postgres_port}",
+            "listen": f"{member.host}:{member.postgres_port}",
+            "connect_address": f"{member.host}:{member.postgres_port}",
             "data_dir": str(member.data_dir),
             "bin_dir": str(bindir),
             "pgpass": str(member.dir / "pgpass"),
@@ -91,6 +108,7 @@ def render_member_config(
                 "replication": {"username": REPLICATION_USER, "password": passwords.replication},
             },
             "parameters": {
+                **SERVER_TCP,
                 # TCP only, as for the single server: no socket in /var/run/postgresql.
                 "unix_socket_directories": "",
                 "logging_collector": "on",
@@ -98,8 +116,8 @@ def render_member_config(
                 "log_filename": "postgresql.log",
             },
             "pg_hba": [
-                f"host all all {host}/32 scram-sha-256",
-                f"host replication {REPLICATION_USER} {host}/32 scram-sha-256",
+                *(f"host all all {network} scram-sha-256" for network in clients),
+                f"host replication {REPLICATION_USER} {member.host}/32 scram-sha-256",
             ],
         },
     }

@@ -31,7 +31,7 @@ class PatroniMember:
     def status(self) -> ServiceStatus:
         pid = self.pid()
         name = f"postgres-{self.paths.name.removeprefix('pg-')}"
-        address = f"127.0.0.1:{self.paths.postgres_port}"
+        address = f"{self.paths.host}:{self.paths.postgres_port}"
         return ServiceStatus(name, pid is not None, pid, address, self.log_path)
 
 

@@ -83,15 +83,15 @@ def listener_of(port: int) -> str | None:
     return "another process"
 
 
-def port_conflict(what: str, port: int, setting: str) -> InfraError:
+def port_conflict(what: str, port: int, setting: str, host: str = "127.0.0.1") -> InfraError:
     holder = listener_of(port)
     if holder is None:
         return InfraError(
-            f"{what}: port {port} on 127.0.0.1 cannot be bound, though nothing listens on it "
+            f"{what}: port {port} on {host} cannot be bound, though nothing listens on it "
             f"(a recent connection's local port, in TIME_WAIT for up to a minute?). "
             f"Retry shortly, or choose another port with {setting}=<port>."
         )
     return InfraError(
-        f"{what}: port {port} on 127.0.0.1 is already in use by {holder}, which is not ours. "
+        f"{what}: port {port} on {host} is already in use by {holder}, which is not ours. "
         f"Stop it, or choose another port with {setting}=<port>."
     )

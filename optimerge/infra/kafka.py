@@ -76,7 +76,7 @@ class LocalKafka:
 
     @property
     def bootstrap(self) -> str:
-        return f"{HOST}:{self.node.port}"
+        return f"{self.node.host}:{self.node.port}"
 
     @property
     def admin_endpoint(self) -> KafkaEndpoint:
@@ -139,12 +139,12 @@ class LocalKafka:
                 )
             self.log(f"{name} {version} already running on {address} (pid {pid})")
             return address
-        ports = [(self.node.port, self.node.port_setting)]
+        ports = [(self.node.port, self.node.host, self.node.port_setting)]
         if self.node.controller_port is not None:
-            ports.append((self.node.controller_port, self.node.controller_port_setting))
-        for port, setting in ports:
-            if _ports.port_in_use(port):
-                raise _ports.port_conflict(f"cannot start {name} {version}", port, setting)
+            ports.append((self.node.controller_port, HOST, self.node.controller_port_setting))
+        for port, host, setting in ports:
+            if _ports.port_in_use(port, host):
+                raise _ports.port_conflict(f"cannot start {name} {version}", port, setting, host)
         self.ensure_jars()
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         properties = render_server_properties(
@@ -174,7 +174,7 @@ class LocalKafka:
         pid = _process.spawn(argv, pidfile=self.pidfile, output=self.output)
         ready = _process.wait_until(
             lambda: (
-                _ports.port_answers(self.node.port)
+                _ports.port_answers(self.node.port, self.node.host)
                 and wait_for_kafka(self.admin_endpoint, timeout=2.0)
             ),
             timeout=timeout,

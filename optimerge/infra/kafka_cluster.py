@@ -81,7 +81,7 @@ class ClusterLayout:
         text = json.dumps({"cluster_id": self.cluster_id, "nodes": [asdict(n) for n in self.nodes]})
         (kafka_dir / LAYOUT_FILE).write_text(text + "\n")
 
-    def kafka_nodes(self, kafka_dir: Path) -> list[KafkaNode]:
+    def kafka_nodes(self, kafka_dir: Path, host: str = HOST) -> list[KafkaNode]:
         controllers = [n for n in self.nodes if n.controller_port is not None]
         quorum = tuple(f"{HOST}:{n.controller_port}" for n in controllers)
         initial = ",".join(
@@ -105,6 +105,7 @@ class ClusterLayout:
                     brokers=len(self.nodes),
                     format_args=format_args,
                     cluster_id=self.cluster_id,
+                    host=host,
                 )
             )
         return nodes
@@ -133,7 +134,10 @@ class KafkaCluster:
         self.nodes = (
             [LocalKafka(infra, log)]
             if self.layout is None
-            else [LocalKafka(infra, log, node) for node in self.layout.kafka_nodes(self.dir)]
+            else [
+                LocalKafka(infra, log, node)
+                for node in self.layout.kafka_nodes(self.dir, str(infra.listen_host))
+            ]
         )
 
     @property
@@ -190,8 +194,8 @@ class KafkaCluster:
         for node in self.nodes:
             if node.pid() is not None:
                 continue
-            for port in (node.node.port, node.node.controller_port):
-                if port is None or not _ports.port_in_use(port):
+            for port, host in ((node.node.port, node.node.host), (node.node.controller_port, HOST)):
+                if port is None or not _ports.port_in_use(port, host):
                     continue
                 holder = _ports.listener_of(port) or "a connection in TIME_WAIT (retry shortly)"
                 fix = (
@@ -202,7 +206,7 @@ class KafkaCluster:
                     "and OPTIMERGE_INFRA__KAFKA_CONTROLLER_PORT (node n uses base + 2(n-1))"
                 )
                 raise InfraError(
-                    f"cannot start {node.node.label}: port {port} on {HOST} is in use by "
+                    f"cannot start {node.node.label}: port {port} on {host} is in use by "
                     f"{holder}; {fix}"
                 )
 

@@ -9,6 +9,7 @@ from config import InfraSettings
 from optimerge.infra.kafka_security import CLIENT, CONTROLLER, security_properties
 from streams.topics import MAX_MESSAGE_BYTES
 
+# Where the KRaft controllers listen (only brokers talk to them); clients use `KafkaNode.host`.
 HOST = "127.0.0.1"
 
 
@@ -33,6 +34,8 @@ class KafkaNode:
     format_args: tuple[str, ...]
     # None: a fresh cluster id when the node is formatted (the single node).
     cluster_id: str | None = None
+    # The client listener's address (InfraSettings.listen_host).
+    host: str = HOST
     port_setting: str = "OPTIMERGE_INFRA__KAFKA_PORT"
     controller_port_setting: str = "OPTIMERGE_INFRA__KAFKA_CONTROLLER_PORT"
 
@@ -55,6 +58,7 @@ def single_node(infra: InfraSettings) -> KafkaNode:
         quorum=(f"{HOST}:{infra.kafka_controller_port}",),
         brokers=1,
         format_args=("--standalone",),
+        host=str(infra.listen_host),
     )
 
 
@@ -68,17 +72,16 @@ def render_server_properties(
 ) -> str:
     """The node's server.properties; it holds the admin's password: write it 0600."""
     node = node or single_node(infra)
-    host = HOST
-    listeners = f"{CLIENT}://{host}:{node.port}"
+    listeners = f"{CLIENT}://{node.host}:{node.port}"
     if node.controller_port is not None:
-        listeners += f",{CONTROLLER}://{host}:{node.controller_port}"
+        listeners += f",{CONTROLLER}://{HOST}:{node.controller_port}"
     factor, min_isr = replication_policy(node.brokers)
     props = {
         "process.roles": "broker,controller" if node.controller_port is not None else "broker",
         "node.id": str(node.node_id),
         "controller.quorum.bootstrap.servers": ",".join(node.quorum),
         "listeners": listeners,
-        "advertised.listeners": f"{CLIENT}://{host}:{node.port}",
+        "advertised.listeners": f"{CLIENT}://{node.host}:{node.port}",
         "controller.listener.names": CONTROLLER,
         **security_properties(admin_password, plain_passwords),
         "log.dirs": str(data_dir),

@@ -47,8 +47,9 @@ class PatroniPostgres:
         self.recorded = (self.dir / LAYOUT_FILE).exists()
         layout = json.loads((self.dir / LAYOUT_FILE).read_text()) if self.recorded else None
         self.layout: dict[str, Any] = layout or _plan_layout(infra)
+        self.host = str(infra.listen_host)
         self.members = [
-            PatroniMember(MemberPaths(f"pg-{i + 1}", self.dir / f"pg-{i + 1}", pg, rest))
+            PatroniMember(MemberPaths(f"pg-{i + 1}", self.dir / f"pg-{i + 1}", pg, rest, self.host))
             for i, (pg, rest) in enumerate(
                 zip(self.layout["postgres_ports"], self.layout["rest_ports"], strict=True)
             )
@@ -58,7 +59,7 @@ class PatroniPostgres:
 
     @property
     def hosts(self) -> str:
-        return ",".join(f"127.0.0.1:{m.paths.postgres_port}" for m in self.members)
+        return ",".join(f"{self.host}:{m.paths.postgres_port}" for m in self.members)
 
     def url(self) -> str:
         """DATABASE_URL of the application role: every member, and only the primary will do."""
@@ -113,14 +114,16 @@ class PatroniPostgres:
         for member in self.members:
             if member.pid() is not None:
                 continue
-            for port, setting in (
-                (member.paths.postgres_port, "OPTIMERGE_INFRA__POSTGRES_PORT"),
-                (member.paths.rest_port, "OPTIMERGE_INFRA__PATRONI_PORT"),
+            for port, host, setting in (
+                (member.paths.postgres_port, self.host, "OPTIMERGE_INFRA__POSTGRES_PORT"),
+                (member.paths.rest_port, "127.0.0.1", "OPTIMERGE_INFRA__PATRONI_PORT"),
             ):
                 # A PostgreSQL whose Patroni was killed is ours: the new Patroni takes it over.
                 ours = port == member.paths.postgres_port and member.postmaster_pid() is not None
-                if not ours and _ports.port_in_use(port):
-                    raise _ports.port_conflict(f"cannot start {member.paths.name}", port, setting)
+                if not ours and _ports.port_in_use(port, host):
+                    raise _ports.port_conflict(
+                        f"cannot start {member.paths.name}", port, setting, host
+                    )
 
     def _start_member(self, member: PatroniMember, patroni: str, run_as: RunAs) -> int:
         pid = member.pid()
@@ -134,7 +137,7 @@ class PatroniPostgres:
 
     def superuser_params(self) -> dict[str, Any]:
         return {
-            "host": ",".join("127.0.0.1" for _ in self.members),
+            "host": ",".join(self.host for _ in self.members),
             "port": ",".join(str(m.paths.postgres_port) for m in self.members),
             "user": SUPERUSER,
             "password": (self.dir / "superuser-password").read_text().strip(),

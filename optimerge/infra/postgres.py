@@ -18,6 +18,7 @@ from psycopg import sql
 from config import InfraSettings
 from optimerge.infra import _ports, _process
 from optimerge.infra._osuser import RunAs, run_as_for
+from optimerge.infra._patroni_config import SERVER_TCP
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
 
 SUPERUSER = "postgres"
@@ -49,6 +50,8 @@ def render_conf(infra: InfraSettings) -> str:
         "unix_socket_directories = ''\n"
         "password_encryption = 'scram-sha-256'\n"
         "max_connections = 200\n"
+        # A client gone silent is dropped within seconds (see _patroni_config.SERVER_TCP).
+        + "".join(f"{key} = {value}\n" for key, value in SERVER_TCP.items())
     )
 
 

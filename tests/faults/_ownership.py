@@ -30,6 +30,8 @@ def main(bootstrap: str, group: str, out: str) -> None:
             owners = {}
             for member in description.members:
                 for tp in member.assignment.topic_partitions:
+                    if "__assignor" in tp.topic:
+                        continue  # faust's own leader topic: its partition 0 is not work
                     owners[tp.partition] = member.group_instance_id or member.member_id
             line = {"at": time.time(), "state": str(description.state), "owners": owners}
             sink.write(json.dumps(line) + "\n")

@@ -32,6 +32,8 @@ class Published:
     partition: int = -1
     offset: int = -1
     delivered_at: float = 0.0
+    # When it was handed to the producer: a leader election delays its delivery.
+    sent_at: float = 0.0
     action_id: str | None = None
     event_id: str | None = None
 
@@ -104,6 +106,9 @@ class Feed:
             }
         )
         self._hurry = threading.Event()
+        self._paused = threading.Event()
+        self._planned = 0
+        self._endless = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.delivery_errors: list[str] = []
@@ -115,7 +120,7 @@ class Feed:
         An action is published only once its document is merged, and a re-extraction after an
         action only once the action is applied, as a reviewer acts on what they see: the two
         input topics are consumed side by side, so order across them is not the broker's."""
-        for n in range(documents):
+        for n in range(self._planned, self._planned + documents):
             doc, patient = f"fault-doc-{n:05d}", self.rng.choice(self.patients)
             steps = ["merge"]
             if self.rng.random() < 0.5:
@@ -123,6 +128,7 @@ class Feed:
             if self.rng.random() < 0.6:
                 steps.append("remerge")
             self._new.append(_DocPlan(doc, patient, steps))
+        self._planned += documents
 
     def _event(self, kind: str, doc: str, patient: str) -> tuple[Published, bytes]:
         expected = self.expected.setdefault(doc, Expected(patient))
@@ -177,8 +183,11 @@ class Feed:
 
     # --- publishing ------------------------------------------------------------------------
 
-    def start(self, rate: float, database_url: str) -> None:
+    def start(self, rate: float, database_url: str, *, endless: bool = False) -> None:
+        """Publish at `rate` events per second; `endless`: plan more documents as they run
+        out, until `finish`."""
         self._database_url = database_url
+        self._endless = endless
         self._thread = threading.Thread(target=self._run, args=(rate,), daemon=True)
         self._thread.start()
 
@@ -186,9 +195,17 @@ class Feed:
         interval = 1.0 / rate
         next_at = time.monotonic()
         while self._new or self._ready or self._waiting:
+            if self._holding():
+                time.sleep(0.05)
+                next_at = time.monotonic()
+                continue
             self._refresh_waiting()
+            if self._endless and not self._hurry.is_set() and len(self._new) < 50:
+                with self._lock:
+                    self.plan(100)
             with self._lock:  # one sender at a time: a document's steps keep their order
-                sent = self._publish_one()
+                # Paused while this waited for the lock: not one more (the drain's list is set).
+                sent = not self._holding() and self._publish_one()
             self._producer.poll(0)
             if not sent:
                 time.sleep(0.05)
@@ -197,6 +214,9 @@ class Feed:
             if not self._hurry.is_set():
                 # poll() returns early on any delivery report: pace with a plain sleep.
                 time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def _holding(self) -> bool:
+        return self._paused.is_set() and not self._hurry.is_set()
 
     def _publish_one(self) -> bool:
         if self._ready and (not self._new or self.rng.random() < 0.55):
@@ -243,6 +263,7 @@ class Feed:
             record.delivered_at = time.time()
 
         self.published.append(record)
+        record.sent_at = time.time()
         while True:
             try:
                 self._producer.produce(
@@ -251,6 +272,18 @@ class Feed:
                 return
             except BufferError:
                 self._producer.poll(0.1)
+
+    def pause(self, timeout: float = 120.0) -> None:
+        """Stop publishing and wait until the broker has taken everything published so far
+        (so every published event knows its partition)."""
+        self._paused.set()
+        with self._lock:  # a send under way ends first
+            remaining = self._producer.flush(timeout)
+        if remaining or self.delivery_errors:
+            raise AssertionError(f"{remaining} undelivered, errors: {self.delivery_errors[:3]}")
+
+    def resume(self) -> None:
+        self._paused.clear()
 
     def burst(self, count: int) -> None:
         """Publish the next `count` events at once (a worker gets a full batch)."""
@@ -269,6 +302,16 @@ class Feed:
         remaining = self._producer.flush(timeout)
         if remaining or self.delivery_errors:
             raise AssertionError(f"{remaining} undelivered, errors: {self.delivery_errors[:3]}")
+
+    def close(self) -> None:
+        """Stop the feed's thread and let its producer go (it would retry a gone cluster)."""
+        self._new.clear()
+        self._ready.clear()
+        self._waiting.clear()
+        if self._thread is not None:
+            self._thread.join(10)
+        self._producer.flush(5)
+        del self._producer
 
     @property
     def pending(self) -> int:

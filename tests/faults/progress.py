@@ -125,14 +125,18 @@ class Figures:
         return max((w.seconds for w in self.waits if w.cause == cause), default=0.0)
 
 
-def _events_by_partition(
-    published: Sequence[Published], done: dict[str, float]
+def events_by_partition(
+    published: Sequence[Published], done: dict[str, float], *, from_sent: bool = False
 ) -> dict[int, list[tuple[float, float]]]:
+    """Per partition: (available, processed) of each processed event; available is when the
+    broker took it, or with `from_sent` when it was handed to the producer (so a broker that
+    cannot take writes counts as a wait too)."""
     by_partition: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for event in published:
         key = event.action_id or event.event_id
         if key in done and event.partition >= 0:
-            by_partition[event.partition].append((event.delivered_at, done[key]))
+            available = event.sent_at if from_sent else event.delivered_at
+            by_partition[event.partition].append((available, done[key]))
     return by_partition
 
 
@@ -148,7 +152,7 @@ def measure(
     """Every interval longer than `threshold` in which a partition had work and made none,
     with its cause; and, per fault, how long until its partitions moved again."""
     figures = Figures()
-    by_partition = _events_by_partition(published, done)
+    by_partition = events_by_partition(published, done)
     for partition, events in by_partition.items():
         events.sort(key=lambda e: e[1])
         suffix_min = [0.0] * len(events)
@@ -173,16 +177,16 @@ def measure(
         for down, _up in spans:
             owned = [p for p in by_partition if monitor.owner(p, down - 0.5) == instance]
             figures.recoveries.append(
-                (f"worker {instance} down", down, _resume(by_partition, owned, down))
+                (f"worker {instance} down", down, resume_after(by_partition, owned, down))
             )
     for name, _start, end in outages:
         figures.recoveries.append(
-            (f"{name} back", end, _resume(by_partition, list(by_partition), end))
+            (f"{name} back", end, resume_after(by_partition, list(by_partition), end))
         )
     return figures
 
 
-def _resume(
+def resume_after(
     by_partition: dict[int, list[tuple[float, float]]], partitions: list[int], since: float
 ) -> float:
     """Seconds after `since` until every one of `partitions` processed an event again (counted

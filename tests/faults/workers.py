@@ -1,8 +1,11 @@
-"""Worker processes with static instance ids (w0, w1, ...): killed, terminated and replaced
-under the same id, as a pod would be; any exit the suite did not cause is recorded."""
+"""Worker processes with static instance ids (w0, w1, ...): killed, terminated, paused and
+replaced under the same id, as a pod would be; any exit the suite did not cause is recorded. A
+slot may run its worker under a command prefix (inside a network namespace, say)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +22,29 @@ class Slot:
     # Times (wall clock) this slot's worker was stopped by the suite, and restarted.
     downs: list[float] = field(default_factory=list)
     ups: list[float] = field(default_factory=list)
+    prefix: tuple[str, ...] = ()
 
 
 class WorkerPool:
-    def __init__(self, settings: ResolvedSettings, log_dir: Path, count: int, static: bool) -> None:
+    def __init__(
+        self,
+        settings: ResolvedSettings,
+        log_dir: Path,
+        count: int,
+        static: bool,
+        prefixes: dict[int, tuple[str, ...]] | None = None,
+    ) -> None:
         self.settings = settings
         self.log_dir = log_dir
         self.static = static
-        self.slots = [Slot(f"w{i}") for i in range(count)]
+        self.slots = [Slot(f"w{i}", prefix=(prefixes or {}).get(i, ())) for i in range(count)]
         self.unexpected_exits: list[str] = []
 
     def start(self, index: int) -> None:
         slot = self.slots[index]
         args = ("--instance-id", slot.instance_id) if self.static else ()
         log = self.log_dir / f"{slot.instance_id}-{slot.starts}.log"
-        slot.process = WorkerProcess(self.settings, log, self.log_dir, args)
+        slot.process = WorkerProcess(self.settings, log, self.log_dir, args, slot.prefix)
         slot.starts += 1
         slot.ups.append(time.time())
 
@@ -76,6 +87,22 @@ class WorkerPool:
             self.unexpected_exits.append(f"{slot.instance_id} exited {code} on SIGTERM")
         slot.process = None
         return took
+
+    def pause(self, index: int) -> None:
+        """SIGSTOP: the process keeps its sockets, its partitions (as it believes) and any
+        transaction it is in, and does nothing at all until `resume`."""
+        process = self.slots[index].process
+        assert process is not None
+        os.kill(process.proc.pid, signal.SIGSTOP)
+
+    def resume(self, index: int) -> None:
+        process = self.slots[index].process
+        assert process is not None
+        os.kill(process.proc.pid, signal.SIGCONT)
+
+    def log_text(self, index: int) -> str:
+        process = self.slots[index].process
+        return process.log_text() if process is not None else ""
 
     def close(self) -> None:
         for slot in self.slots:

@@ -16,7 +16,7 @@ from optimerge.infra.kafka_config import render_server_properties, replication_p
 from optimerge.infra.kafka_health import describe_members
 from optimerge.infra.local import describe_url, local_database, start_local_database
 from optimerge.infra.patroni import PatroniPostgres
-from optimerge.infra.postgres import LocalPostgres
+from optimerge.infra.postgres import LocalPostgres, render_conf
 from storage.migrate import current_primary_url
 from streams.admin import min_insync_for
 
@@ -212,3 +212,49 @@ def test_a_single_server_is_not_turned_into_a_pair(tmp_path: Path) -> None:
 
     with pytest.raises(InfraError, match=r"holds a single PostgreSQL .* infra down"):
         start_local_database(infra, log=print, timeout=1)
+
+
+def test_another_listen_host_moves_the_client_listeners_and_lets_its_network_in(
+    tmp_path: Path,
+) -> None:
+    """The fault suite's cluster listens on a veth's host end, for a worker in a namespace;
+    the controllers, Patroni's REST APIs and etcd stay on 127.0.0.1."""
+    infra = _infra(
+        tmp_path,
+        listen_host="10.200.1.1",
+        client_network="10.200.1.0/30",
+        postgres_port=25432,
+    )
+    cluster = KafkaCluster(infra.model_copy(update={"kafka_brokers": 3}))
+    node = cluster.nodes[0].node
+    props = _props(render_server_properties(infra, tmp_path, node))
+    assert props["listeners"] == "PLAINTEXT://10.200.1.1:30000,CONTROLLER://127.0.0.1:30001"
+    assert props["advertised.listeners"] == "PLAINTEXT://10.200.1.1:30000"
+    assert cluster.bootstrap.split(",")[0] == "10.200.1.1:30000"
+    assert props["controller.quorum.bootstrap.servers"].startswith("127.0.0.1:30001")
+
+    patroni = PatroniPostgres(infra)
+    member = patroni.members[0]
+    config = render_member_config(infra, member.paths, 22379, Path("/usr/bin"), Passwords("s", "r"))
+    assert config["postgresql"]["listen"] == "10.200.1.1:25432"
+    assert config["restapi"]["listen"].startswith("127.0.0.1:")
+    assert config["postgresql"]["pg_hba"][:2] == [
+        "host all all 10.200.1.1/32 scram-sha-256",
+        "host all all 10.200.1.0/30 scram-sha-256",
+    ]
+    assert patroni.hosts == "10.200.1.1:25432,10.200.1.1:25433"
+
+
+def test_postgresql_drops_a_silent_client_within_seconds(tmp_path: Path) -> None:
+    """Keepalives and tcp_user_timeout on the server: an abandoned transaction (a worker cut
+    off) ends, and its locks go, even while its client cannot acknowledge anything."""
+    member = MemberPaths("pg-1", tmp_path / "pg-1", 25432, 28008)
+    config = render_member_config(
+        InfraSettings(state_dir=tmp_path), member, 22379, Path("/usr/bin"), Passwords("s", "r")
+    )
+    parameters = config["postgresql"]["parameters"]
+    assert parameters["tcp_user_timeout"] == 10000
+    assert parameters["tcp_keepalives_idle"] == 5
+    single = render_conf(InfraSettings(state_dir=tmp_path))
+    assert "tcp_user_timeout = 10000\n" in single
+    assert "listen_addresses = '127.0.0.1'\n" in single

@@ -73,6 +73,7 @@ def test_static_membership_and_timeouts_reach_faust(monkeypatch, tmp_path):
     assert app.conf.consumer_group_instance_id == "pod-7.example_a"
     assert (app.conf.broker_session_timeout, app.conf.broker_heartbeat_interval) == (10.0, 1.0)
     assert app.conf.broker_rebalance_timeout == 10.0
+    assert app.conf.broker_request_timeout == 15.0  # not faust's 90 s
     monkeypatch.setenv("OPTIMERGE_WORKER_INSTANCE_ID", "two words")
     with pytest.raises(ValidationError):
         load_settings()

@@ -47,3 +47,19 @@ def test_the_report_is_down_when_any_component_is() -> None:
     down = HealthReport(NOW, (*ok[:3], workers_component([], NOW)))
     assert down.status == "down"
     assert down.as_json()["components"]["workers"]["status"] == "down"
+
+
+def test_a_broker_away_shows_under_replicated_partitions_and_no_leader_is_down() -> None:
+    away = kafka_component(True, 2.0, 2, None, under_replicated=12)
+    assert away.status == "ok"
+    assert away.summary.startswith("2 broker(s), 12 partition(s) under-replicated")
+    assert away.details["under_replicated_partitions"] == 12
+    stuck = kafka_component(True, 2.0, 1, None, under_replicated=12, offline=3)
+    assert stuck.status == "down" and stuck.summary == "3 partition(s) without a leader"
+
+
+def test_the_database_says_which_server_answered() -> None:
+    answered = database_component(True, 1.0, None, "10.0.0.1:5433")
+    assert answered.details["server"] == "10.0.0.1:5433"
+    assert answered.summary == "answers in 1 ms (10.0.0.1:5433)"
+    assert "server" not in database_component(True, 1.0, None).details
