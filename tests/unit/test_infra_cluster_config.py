@@ -227,9 +227,9 @@ def test_another_listen_host_moves_the_client_listeners_and_lets_its_network_in(
     )
     cluster = KafkaCluster(infra.model_copy(update={"kafka_brokers": 3}))
     node = cluster.nodes[0].node
-    props = _props(render_server_properties(infra, tmp_path, node))
-    assert props["listeners"] == "PLAINTEXT://10.200.1.1:30000,CONTROLLER://127.0.0.1:30001"
-    assert props["advertised.listeners"] == "PLAINTEXT://10.200.1.1:30000"
+    props = _props(render_server_properties(infra, tmp_path, node, admin_password=PW))
+    assert props["listeners"] == "CLIENT://10.200.1.1:30000,CONTROLLER://127.0.0.1:30001"
+    assert props["advertised.listeners"] == "CLIENT://10.200.1.1:30000"
     assert cluster.bootstrap.split(",")[0] == "10.200.1.1:30000"
     assert props["controller.quorum.bootstrap.servers"].startswith("127.0.0.1:30001")
 
