@@ -4,9 +4,10 @@
 events are already waiting, and a lone event waits for the timer: at 20 ms that is up to 20 ms
 of latency per batch and an idle worker meanwhile. Here a batch goes as soon as the events that
 have arrived are in it (the channel's queue is empty), or it is full, or `within` has passed
-since its first event: a quiet stream commits within milliseconds, a busy one in batches of up
-to `max_` (everything that arrived while the previous batch was written). Acks stay manual, as
-with `noack_take`: the caller acks a batch only once it is written."""
+since its first event: a quiet stream commits within milliseconds. After a full batch the
+stream is busy (a backlog in Kafka): the next one then fills up to `max_` or `within`, so that
+a moment's empty queue between two fetches does not cut a busy stream into small batches.
+Acks stay manual, as with `noack_take`: the caller acks a batch only once it is written."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ async def load_sized_batches(stream: Any, max_: int, within: float) -> AsyncIter
     consuming: asyncio.Future[None] | None = None
     channel = aiter(stream.channel)
     first_at: float | None = None
+    busy = False  # the last batch was full
     loop = asyncio.get_running_loop()
 
     def waiting() -> int:
@@ -46,7 +48,7 @@ async def load_sized_batches(stream: Any, max_: int, within: float) -> AsyncIter
             ready.set()
             consumed.clear()
             await stream.wait(consumed)  # never more than max_ in a batch
-        elif not waiting():
+        elif not busy and not waiting():
             ready.set()  # everything that has arrived is in: go now
         return value
 
@@ -64,6 +66,7 @@ async def load_sized_batches(stream: Any, max_: int, within: float) -> AsyncIter
             if not ready.is_set() and first_at is not None and loop.time() - first_at < within:
                 continue
             consuming = loop.create_future()
+            busy = len(buffer) >= max_
             try:
                 yield list(buffer)
             finally:

@@ -33,7 +33,7 @@ def bare_database(server_url: str) -> Iterator[str]:
     try:
         yield url
     finally:
-        drop_database(server_url, name)
+        drop_database(server_url, name, attempts=240)
 
 
 def raw_rows(documents: list[BenchDocument]) -> list[list[tuple[str, int, str, str]]]:
