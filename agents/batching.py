@@ -59,7 +59,8 @@ async def load_sized_batches(stream: Any, max_: int, within: float) -> AsyncIter
     try:
         while not stream.should_stop:
             # Wake on a ready buffer; `within` bounds how long a trickle keeps one open.
-            await stream.wait_for_stopped(ready, timeout=within)
+            age = 0.0 if first_at is None else loop.time() - first_at
+            await stream.wait_for_stopped(ready, timeout=max(0.001, within - age))
             if not buffer:
                 ready.clear()
                 continue
