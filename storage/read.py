@@ -88,12 +88,27 @@ def read_patient_bundle(
     return patient_bundle(patient_id, row[0], decorated, contributions, now or datetime.now(UTC))
 
 
-# Read by contribution(): the document's Provenance and AI transparency facts.
-CONTRIBUTION_COLUMNS = (
-    "document_id, version, confidence, model_name, model_version, is_fallback, review_status, "
-    "reviewer, coalesce(extraction_head, extraction)->'document'->>'title', merged_at, "
-    "extracted_at, updated_at"
-)
+def contribution_columns(table: str = "") -> str:
+    """Read by contribution(): the document's Provenance and AI transparency facts, of the
+    documents table or of its alias `table`. The title is in extraction_head since migration
+    0009, in the jsonb extraction of rows stored before."""
+    t = f"{table}." if table else ""
+    plain = [
+        "document_id",
+        "version",
+        "confidence",
+        "model_name",
+        "model_version",
+        "is_fallback",
+        "review_status",
+        "reviewer",
+    ]
+    title = f"coalesce({t}extraction_head, {t}extraction)->'document'->>'title'"
+    later = ("merged_at", "extracted_at", "updated_at")
+    return ", ".join([*(t + c for c in plain), title, *(t + c for c in later)])
+
+
+CONTRIBUTION_COLUMNS = contribution_columns()
 
 
 def contribution(row: Sequence[Any], refs: tuple[str, ...]) -> Contribution:
