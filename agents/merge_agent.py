@@ -1,7 +1,8 @@
 """The merge agent: batches from extraction.results and review.actions, acked only once written.
 
-faust's `take()` acks its batch in a `finally` even when the body raises; `noack_take()` does
-not, so a batch that was not written (crash, outage, shutdown) is redelivered, never lost.
+faust's `take()` acks its batch in a `finally` even when the body raises; `noack_take()` and
+our `load_sized_batches()` (agents/batching.py: batches sized by the load) do not, so a batch
+that was not written (crash, outage, shutdown) is redelivered, never lost.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import faust
 
+from agents.batching import load_sized_batches
 from agents.worker import MergeWorker
 from pipeline.batch import StoppingError
 from pipeline.decode import RawRecord
@@ -38,9 +40,10 @@ def register_merge_agent(app: faust.App, worker: MergeWorker) -> Any:
 
     @app.agent(topic, name="merge")
     async def merge(stream: Any) -> None:
-        async for events in stream.noack_take(
-            settings.batch_max_events, within=settings.batch_within_seconds
-        ):
+        batches = load_sized_batches(
+            stream, settings.batch_max_events, within=settings.batch_within_seconds
+        )
+        async for events in batches:
             records = [raw_record(e) for e in events]
             await _handle_until_done(worker, records)
             for event in events:

@@ -13,6 +13,7 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry
 
 from agents.prometheus import PipelineMetrics
+from agents.stages import StageHistogram
 from config import ResolvedSettings
 from domain.metrics_window import WindowedMetrics
 from pipeline.batch import BatchProcessor, BatchResult
@@ -60,6 +61,7 @@ class MergeWorker:
         self.sink: OutputSink = sink or EventProducer(settings.kafka_endpoint)
         self.registry = registry or CollectorRegistry()
         self.prometheus = PipelineMetrics.create(self.registry)
+        self.stages = StageHistogram(self.registry)
         self.windows = WindowedMetrics(worker_id, settings.metrics_window_seconds, clock)
         self._metrics_lock = threading.Lock()
         # Next offset to process per (topic, partition): the consumer lag is measured from it.
@@ -94,11 +96,24 @@ class MergeWorker:
 
     def handle(self, records: list[RawRecord]) -> BatchResult:
         """Write the batch, then publish its outputs; returns only when both are done."""
+        received = self.clock()
         result = self.processor.process(records)
-        self._publish_outputs(result, records)
+        committed = self.clock()
+        delivered = self._publish_outputs(result, records)
+        queued = [
+            (received - m.incoming.result.uploaded_at).total_seconds()
+            for m in result.merges
+            if m.decision.writes
+        ]
+        self.stages.observe_batch(
+            queued,
+            (committed - received).total_seconds(),
+            (delivered - committed).total_seconds(),
+        )
         return result
 
-    def _publish_outputs(self, result: BatchResult, records: list[RawRecord]) -> None:
+    def _publish_outputs(self, result: BatchResult, records: list[RawRecord]) -> datetime:
+        """Send and flush the outputs, then count the batch; returns when the flush returned."""
         for out in result.outputs:
             self.sink.send(out.topic, out.value, key=out.key)
         self.sink.flush()
@@ -110,6 +125,7 @@ class MergeWorker:
                 self.positions[(r.topic, r.partition)] = r.offset + 1
             self.last_batch_at = now
             self.batches += 1
+        return now
 
     def publish_windows(self, *, final: bool = False) -> int:
         """Publish every closed metrics window (all of them when the worker stops)."""

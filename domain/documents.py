@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict
 from domain.failure_plan import FailureDecision
 from domain.merge_plan import MergeDecision, StoredDocument
 from domain.reports import FailedEvent, IncomingExtraction
-from schemas import FlagReason, ProcessingStatus, ReviewStatus
+from schemas import ExtractionResult, FlagReason, ProcessingStatus, ReviewStatus
+from schemas.exact_json import dumps_exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,9 @@ class DocumentWrite:
     merged_at: datetime | None
     failed_at: datetime | None
     processing_ms: float | None
+    # The extraction's patient and document sections (JSON text), what the queue searches and
+    # shows without reading the whole extraction; None when the event could not be read.
+    extraction_head: str | None = None
     # Set only by the legacy import: a merge or a failure clears them.
     reviewer: str | None = None
     reviewed_at: datetime | None = None
@@ -63,6 +67,17 @@ def reasons_json(reasons: Sequence[FlagReason]) -> str:
     return orjson.dumps([r.model_dump(mode="json") for r in reasons]).decode()
 
 
+def extraction_head(result: ExtractionResult) -> str:
+    """The patient and document sections as sent (extra fields and decimals kept), and how many
+    resources it brought: what the replay of the flag rules reads once a review changed them."""
+    head = {
+        "patient": result.patient.model_dump(by_alias=True, exclude_unset=True),
+        "document": result.document.model_dump(by_alias=True, exclude_unset=True),
+        "resource_count": len(result.resources),
+    }
+    return dumps_exact(head).decode()
+
+
 def _from_extraction(item: IncomingExtraction, **state: Any) -> DocumentWrite:
     result = item.result
     return DocumentWrite(
@@ -76,6 +91,7 @@ def _from_extraction(item: IncomingExtraction, **state: Any) -> DocumentWrite:
         event_id=result.event_id,
         content_hash=item.content_hash(),
         extraction=item.extraction_json(),
+        extraction_head=extraction_head(result),
         uploaded_at=result.uploaded_at,
         extracted_at=result.extracted_at,
         received_at=item.received_at,
@@ -132,6 +148,7 @@ def failed_document(
         event_id=item.event_id or uuid.uuid4(),
         content_hash=item.content_hash(),
         extraction=item.extraction_json(),
+        extraction_head=_head_of(item),
         uploaded_at=item.uploaded_at,
         extracted_at=item.extracted_at,
         received_at=item.received_at,
@@ -148,6 +165,10 @@ def failed_document(
         failed_at=now,
         processing_ms=None,
     )
+
+
+def _head_of(item: FailedEvent) -> str | None:
+    return extraction_head(item.result) if isinstance(item, IncomingExtraction) else None
 
 
 class DocumentView(BaseModel):

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain.documents import DocumentWrite
+from domain.documents import DocumentWrite, extraction_head
 from domain.legacy import LegacyMapping, Unmapped
 from domain.merge_plan import ResourceChanges
 from domain.reports import content_hash
@@ -96,6 +96,7 @@ def legacy_document(mapping: LegacyMapping, stored_resources: int, now: datetime
         event_id=extraction.event_id,
         content_hash=content_hash(extraction),
         extraction=extraction.model_dump_json(),
+        extraction_head=extraction_head(extraction),
         uploaded_at=extraction.uploaded_at,
         extracted_at=extraction.extracted_at,
         received_at=now,

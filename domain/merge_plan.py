@@ -19,6 +19,7 @@ from domain.resources import (
     CURRENT_ID_SCHEME,
     FhirResource,
     content_of,
+    fhir_instant,
     local_reference_map,
     references_any,
     resource_ids_for,
@@ -148,6 +149,7 @@ def plan_resource_changes(
     by_id = {r.resource_id: r for r in stored}
     changes = ResourceChanges()
     kept: set[str] = set()
+    last_updated = fhir_instant(now)
     for resource, resource_id in zip(new_resources, new_ids, strict=True):
         old = by_id.get(resource_id)
         kept.add(resource_id)
@@ -165,7 +167,7 @@ def plan_resource_changes(
                 resource_id=resource_id,
                 document_id=document_id,
                 version_id=version_id,
-                last_updated=now,
+                last_updated=last_updated,
             ),
         )
         if old is None:

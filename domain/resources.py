@@ -25,7 +25,8 @@ _NAMESPACE_BYTES = RESOURCE_NAMESPACE.bytes
 _NAMESPACE_V2_BYTES = RESOURCE_NAMESPACE_V2.bytes
 CURRENT_ID_SCHEME = 2
 # A `reference` value in orjson's canonical output (which never escapes "/").
-_REFERENCE = re.compile(rb'"reference":"((?:[^"\\]|\\.)*)"')
+# The same matches as (?:[^"\\]|\\.)*, unrolled: a run of plain bytes per step (~3x faster).
+_REFERENCE = re.compile(rb'"reference":"([^"\\]*(?:\\.[^"\\]*)*)"')
 
 FhirResource = dict[str, Any]
 
@@ -36,7 +37,11 @@ def document_source(document_id: str) -> str:
 
 def resource_uuid(name: str, namespace: bytes = _NAMESPACE_BYTES) -> str:
     """str(uuid.uuid5(namespace, name)), without building UUID objects (hot path)."""
-    digest = bytearray(hashlib.sha1(namespace + name.encode()).digest()[:16])  # noqa: S324
+    return _uuid5_text(hashlib.sha1(namespace + name.encode()).digest())  # noqa: S324
+
+
+def _uuid5_text(sha1: bytes) -> str:
+    digest = bytearray(sha1[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50
     digest[8] = (digest[8] & 0x3F) | 0x80
     h = digest.hex()
@@ -45,7 +50,7 @@ def resource_uuid(name: str, namespace: bytes = _NAMESPACE_BYTES) -> str:
 
 def unambiguous_name(*parts: str) -> str:
     """Each part prefixed by its length: no two different part lists give the same name."""
-    return "".join(f"{len(part)}:{part}" for part in parts)
+    return "".join([f"{len(part)}:{part}" for part in parts])
 
 
 def resource_ids_for(
@@ -63,6 +68,11 @@ def resource_ids_for(
     seen: set[tuple[str, str]] = set()
     per_type: dict[str, int] = {}
     ids: list[str] = []
+    # uuid5 of namespace + unambiguous_name(patient, document, type, *which): the shared
+    # prefix is hashed once per document, each resource's tail on a copy (same digest).
+    prefix = hashlib.sha1(  # noqa: S324
+        _NAMESPACE_V2_BYTES + unambiguous_name(patient_id, document_id).encode()
+    )
     for resource in resources:
         resource_type = str(resource["resourceType"])
         ordinal = per_type.get(resource_type, 0)
@@ -70,11 +80,14 @@ def resource_ids_for(
         local = resource.get("id")
         if isinstance(local, str) and local and (resource_type, local) not in seen:
             seen.add((resource_type, local))
-            which = ("id", local)
+            kind, value = "id", local
         else:
-            which = ("n", str(ordinal))
-        name = unambiguous_name(patient_id, document_id, resource_type, *which)
-        ids.append(resource_uuid(name, _NAMESPACE_V2_BYTES))
+            kind, value = "n", str(ordinal)
+        h = prefix.copy()
+        h.update(
+            f"{len(resource_type)}:{resource_type}{len(kind)}:{kind}{len(value)}:{value}".encode()
+        )
+        ids.append(_uuid5_text(h.digest()))
     return ids
 
 
@@ -132,17 +145,24 @@ def stamp(
     resource_id: str,
     document_id: str,
     version_id: int,
-    last_updated: datetime,
+    last_updated: datetime | str,
 ) -> FhirResource:
-    """A copy of the resource as stored: our id, and meta naming its source document."""
+    """A copy of the resource as stored: our id, and meta naming its source document.
+    `last_updated` may be given already as FHIR text (a batch stamps many with one time)."""
     meta = dict(resource.get("meta") or {})
     meta["source"] = document_source(document_id)
     meta["versionId"] = str(version_id)
-    meta["lastUpdated"] = last_updated.isoformat().replace("+00:00", "Z")
+    meta["lastUpdated"] = (
+        last_updated if isinstance(last_updated, str) else fhir_instant(last_updated)
+    )
     stamped = dict(resource)
     stamped["id"] = resource_id
     stamped["meta"] = meta
     return stamped
+
+
+def fhir_instant(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
 
 
 def local_reference_map(resources: Sequence[FhirResource], ids: Sequence[str]) -> dict[str, str]:

@@ -63,7 +63,7 @@ def decimal_text(value: Decimal) -> str:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
+    if type(value) is Decimal or isinstance(value, Decimal):
         return orjson.Fragment(decimal_text(value))
     if isinstance(value, FhirDate):
         return str(value)

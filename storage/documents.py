@@ -15,6 +15,7 @@ from domain.merge_plan import StoredDocument, StoredResource, last_merge_of
 from domain.patients import PatientRecord, patient_record_from_parts
 from domain.review_plan import ReviewDecision
 from schemas import FlagReason, ProcessingStatus, ReviewStatus
+from storage.extraction_blob import compress
 
 
 @dataclass(slots=True)
@@ -162,7 +163,8 @@ DOCUMENT_COLUMNS = (
     "is_merged",
     "event_id",
     "content_hash",
-    "extraction",
+    "extraction_lz4",
+    "extraction_head",
     "uploaded_at",
     "extracted_at",
     "received_at",
@@ -180,7 +182,7 @@ _UPSERT_SQL = (
     f"VALUES ({', '.join(['%s'] * len(DOCUMENT_COLUMNS))}) "
     "ON CONFLICT (document_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in DOCUMENT_COLUMNS[1:])
-    + ", review_note = NULL, updated_at = now()"
+    + ", extraction = NULL, review_note = NULL, updated_at = now()"
 )
 
 
@@ -204,7 +206,9 @@ def _row(doc: DocumentWrite) -> tuple[object, ...]:
         doc.is_merged,
         doc.event_id,
         doc.content_hash,
-        doc.extraction,
+        # Compressed, in place of the jsonb `extraction` (migration 0009; extraction_blob.py).
+        compress(doc.extraction),
+        doc.extraction_head,
         doc.uploaded_at,
         doc.extracted_at,
         doc.received_at,

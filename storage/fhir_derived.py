@@ -25,7 +25,7 @@ from storage.fhir import (
     uuids,
     wants_rows,
 )
-from storage.read import CONTRIBUTION_COLUMNS, contribution
+from storage.read import contribution, contribution_columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ def _contributions(conn: psycopg.Connection, rows: list[tuple[Any, ...]]) -> lis
     return [contribution(r, tuple(refs.get(r[0], ()))) for r in rows]
 
 
-_DOC_COLUMNS = ", ".join(f"d.{c.strip()}" for c in CONTRIBUTION_COLUMNS.split(", "))
+_DOC_COLUMNS = contribution_columns("d")
 _HAS_RESOURCES = "EXISTS (SELECT 1 FROM resources x WHERE x.document_id = d.document_id)"
 
 

@@ -32,7 +32,10 @@ WITH labels AS (
 _CASES = (
     "SELECT d.document_id, d.patient_id, d.model_name, d.model_version, d.is_fallback, "
     "d.confidence, CASE WHEN d.reviewer IS NULL THEN d.resource_count "
-    "ELSE jsonb_array_length(d.extraction->'resources') END, (d.extraction->'patient')::text, "
+    # extraction_head since migration 0009, the jsonb extraction of rows stored before.
+    "ELSE coalesce((d.extraction_head->>'resource_count')::int, "
+    "jsonb_array_length(d.extraction->'resources')) END, "
+    "(coalesce(d.extraction_head, d.extraction)->'patient')::text, "
     'd.flag_reasons @> \'[{"rule": "foreign_reference"}]\', d.rule_set_version, '
     "l.actions, l.flagged FROM documents d LEFT JOIN labels l USING (document_id) "
 )

@@ -80,8 +80,9 @@ def _flagged_where(filters: FlaggedFilters) -> tuple[sql.Composable, dict[str, A
             name_clauses.append(
                 sql.SQL(
                     "(p.family ILIKE {k} OR array_to_string(p.given, ' ') ILIKE {k} "
-                    "OR d.extraction->'patient'->'name'->>'family' ILIKE {k} "
-                    "OR (d.extraction->'patient'->'name'->'given')::text ILIKE {k})"
+                    "OR coalesce(d.extraction_head, d.extraction)->'patient'->'name'->>'family' "
+                    "ILIKE {k} OR (coalesce(d.extraction_head, d.extraction)->'patient'->'name'"
+                    "->'given')::text ILIKE {k})"
                 ).format(k=sql.Placeholder(key))
             )
         by_name = sql.SQL(" AND ").join(name_clauses) if name_clauses else sql.SQL("false")
@@ -92,9 +93,11 @@ def _flagged_where(filters: FlaggedFilters) -> tuple[sql.Composable, dict[str, A
 _FLAGGED_COLUMNS = sql.SQL(
     "d.document_id, d.patient_id, d.version, d.flag_reasons, d.confidence, d.model_name, "
     "d.model_version, d.is_fallback, d.resource_count, d.processing_status, d.created_at, "
-    "d.uploaded_at, d.extraction->'document'->>'title' AS title, "
-    "d.extraction->'document'->>'type' AS document_type, "
-    "d.extraction->'patient' AS patient_as_read, p.family, p.given, p.birth_date, "
+    # extraction_head since migration 0009; the jsonb extraction of rows stored before.
+    "d.uploaded_at, coalesce(d.extraction_head, d.extraction)->'document'->>'title' AS title, "
+    "coalesce(d.extraction_head, d.extraction)->'document'->>'type' AS document_type, "
+    "coalesce(d.extraction_head, d.extraction)->'patient' AS patient_as_read, "
+    "p.family, p.given, p.birth_date, "
     "(p.record IS NOT NULL) AS patient_known"
 )
 
@@ -160,7 +163,8 @@ def patient_resources(conn: psycopg.Connection, patient_id: str) -> list[dict[st
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
             "SELECT r.resource_type, r.document_id, r.body, "
-            "d.extraction->'document'->>'title' AS document_title FROM resources r "
+            "coalesce(d.extraction_head, d.extraction)->'document'->>'title' AS document_title "
+            "FROM resources r "
             "JOIN documents d ON d.document_id = r.document_id WHERE r.patient_id = %s "
             "ORDER BY r.resource_type, r.last_updated DESC, r.resource_id",
             (patient_id,),

@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from domain.bundle import Contribution, patient_bundle
 from domain.documents import DocumentView
 from domain.fhir_ai import Extraction, decorate
+from storage.extraction_blob import stored_extraction
 
 DOCUMENT_STATE_COLUMNS = (
     "document_id, patient_id, extraction_version, version, review_status, auto_approved, "
@@ -33,10 +34,11 @@ def document_state(conn: psycopg.Connection, document_id: str) -> DocumentView |
 
 
 def document_extraction(conn: psycopg.Connection, document_id: str) -> dict[str, Any] | None:
+    """The extraction as received (storage/extraction_blob.py: compressed, or jsonb before 0009)."""
     row = conn.execute(
-        "SELECT extraction FROM documents WHERE document_id = %s", (document_id,)
+        "SELECT extraction_lz4, extraction FROM documents WHERE document_id = %s", (document_id,)
     ).fetchone()
-    return None if row is None else dict(row[0])
+    return None if row is None else stored_extraction(row[0], row[1])
 
 
 def document_resources(conn: psycopg.Connection, document_id: str) -> list[dict[str, Any]]:
@@ -86,11 +88,27 @@ def read_patient_bundle(
     return patient_bundle(patient_id, row[0], decorated, contributions, now or datetime.now(UTC))
 
 
-# Read by contribution(): the document's Provenance and AI transparency facts.
-CONTRIBUTION_COLUMNS = (
-    "document_id, version, confidence, model_name, model_version, is_fallback, review_status, "
-    "reviewer, extraction->'document'->>'title', merged_at, extracted_at, updated_at"
-)
+def contribution_columns(table: str = "") -> str:
+    """Read by contribution(): the document's Provenance and AI transparency facts, of the
+    documents table or of its alias `table`. The title is in extraction_head since migration
+    0009, in the jsonb extraction of rows stored before."""
+    t = f"{table}." if table else ""
+    plain = [
+        "document_id",
+        "version",
+        "confidence",
+        "model_name",
+        "model_version",
+        "is_fallback",
+        "review_status",
+        "reviewer",
+    ]
+    title = f"coalesce({t}extraction_head, {t}extraction)->'document'->>'title'"
+    later = ("merged_at", "extracted_at", "updated_at")
+    return ", ".join([*(t + c for c in plain), title, *(t + c for c in later)])
+
+
+CONTRIBUTION_COLUMNS = contribution_columns()
 
 
 def contribution(row: Sequence[Any], refs: tuple[str, ...]) -> Contribution:

@@ -22,7 +22,8 @@ def scratch_database(server_url: str, label: str) -> Iterator[str]:
         apply_migrations(url)
         yield url
     finally:
-        drop_database(server_url, name)
+        # On a busy machine an autovacuum worker can hold a fresh database for long.
+        drop_database(server_url, name, attempts=240)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""The database's ceiling: the rows the pipeline writes, COPYed in with no Kafka and no rules."""
+"""Our own schema's ceiling: the rows the pipeline writes (documents, resources, audit), COPYed
+in with no Kafka and no rules. It measures our schema, not the limit (rawcopy.py is that)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from datetime import UTC, datetime
 import orjson
 
 from domain.audit import SYSTEM_ACTOR, AuditAction, AuditEntry, chain_hash
+from domain.documents import extraction_head
 from domain.merge_plan import plan_merge
 from domain.reports import content_hash
 from optimerge.bench.feed import BenchDocument
 from schemas import ActorKind
 from storage.db import connect
+from storage.extraction_blob import compress
 
 BATCH = 500
 
@@ -45,7 +48,8 @@ def _rows(documents: list[BenchDocument]) -> tuple[list[tuple], list[tuple], lis
                 True,
                 str(r.event_id),
                 content_hash(r),
-                d.payload.decode(),
+                compress(d.payload),
+                extraction_head(r),
                 r.uploaded_at,
                 r.extracted_at,
                 now,
@@ -110,8 +114,9 @@ def run_ceiling(database_url: str, documents: list[BenchDocument]) -> float:
                     "COPY documents (document_id, patient_id, extraction_version, version, "
                     "review_status, auto_approved, flag_reasons, confidence, model_name, "
                     "model_version, is_fallback, resource_count, processing_status, attempts, "
-                    "error, is_merged, event_id, content_hash, extraction, uploaded_at, "
-                    "extracted_at, received_at, merged_at, failed_at, processing_ms) FROM STDIN"
+                    "error, is_merged, event_id, content_hash, extraction_lz4, extraction_head, "
+                    "uploaded_at, extracted_at, received_at, merged_at, failed_at, processing_ms) "
+                    "FROM STDIN"
                 ) as copy:
                     for row in chunk:
                         copy.write_row(row)

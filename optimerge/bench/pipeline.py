@@ -7,11 +7,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import psycopg
 
 from config import ResolvedSettings, kafka_env, signing_env
 from domain.stats import percentile
@@ -30,8 +32,9 @@ class Latency:
 
 @contextmanager
 def workers(
-    settings: ResolvedSettings, count: int, log_dir: Path
+    settings: ResolvedSettings, count: int, log_dir: Path, metrics_ports: Sequence[int] = ()
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` worker processes (each serving Prometheus metrics on its port, when given)."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
@@ -48,9 +51,12 @@ def workers(
         for n in range(count):
             log = (log_dir / f"bench-worker-{n}.log").open("wb")
             logs.append(log)
+            argv = [sys.executable, "-m", "optimerge", "worker", "--loglevel", "warning"]
+            if metrics_ports:
+                argv += ["--metrics-port", str(metrics_ports[n])]
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "optimerge", "worker", "--loglevel", "warning"],
+                    argv,
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -71,13 +77,12 @@ def workers(
             log.close()
 
 
-def processed(database_url: str, prefix: str) -> int:
-    with connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM documents WHERE document_id LIKE %s "
-            "AND processing_status IN ('COMPLETE', 'FAILED')",
-            (prefix + "%",),
-        ).fetchone()
+def processed(conn: psycopg.Connection, prefix: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM documents WHERE document_id LIKE %s "
+        "AND processing_status IN ('COMPLETE', 'FAILED')",
+        (prefix + "%",),
+    ).fetchone()
     return row[0] if row else 0
 
 
@@ -89,18 +94,24 @@ def wait_processed(
     timeout: float,
     on_progress: Callable[[int], None] = lambda _: None,
     procs: list[subprocess.Popen[bytes]] | None = None,
-) -> None:
+    every: float = 0.2,
+) -> list[tuple[float, int]]:
+    """Poll until `expected` documents are processed; returns (epoch s, done) at each poll."""
     deadline = time.monotonic() + timeout
-    while True:
-        done = processed(database_url, prefix)
-        on_progress(done)
-        if done >= expected:
-            return
-        if procs and any(p.poll() is not None for p in procs):
-            raise RuntimeError("a benchmark worker exited; see its log in the state dir")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{done} of {expected} documents merged after {timeout:.0f} s")
-        time.sleep(0.1)
+    progress: list[tuple[float, int]] = []
+    # One connection for all polls: a new backend per poll would count as PostgreSQL's CPU.
+    with connect(database_url, autocommit=True) as conn:
+        while True:
+            done = processed(conn, prefix)
+            progress.append((time.time(), done))
+            on_progress(done)
+            if done >= expected:
+                return progress
+            if procs and any(p.poll() is not None for p in procs):
+                raise RuntimeError("a benchmark worker exited; see its log in the state dir")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{done} of {expected} documents merged after {timeout:.0f} s")
+            time.sleep(every)
 
 
 def publish(
@@ -124,16 +135,30 @@ def publish(
     return started
 
 
-def merged_window(database_url: str, prefix: str) -> tuple[float, list[float]]:
-    """The last merge time (epoch s) and upload-to-merged latencies (ms) of these documents."""
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """When the last of these documents was merged (epoch s), and per document the ms from
+    upload to received by the worker and to merged (documents.received_at, merged_at)."""
+
+    last: float
+    to_merged: list[float]
+    to_received: list[float]
+
+
+def merged_window(database_url: str, prefix: str) -> Merged:
     with connect(database_url) as conn:
         rows = conn.execute(
             "SELECT extract(epoch FROM merged_at), "
-            "1000 * extract(epoch FROM merged_at - uploaded_at) FROM documents "
+            "1000 * extract(epoch FROM merged_at - uploaded_at), "
+            "1000 * extract(epoch FROM received_at - uploaded_at) FROM documents "
             "WHERE document_id LIKE %s AND merged_at IS NOT NULL",
             (prefix + "%",),
         ).fetchall()
-    return max(float(r[0]) for r in rows), [float(r[1]) for r in rows]
+    return Merged(
+        last=max(float(r[0]) for r in rows),
+        to_merged=[float(r[1]) for r in rows],
+        to_received=[float(r[2]) for r in rows],
+    )
 
 
 def latency(samples: list[float]) -> Latency:

@@ -1,27 +1,31 @@
-"""Runs every phase of `optimerge bench` side by side, repeats them, and reports medians."""
+"""Runs every phase of `optimerge bench` side by side, repeats them, and reports medians.
+
+Per repeat: the raw COPY (the limit), the own-schema COPY, the naive consumer, then the pipeline
+with each worker count of the scaling curve; the run with the configured count also measures
+CPU per process and, at half its rate, the upload-to-merged latency and its split by stage."""
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from config import ResolvedSettings
 from domain.stats import median
+from optimerge.bench import stage_split
 from optimerge.bench._env import scratch_database, scratch_topics
 from optimerge.bench.ceiling import run_ceiling
+from optimerge.bench.cpu import CpuMeter, ms_per_document
 from optimerge.bench.feed import BenchDocument, bench_documents, resource_count
 from optimerge.bench.micro import big_merge_ms, rule_check_us
 from optimerge.bench.naive import run_naive
-from optimerge.bench.pipeline import (
-    latency,
-    merged_window,
-    publish,
-    wait_processed,
-    workers,
-)
+from optimerge.bench.pipeline import latency, merged_window, publish, wait_processed, workers
+from optimerge.bench.rawcopy import run_raw_copy
+from optimerge.bench.summary import summarise
 from optimerge.demo import SampleData, load_sample
+from optimerge.infra._ports import free_ports
 from storage.db import connect
 from storage.patients import import_patients
 from streams.producer import EventProducer
@@ -38,6 +42,8 @@ class BenchConfig:
     naive_documents: int = 3_000
     naive_seconds: float = 15.0
     half_rate_seconds: float = 10.0
+    # Worker counts of the scaling curve (the configured count is measured in any case).
+    scaling: tuple[int, ...] = (1, 2, 3)
 
 
 def _load_patients(database_url: str, sample: SampleData, documents: list[BenchDocument]) -> None:
@@ -51,13 +57,31 @@ def _load_patients(database_url: str, sample: SampleData, documents: list[BenchD
         conn.commit()
 
 
+def _rates(
+    progress: list[tuple[float, int]], started: float, step: float = 1.0
+) -> list[tuple[float, float]]:
+    """Documents per second in each `step` seconds since the first publish (from the polls)."""
+    out: list[tuple[float, float]] = []
+    edge, last = started + step, 0
+    for t, done in progress:
+        while t >= edge:
+            out.append((round(edge - started, 3), (done - last) / step))
+            edge, last = edge + step, done
+    return out
+
+
 def _pipeline_run(
     settings: ResolvedSettings,
     sample: SampleData,
     feed: list[BenchDocument],
     config: BenchConfig,
     progress: Progress,
-) -> dict[str, float]:
+    *,
+    worker_count: int,
+    full: bool,
+) -> dict[str, Any]:
+    """The feed through `worker_count` workers; with `full`, CPU per process and the paced
+    half-rate phase as well."""
     with (
         scratch_database(settings.database_url, "pipe") as url,
         scratch_topics(settings, "pipe") as topics,
@@ -65,41 +89,78 @@ def _pipeline_run(
         run = settings.with_overrides(database_url=url, topic_prefix=topics.prefix)
         warm = bench_documents(sample, 1, seed=303)
         _load_patients(url, sample, feed + warm)
+        ports = free_ports(worker_count) if full else []
         with (
-            workers(run, config.workers, settings.infra.state_dir / "bench") as procs,
+            workers(run, worker_count, settings.infra.state_dir / "bench", ports) as procs,
             EventProducer(settings.kafka_endpoint) as producer,
         ):
             publish(producer, topics, warm)
             wait_processed(url, "bench-demo-303-", 1, timeout=120, procs=procs)
+            meter = CpuMeter.find([p.pid for p in procs], settings.kafka_bootstrap_servers, url)
+            before = meter.snapshot()
             started = publish(producer, topics, feed)
-            wait_processed(
+            polls = wait_processed(
                 url,
                 "bench-demo-101-",
                 len(feed),
                 timeout=600,
                 procs=procs,
-                on_progress=lambda n: progress("pipeline", n, len(feed)),
+                on_progress=lambda n: progress(f"pipeline ({worker_count} w)", n, len(feed)),
             )
-            finished, full_latencies = merged_window(url, "bench-demo-101-")
-            rate = len(feed) / (finished - started)
-            half = rate / 2
-            count = max(50, int(half * config.half_rate_seconds))
-            paced = bench_documents(sample, count, seed=202)
-            _load_patients(url, sample, paced)
-            publish(producer, topics, paced, rate=half)
-            wait_processed(url, "bench-demo-202-", count, timeout=120, procs=procs)
-            _, half_latencies = merged_window(url, "bench-demo-202-")
-    full, paced_latency = latency(full_latencies), latency(half_latencies)
+            after = meter.snapshot()
+            merged = merged_window(url, "bench-demo-101-")
+            rate = len(feed) / (merged.last - started)
+            figures: dict[str, Any] = {
+                "documents_per_s": rate,
+                "resources_per_s": rate * resource_count(feed) / len(feed),
+            }
+            if not full:
+                return figures
+            full_latency = latency(merged.to_merged)
+            figures.update(
+                {
+                    "full_p50_ms": full_latency.p50,
+                    "full_p95_ms": full_latency.p95,
+                    "full_p99_ms": full_latency.p99,
+                    "cpu_ms_per_document": ms_per_document(before, after, len(feed)),
+                    "throughput": _rates(polls, started),
+                }
+            )
+            figures.update(_half_rate(url, sample, topics, producer, procs, ports, rate, config))
+    return figures
+
+
+def _half_rate(
+    url: str,
+    sample: SampleData,
+    topics: Any,
+    producer: EventProducer,
+    procs: Any,
+    ports: Sequence[int],
+    rate: float,
+    config: BenchConfig,
+) -> dict[str, Any]:
+    """Documents paced at half the measured rate: end-to-end latency and where it goes."""
+    half = rate / 2
+    count = max(50, int(half * config.half_rate_seconds))
+    paced = bench_documents(sample, count, seed=202)
+    _load_patients(url, sample, paced)
+    stages_before = stage_split.scrape(ports)
+    publish(producer, topics, paced, rate=half)
+    wait_processed(url, "bench-demo-202-", count, timeout=120, procs=procs)
+    merged = merged_window(url, "bench-demo-202-")
+    to_merged, to_received = latency(merged.to_merged), latency(merged.to_received)
     return {
-        "documents_per_s": rate,
-        "resources_per_s": rate * resource_count(feed) / len(feed),
-        "full_p50_ms": full.p50,
-        "full_p95_ms": full.p95,
-        "full_p99_ms": full.p99,
         "half_rate_per_s": half,
-        "half_p50_ms": paced_latency.p50,
-        "half_p95_ms": paced_latency.p95,
-        "half_p99_ms": paced_latency.p99,
+        "half_p50_ms": to_merged.p50,
+        "half_p95_ms": to_merged.p95,
+        "half_p99_ms": to_merged.p99,
+        "half_received_p50_ms": to_received.p50,
+        "half_received_p99_ms": to_received.p99,
+        "half_stages": stage_split.split(
+            stage_split.added(stages_before, stage_split.scrape(ports))
+        ),
+        "half_latencies_ms": sorted(round(v, 2) for v in merged.to_merged),
     }
 
 
@@ -125,6 +186,41 @@ def _ceiling_run(
         return run_ceiling(url, feed)
 
 
+def _repeat(
+    settings: ResolvedSettings,
+    sample: SampleData,
+    feed: list[BenchDocument],
+    config: BenchConfig,
+    say: Say,
+    progress: Progress,
+    label: str,
+) -> dict[str, Any]:
+    say(f"{label}: raw COPY (the limit)")
+    raw = run_raw_copy(settings.database_url, feed)
+    say(f"{label}: own-schema COPY")
+    ceiling = _ceiling_run(settings, sample, feed)
+    say(f"{label}: naive (one transaction per document)")
+    naive = _naive_run(settings, sample, feed, config)
+    say(f"{label}: pipeline ({config.workers} workers), then half its rate")
+    pipe = _pipeline_run(
+        settings, sample, feed, config, progress, worker_count=config.workers, full=True
+    )
+    scaling = {str(config.workers): pipe["documents_per_s"]}
+    for count in config.scaling:
+        if count != config.workers:
+            say(f"{label}: scaling curve, {count} worker(s)")
+            scaling[str(count)] = _pipeline_run(
+                settings, sample, feed, config, progress, worker_count=count, full=False
+            )["documents_per_s"]
+    return {
+        "raw_copy_documents_per_s": raw,
+        "ceiling_documents_per_s": ceiling,
+        "naive_documents_per_s": naive,
+        **pipe,
+        "scaling_documents_per_s": dict(sorted(scaling.items(), key=lambda kv: int(kv[0]))),
+    }
+
+
 def run_bench(
     settings: ResolvedSettings, config: BenchConfig, say: Say, progress: Progress
 ) -> dict[str, Any]:
@@ -134,35 +230,29 @@ def run_bench(
     # The feed lives as long as the run: keep the collector from rescanning it in every phase.
     gc.collect()
     gc.freeze()
-    runs: list[dict[str, float]] = []
-    for n in range(config.repeats):
-        say(f"run {n + 1}/{config.repeats}: ceiling (COPY)")
-        ceiling = _ceiling_run(settings, sample, feed)
-        say(f"run {n + 1}/{config.repeats}: naive (one transaction per document)")
-        naive = _naive_run(settings, sample, feed, config)
-        say(f"run {n + 1}/{config.repeats}: pipeline ({config.workers} workers)")
-        pipe = _pipeline_run(settings, sample, feed, config, progress)
-        runs.append({"ceiling_documents_per_s": ceiling, "naive_documents_per_s": naive, **pipe})
+    load_before = os.getloadavg()
+    runs = [
+        _repeat(settings, sample, feed, config, say, progress, f"run {n + 1}/{config.repeats}")
+        for n in range(config.repeats)
+    ]
     say("pure CPU figures: rule checks, 100-resource merge")
     with scratch_database(settings.database_url, "micro") as url:
         _load_patients(url, sample, [])
         big = big_merge_ms(url, sample)
-    medians = {key: median([r[key] for r in runs]) for key in runs[0]}
-    return {
-        "config": {
+    return summarise(
+        config={
             "documents": config.documents,
             "resources": resource_count(feed),
             "workers": config.workers,
             "repeats": config.repeats,
             "naive_documents": config.naive_documents,
             "partitions": settings.partitions,
+            "scaling": list(config.scaling),
+            "cpus": os.cpu_count(),
         },
-        "runs": runs,
-        "median": medians,
-        "ratios": {
-            "pipeline/naive": medians["documents_per_s"] / medians["naive_documents_per_s"],
-            "pipeline/ceiling": medians["documents_per_s"] / medians["ceiling_documents_per_s"],
-        },
-        "rule_check_us_per_document": rule_check_us(sample, feed),
-        "big_document": big,
-    }
+        runs=runs,
+        load=(load_before, os.getloadavg()),
+        rule_check_us=rule_check_us(sample, feed),
+        big=big,
+        median_of=median,
+    )
