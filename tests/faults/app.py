@@ -11,15 +11,22 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from config import ResolvedSettings
+from config import ResolvedSettings, kafka_env, signing_env
 from optimerge.infra._ports import free_ports
+from optimerge.infra.secrets import LocalSecrets
+from streams.acls import APP
+from tests.fix_infra import principal_settings
 
 
 class AppProcess:
     def __init__(self, settings: ResolvedSettings, workdir: Path) -> None:
         [self.port] = free_ports(1)
+        # The app runs as its principal and signs with its key, whatever the test acts as.
+        settings = principal_settings(settings, LocalSecrets(settings.infra.state_dir), APP)
         env = dict(
             os.environ,
+            **kafka_env(settings.kafka),
+            **signing_env(settings.signing),
             KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
             DATABASE_URL=settings.database_url,
             OPTIMERGE_TOPIC_PREFIX=settings.topic_prefix,

@@ -22,7 +22,8 @@ from typing import Any
 
 import psycopg
 
-from config import InfraSettings, ResolvedSettings, Settings
+from config import InfraSettings, KafkaEndpoint, ResolvedSettings, Settings
+from domain.signing import SigningKey
 from optimerge.infra import down, up
 from optimerge.infra._patroni_member import PatroniMember
 from optimerge.infra._ports import free_ports, port_in_use
@@ -30,8 +31,11 @@ from optimerge.infra.kafka import LocalKafka
 from optimerge.infra.kafka_cluster import KafkaCluster
 from optimerge.infra.kafka_health import partition_health
 from optimerge.infra.patroni import PatroniPostgres
+from optimerge.infra.secrets import LocalSecrets
+from schemas import ActorKind
 from storage.databases import create_database
 from storage.migrate import apply_migrations
+from streams.acls import apply_grants, pipeline_grants, reader_grants, upsert_scram_users
 from streams.admin import ensure_topics, partition_leaders
 from streams.topics import Topics
 from tests.faults.netns import NetworkNamespace
@@ -94,9 +98,30 @@ class ClusterFaultInfra:
             endpoints.database_url,
         )
 
+    @property
+    def admin(self) -> KafkaEndpoint:
+        """The brokers authenticate every client: the suite's own act as their admin."""
+        return KafkaEndpoint(self.bootstrap, LocalSecrets(self.infra.state_dir).admin())
+
+    @property
+    def signer(self) -> SigningKey:
+        """The app's key in the cluster's state dir: the feed signs review actions with it."""
+        path = LocalSecrets(self.infra.state_dir).signing_key_file(ActorKind.REVIEWER)
+        return SigningKey.from_pem(path.read_bytes())
+
     def settings(self, prefix: str, partitions: int) -> ResolvedSettings:
-        """Topics under `prefix` and a migrated database of the caller's own."""
-        ensure_topics(self.bootstrap, Topics(prefix), partitions=partitions, replication_factor=3)
+        """Topics under `prefix` with every principal's ACLs on them, and a migrated database
+        of the caller's own; as the admin (workers started from them run as the worker)."""
+        topics = Topics(prefix)
+        secrets = LocalSecrets(self.infra.state_dir)
+        ensure_topics(self.admin, topics, partitions=partitions, replication_factor=3)
+        # `up` starts the brokers only (the admin is baked in at format); `infra up` would
+        # create the principals: here the suite does, and grants them its prefix.
+        upsert_scram_users(self.admin, secrets.passwords())
+        apply_grants(
+            self.admin,
+            [*pipeline_grants(topics, f"{prefix}{Settings().app_id}"), *reader_grants()],
+        )
         name = f"cfault_{uuid.uuid4().hex[:10]}"
         database_url = create_database(self.database_url, name)
         apply_migrations(database_url)
@@ -107,6 +132,8 @@ class ClusterFaultInfra:
             partitions=partitions,
             replication_factor=3,
             infra=self.infra,
+            kafka=secrets.admin(),
+            signing=secrets.signing(None),
         ).resolved()
 
     def stop(self) -> None:
@@ -133,7 +160,7 @@ class ClusterFaultInfra:
     def leader_counts(self, prefix: str) -> Counter[int]:
         names = Topics(prefix).all()
         return Counter(
-            leader for leader in partition_leaders(self.bootstrap, names).values() if leader >= 0
+            leader for leader in partition_leaders(self.admin, names).values() if leader >= 0
         )
 
     def kill_broker(self, node_id: int) -> None:
@@ -163,7 +190,7 @@ class ClusterFaultInfra:
         self.brokers()[self._killed_broker].start()
         deadline = started + timeout
         while time.monotonic() < deadline:
-            health = partition_health(self.bootstrap)
+            health = partition_health(self.admin)
             if not health.under_replicated and not health.offline:
                 self._killed_broker = None
                 return time.monotonic() - started

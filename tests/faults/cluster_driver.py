@@ -74,7 +74,11 @@ class Run:
         self.prefix = prefix
         self.settings: ResolvedSettings = infra.settings(prefix, plan.partitions)
         self.feed = Feed(
-            infra.bootstrap, Topics(prefix), patients=plan.partitions * 8, seed=plan.seed
+            infra.admin,
+            Topics(prefix),
+            patients=plan.partitions * 8,
+            seed=plan.seed,
+            signer=infra.signer,
         )
         self.pool = WorkerPool(
             self.settings,
@@ -83,8 +87,8 @@ class Run:
             static=True,
             prefixes={plan.isolated_slot: infra.netns.exec_prefix()},
         )
-        self.monitor = OwnershipMonitor(infra.bootstrap, group_id(self.settings), workdir)
-        self.ledger = OutputLedger(infra.bootstrap, Topics(prefix))
+        self.monitor = OwnershipMonitor(infra.admin, group_id(self.settings), workdir)
+        self.ledger = OutputLedger(infra.admin, Topics(prefix))
         self.status = StatusProbe(self.settings)
         self.report = ClusterReport(plan=asdict(plan))
         self.t0 = time.time()

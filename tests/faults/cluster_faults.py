@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 from psycopg.conninfo import conninfo_to_dict
 
 from streams.app import group_id
+from streams.security import client_options
 from tests.faults.cluster_report import Row
 from tests.faults.in_doubt import CommitInDoubt
 from tests.faults.sessions import how_it_ended, strike_inside_transaction
@@ -88,7 +89,7 @@ def broker_loss(run: Run) -> None:
 
 
 def _coordinator(run: Run) -> int | None:
-    admin = AdminClient({"bootstrap.servers": run.infra.bootstrap, "log_level": 0})
+    admin = AdminClient({**client_options(run.infra.admin), "log_level": 0})
     try:
         group = group_id(run.settings)
         description = admin.describe_consumer_groups([group])[group].result(10)

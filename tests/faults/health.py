@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config import ResolvedSettings
-from tests.cli_runner import run_optimerge
+from optimerge.infra.secrets import LocalSecrets
+from streams.acls import OPERATOR
+from tests.cli_runner import cli_env, run_optimerge
+from tests.fix_infra import principal_settings
 
 
 def summarise(report: dict[str, Any]) -> str:
@@ -38,13 +41,9 @@ class StatusProbe:
     _threads: list[threading.Thread] = field(default_factory=list)
 
     def _env(self) -> dict[str, str]:
-        s = self.settings
-        return {
-            "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
-            "DATABASE_URL": s.database_url,
-            "OPTIMERGE_TOPIC_PREFIX": s.topic_prefix,
-            "OPTIMERGE_PARTITIONS": str(s.partitions),
-        }
+        # As the person on call runs it: the operator principal (it may describe the group).
+        secrets = LocalSecrets(self.settings.infra.state_dir)
+        return cli_env(principal_settings(self.settings, secrets, OPERATOR))
 
     def now(self) -> str:
         done = run_optimerge("status", "--json", "--timeout", "3", timeout=60, **self._env())

@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
+from config import KafkaEndpoint
+from streams.security import client_options
 from streams.topics import MAX_MESSAGE_BYTES, Topics
 from tests.faults.feed import Expected
 
@@ -29,7 +31,7 @@ CHANGES = frozenset({"merged", "remerged", "applied"})
 
 @dataclass
 class OutputLedger:
-    bootstrap: str
+    kafka: KafkaEndpoint
     topics: Topics
     # event id -> every distinct value seen under it (raw JSON)
     copies: dict[str, set[bytes]] = field(default_factory=lambda: defaultdict(set))
@@ -45,7 +47,7 @@ class OutputLedger:
     def start(self) -> None:
         self._consumer = Consumer(
             {
-                "bootstrap.servers": self.bootstrap,
+                **client_options(self.kafka),
                 "group.id": f"fault-outputs-{uuid.uuid4().hex[:8]}",
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",

@@ -91,7 +91,7 @@ def _extraction(document_id: str, patient_id: str) -> ExtractionResult:
 
 def _publish(settings: ResolvedSettings, results: list[ExtractionResult]) -> None:
     topic = Topics(settings.topic_prefix).extraction_results
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         for result in results:
             producer.publish(topic, result)
 
@@ -132,7 +132,7 @@ def _statuses(
     deadline = time.monotonic() + timeout
     while True:
         found: dict[str, list[DocumentStatusEvent]] = {}
-        for record in read_to_end(settings.kafka_bootstrap_servers, topic.name):
+        for record in read_to_end(settings.kafka_endpoint, topic.name):
             event = topic.decode(record.value)
             found.setdefault(event.document_id, []).append(event)
         if set(documents) <= found.keys() or time.monotonic() > deadline:
