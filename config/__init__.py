@@ -1,5 +1,6 @@
 """Configuration on the ground floor: the typed settings every part of optimerge is built from."""
 
+from config.audit import AuditSettings, MissingAuditKeyError
 from config.settings import (
     InfraSettings,
     MissingEndpointError,
@@ -8,4 +9,12 @@ from config.settings import (
     load_settings,
 )
 
-__all__ = ["InfraSettings", "MissingEndpointError", "ResolvedSettings", "Settings", "load_settings"]
+__all__ = [
+    "AuditSettings",
+    "InfraSettings",
+    "MissingAuditKeyError",
+    "MissingEndpointError",
+    "ResolvedSettings",
+    "Settings",
+    "load_settings",
+]

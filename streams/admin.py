@@ -108,6 +108,8 @@ def _topic_config(topics: Topics, name: str) -> dict[str, str]:
         config["max.message.bytes"] = str(MAX_MESSAGE_BYTES)
     if (retention := topics.retention().get(name)) is not None:
         config["retention.ms"] = str(retention)
+    if name in topics.compacted():
+        config["cleanup.policy"] = "compact"
     return config
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -29,6 +29,7 @@ from optimerge.infra._ports import free_ports
 from optimerge.infra._process import Log, is_alive
 from optimerge.infra.local import describe_url, down
 from storage.migrate import apply_migrations
+from storage.roles import APP_ROLE, WORKER_ROLE
 from streams.admin import delete_topics, ensure_topics, wait_for_kafka
 from streams.topics import MAX_MESSAGE_BYTES, Topics
 
@@ -36,6 +37,12 @@ INFRA_FIXTURES = frozenset(
     {"kafka_bootstrap", "database_server_url", "topics", "database_url", "settings"}
 )
 TEST_PARTITIONS = 3
+# Every process of the session (workers, the CLI, the app) MACs and verifies with this key.
+TEST_AUDIT_KEY = "optimerge-test-audit-key-" + "k" * 32
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["OPTIMERGE_AUDIT__KEY"] = TEST_AUDIT_KEY
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -48,6 +55,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def with_database(url: str, name: str) -> str:
     """`url` pointing at database `name` instead."""
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def as_role(url: str, role: str, password: str) -> str:
+    """`url` logging in as `role` instead."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}:{quote(password, safe='')}@{host}"))
 
 
 def progress_log(config: pytest.Config) -> Log:
@@ -74,9 +88,9 @@ def _docker_available() -> bool:
 
 def make_state_dir(prefix: str = "optimerge-test-") -> Path:
     """A state dir for test infrastructure, marked with this session's pid."""
-    # Under /tmp and 0755: PostgreSQL runs as another OS user when we are root and must get in.
+    # Under /tmp and 0700; when PostgreSQL runs as another OS user (we are root), its start
+    # lets that user's group traverse it (0710), nothing more (optimerge/infra/_osuser.py).
     state_dir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    state_dir.chmod(0o755)
     (state_dir / "owner.pid").write_text(f"{os.getpid()}\n")
     return state_dir
 
@@ -124,7 +138,14 @@ class _LocalServices:
         if not os.environ.get("DATABASE_URL"):
             self.services["postgres"] = LocalPostgres(infra, log=self._messages.put)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="test-infra")
-        self._started = {name: self._pool.submit(svc.start) for name, svc in self.services.items()}
+        self._started = {
+            name: self._pool.submit(self._start, svc) for name, svc in self.services.items()
+        }
+
+    @staticmethod
+    def _start(service: LocalKafka | LocalPostgres) -> str:
+        # PostgreSQL's: the owner's URL, a role that may CREATE DATABASE.
+        return service.start().migration if isinstance(service, LocalPostgres) else service.start()
 
     def _flush(self) -> None:
         while not self._messages.empty():
@@ -196,13 +217,47 @@ def database_server_url(request: pytest.FixtureRequest, _docker_available: bool)
         yield request.getfixturevalue("_local_services").wait("postgres")
 
 
+def _local_database_in_use(docker: bool) -> bool:
+    return not os.environ.get("DATABASE_URL") and not docker
+
+
+@pytest.fixture(scope="session")
+def database_roles(
+    request: pytest.FixtureRequest, database_server_url: str, _docker_available: bool
+) -> dict[str, str]:
+    """Password of the worker and the app roles. Roles are cluster-wide: made once a session
+    (the local server has them from its start; elsewhere the server role must be allowed to
+    create roles)."""
+    if _local_database_in_use(_docker_available):
+        postgres = request.getfixturevalue("_local_services").services["postgres"]
+        assert isinstance(postgres, LocalPostgres)
+        return {role: postgres.roles.password(role) for role in (WORKER_ROLE, APP_ROLE)}
+    passwords = {role: uuid.uuid4().hex for role in (WORKER_ROLE, APP_ROLE)}
+    try:
+        with psycopg.connect(database_server_url, autocommit=True) as conn:
+            for role, password in passwords.items():
+                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                verb = "ALTER" if exists.fetchone() else "CREATE"
+                conn.execute(
+                    sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+                        sql.Identifier(role), sql.Literal(password)
+                    )
+                )
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise InfraError(
+            f"the tests run the worker and the app as roles {WORKER_ROLE} and {APP_ROLE}: "
+            f"{describe_url(database_server_url)} may not create them (give it CREATEROLE)"
+        ) from exc
+    return passwords
+
+
 def _admin_execute(server_url: str, statement: sql.Composed) -> None:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(statement)
 
 
 @pytest.fixture(scope="session")
-def _template_database(database_server_url: str) -> Iterator[str]:
+def _template_database(database_server_url: str, database_roles: dict[str, str]) -> Iterator[str]:
     """A migrated database that every test database is copied from: no migrations per test."""
     name = f"optimerge_template_{uuid.uuid4().hex[:8]}"
     _admin_execute(database_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -242,11 +297,19 @@ def topics(kafka_bootstrap: str) -> Iterator[Topics]:
 
 @pytest.fixture
 def settings(
-    request: pytest.FixtureRequest, kafka_bootstrap: str, database_url: str, topics: Topics
+    request: pytest.FixtureRequest,
+    kafka_bootstrap: str,
+    database_url: str,
+    database_roles: dict[str, str],
+    topics: Topics,
 ) -> ResolvedSettings:
+    """Each role's own URL, as a deployment has them: the worker's (DATABASE_URL), the app's and
+    the owner's (`database_url`, which tests use to set up and look)."""
     return Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
-        database_url=database_url,
+        database_url=as_role(database_url, WORKER_ROLE, database_roles[WORKER_ROLE]),
+        app_database_url=as_role(database_url, APP_ROLE, database_roles[APP_ROLE]),
+        migration_database_url=database_url,
         topic_prefix=topics.prefix,
         partitions=TEST_PARTITIONS,
         # Never the developer's own .state: a test calling `down(settings)` must not stop it.

@@ -180,6 +180,7 @@ def create_app(
         metrics=AppMetrics.create(registry),
         registry=registry,
         throttle=LoginThrottle(clock),
+        keyring=settings.audit_keyring(),
     )
     registry.register(QueueCollector(context.queue_summary, clock))
     secret = resolve_secret(app_settings, settings.infra.state_dir)

@@ -22,15 +22,21 @@ def _with_database(url: str, name: str) -> str:
 
 
 @contextmanager
-def scratch_database(server_url: str, label: str) -> Iterator[str]:
-    """A fresh migrated database (the role needs CREATEDB), dropped afterwards."""
+def scratch_database(settings: ResolvedSettings, label: str) -> Iterator[ResolvedSettings]:
+    """A fresh database migrated by the schema owner (who needs CREATEDB), dropped afterwards;
+    the settings given back have every role's URL pointing at it, so workers run as the worker
+    role there as anywhere."""
+    server_url = settings.migration_url
     name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = _with_database(server_url, name)
     try:
-        apply_migrations(url)
-        yield url
+        apply_migrations(_with_database(server_url, name))
+        yield settings.with_overrides(
+            database_url=_with_database(settings.database_url, name),
+            app_database_url=_with_database(settings.app_url, name),
+            migration_database_url=_with_database(server_url, name),
+        )
     finally:
         _drop(server_url, name)
 

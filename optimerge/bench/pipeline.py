@@ -38,6 +38,7 @@ def workers(
         "DATABASE_URL": settings.database_url,
         "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
         "OPTIMERGE_PARTITIONS": str(settings.partitions),
+        **settings.audit.child_env(settings.infra.state_dir),
     }
     log_dir.mkdir(parents=True, exist_ok=True)
     procs = []

@@ -59,10 +59,11 @@ def _pipeline_run(
     progress: Progress,
 ) -> dict[str, float]:
     with (
-        scratch_database(settings.database_url, "pipe") as url,
+        scratch_database(settings, "pipe") as scratch,
         scratch_topics(settings, "pipe") as topics,
     ):
-        run = settings.with_overrides(database_url=url, topic_prefix=topics.prefix)
+        run = scratch.with_overrides(topic_prefix=topics.prefix)
+        url = scratch.migration_url
         warm = bench_documents(sample, 1, seed=303)
         _load_patients(url, sample, feed + warm)
         with (
@@ -108,11 +109,11 @@ def _naive_run(
 ) -> float:
     subset = feed[: config.naive_documents]
     with (
-        scratch_database(settings.database_url, "naive") as url,
+        scratch_database(settings, "naive") as scratch,
         scratch_topics(settings, "naive") as topics,
     ):
-        _load_patients(url, sample, subset)
-        run = settings.with_overrides(database_url=url, topic_prefix=topics.prefix)
+        _load_patients(scratch.migration_url, sample, subset)
+        run = scratch.with_overrides(topic_prefix=topics.prefix)
         rate, _ = run_naive(run, topics, subset, time_box=config.naive_seconds)
     return rate
 
@@ -120,9 +121,10 @@ def _naive_run(
 def _ceiling_run(
     settings: ResolvedSettings, sample: SampleData, feed: list[BenchDocument]
 ) -> float:
-    with scratch_database(settings.database_url, "ceiling") as url:
-        _load_patients(url, sample, feed)
-        return run_ceiling(url, feed)
+    with scratch_database(settings, "ceiling") as scratch:
+        _load_patients(scratch.migration_url, sample, feed)
+        # COPY as the owner: the ceiling of the database itself, no function in between.
+        return run_ceiling(scratch.migration_url, feed)
 
 
 def run_bench(
@@ -144,9 +146,9 @@ def run_bench(
         pipe = _pipeline_run(settings, sample, feed, config, progress)
         runs.append({"ceiling_documents_per_s": ceiling, "naive_documents_per_s": naive, **pipe})
     say("pure CPU figures: rule checks, 100-resource merge")
-    with scratch_database(settings.database_url, "micro") as url:
-        _load_patients(url, sample, [])
-        big = big_merge_ms(url, sample)
+    with scratch_database(settings, "micro") as scratch:
+        _load_patients(scratch.migration_url, sample, [])
+        big = big_merge_ms(scratch.database_url, sample, settings.audit_keyring())
     medians = {key: median([r[key] for r in runs]) for key in runs[0]}
     return {
         "config": {

@@ -10,12 +10,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from config import InfraSettings, Settings
+from config.audit import STATE_KEY_FILE
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
+from optimerge.infra._roles import DatabaseUrls
 from optimerge.infra.kafka_cluster import KafkaCluster
 from optimerge.infra.kafka_health import cluster_report
 from optimerge.infra.patroni import PatroniPostgres
@@ -26,9 +29,15 @@ from streams.admin import wait_for_kafka
 @dataclass(frozen=True)
 class Endpoints:
     kafka_bootstrap_servers: str
+    # The worker's role (docs/contract.md#database-roles).
     database_url: str
     # Of the local Kafka's topics; None when Kafka is external (settings.replication_factor).
     replication_factor: int | None = None
+    # The app's and the schema owner's roles; None: DATABASE_URL's (one role for all).
+    app_database_url: str | None = None
+    migration_database_url: str | None = None
+    # The audit key `infra up` made in the state dir; None when the settings name one.
+    audit_key_file: Path | None = None
 
     def export_lines(self) -> list[str]:
         """Lines for `eval "$(optimerge infra env)"`: values are shell-quoted."""
@@ -39,7 +48,29 @@ class Endpoints:
         # Topics that workers create themselves must be as durable as those of `infra up`.
         if self.replication_factor and self.replication_factor > 1:
             lines.append(f"export OPTIMERGE_REPLICATION_FACTOR={self.replication_factor}")
-        return lines
+        return lines + [f"export {k}={shlex.quote(v)}" for k, v in self.role_env().items()]
+
+    def role_env(self) -> dict[str, str]:
+        """The settings beside DATABASE_URL that processes of this system need."""
+        env = {}
+        if self.app_database_url:
+            env["OPTIMERGE_APP_DATABASE_URL"] = self.app_database_url
+        if self.migration_database_url:
+            env["OPTIMERGE_MIGRATION_DATABASE_URL"] = self.migration_database_url
+        if self.audit_key_file is not None:
+            env["OPTIMERGE_AUDIT__KEY_FILE"] = str(self.audit_key_file)
+        return env
+
+    def process_env(self) -> dict[str, str]:
+        """Everything a worker or app process started for this system is given."""
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "DATABASE_URL": self.database_url,
+            **self.role_env(),
+        }
+        if self.replication_factor:  # the workers' own topics as durable as the cluster's
+            env["OPTIMERGE_REPLICATION_FACTOR"] = str(self.replication_factor)
+        return env
 
 
 def describe_url(url: str) -> str:
@@ -69,7 +100,7 @@ def local_database(
     return single
 
 
-def start_local_database(infra: InfraSettings, log: Log, timeout: float) -> str:
+def start_local_database(infra: InfraSettings, log: Log, timeout: float) -> DatabaseUrls:
     database = local_database(infra, log)
     wanted = infra.postgres_standby
     if wanted is not None and wanted != isinstance(database, PatroniPostgres):
@@ -90,14 +121,30 @@ def _check_kafka(bootstrap: str, log: Log) -> str:
     return bootstrap
 
 
-def _check_database(url: str, log: Log) -> str:
-    try:
-        with psycopg.connect(url, connect_timeout=10) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        raise InfraError(f"DATABASE_URL ({describe_url(url)}) does not answer: {exc}") from exc
-    log(f"using PostgreSQL at {describe_url(url)} (DATABASE_URL)")
-    return url
+def configured_urls(settings: Settings, worker: str) -> DatabaseUrls:
+    """The roles' URLs an existing server is configured with (one role where only
+    DATABASE_URL is set)."""
+    return DatabaseUrls(
+        worker,
+        settings.app_database_url or worker,
+        settings.migration_database_url or worker,
+    )
+
+
+def _check_database(settings: Settings, log: Log) -> DatabaseUrls:
+    urls = configured_urls(settings, settings.database_url or "")
+    for name, url in (
+        ("DATABASE_URL", urls.worker),
+        ("OPTIMERGE_APP_DATABASE_URL", urls.app),
+        ("OPTIMERGE_MIGRATION_DATABASE_URL", urls.migration),
+    ):
+        try:
+            with psycopg.connect(url, connect_timeout=10) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            raise InfraError(f"{name} ({describe_url(url)}) does not answer: {exc}") from exc
+    log(f"using PostgreSQL at {describe_url(urls.worker)} (DATABASE_URL)")
+    return urls
 
 
 def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> Endpoints:
@@ -108,19 +155,36 @@ def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> E
         if settings.kafka_bootstrap_servers
         else partial(cluster.start, timeout)
     )
-    database: Callable[[], str] = (
-        partial(_check_database, settings.database_url, log)
+    database: Callable[[], DatabaseUrls] = (
+        partial(_check_database, settings, log)
         if settings.database_url
         else partial(start_local_database, settings.infra, log, timeout)
     )
     # Side by side: the JVM's start dominates, PostgreSQL is ready long before.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="infra-up") as pool:
-        futures = [pool.submit(kafka), pool.submit(database)]
-    errors = [str(exc) for f in futures if (exc := f.exception()) is not None]
+        kafka_future, database_future = pool.submit(kafka), pool.submit(database)
+    errors = [
+        str(exc) for f in (kafka_future, database_future) if (exc := f.exception()) is not None
+    ]
     if errors:
         raise InfraError("\n\n".join(errors))
     factor = None if settings.kafka_bootstrap_servers else cluster.replication_factor
-    return Endpoints(futures[0].result(), futures[1].result(), factor)
+    return _endpoints(settings, kafka_future.result(), database_future.result(), factor)
+
+
+def _endpoints(
+    settings: Settings, bootstrap: str, urls: DatabaseUrls, factor: int | None
+) -> Endpoints:
+    key_file = settings.infra.state_dir / STATE_KEY_FILE
+    configured = settings.audit.key is not None or settings.audit.key_file is not None
+    return Endpoints(
+        bootstrap,
+        urls.worker,
+        factor,
+        app_database_url=urls.app,
+        migration_database_url=urls.migration,
+        audit_key_file=None if configured or not key_file.exists() else key_file.resolve(),
+    )
 
 
 def down(settings: Settings, log: Log = log_to_stderr) -> None:
@@ -163,20 +227,25 @@ def kafka_bootstrap(settings: Settings) -> str:
     return kafka.bootstrap
 
 
-def database_url(settings: Settings) -> str:
-    """DATABASE_URL, or the URL of the local PostgreSQL (or Patroni pair) that runs."""
+def database_urls(settings: Settings) -> DatabaseUrls:
+    """The configured URLs, or those of the local PostgreSQL (or Patroni pair) that runs."""
     if settings.database_url:
-        return settings.database_url
+        return configured_urls(settings, settings.database_url)
     database = local_database(settings.infra)
     if not database.running():
         raise InfraError(
             f"local PostgreSQL is not running ({database.dir}): run `optimerge infra up`"
         )
-    return database.url()
+    return database.urls()
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL (the worker's role), or the local PostgreSQL's."""
+    return database_urls(settings).worker
 
 
 def env(settings: Settings) -> Endpoints:
     """The endpoints of running infrastructure, rebuilt from settings and the state dir."""
     local = not settings.kafka_bootstrap_servers
     factor = KafkaCluster(settings.infra).replication_factor if local else None
-    return Endpoints(kafka_bootstrap(settings), database_url(settings), factor)
+    return _endpoints(settings, kafka_bootstrap(settings), database_urls(settings), factor)

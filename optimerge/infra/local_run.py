@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from config import Settings
 from optimerge.infra._process import Log, is_alive, log_to_stderr, read_pid
@@ -18,6 +19,13 @@ FIRST_METRICS_PORT = 9101
 
 def _dir(settings: Settings) -> Path:
     return settings.infra.state_dir / "workers"
+
+
+def _private_log(path: Path) -> BinaryIO:
+    """A log file its owner only reads (0600, also when it existed with another mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
 
 
 def running_workers(settings: Settings) -> list[tuple[int, Path]]:
@@ -41,7 +49,7 @@ def start_workers(
     logs = []
     for index in range(have, count):
         log_path = directory / f"worker-{index}.log"
-        with log_path.open("ab") as out:
+        with _private_log(log_path) as out:
             proc = subprocess.Popen(
                 [
                     sys.executable,
@@ -92,7 +100,7 @@ def start_app(settings: Settings, port: int, env: dict[str, str], log: Log = log
     if read_pid(pidfile, "optimerge") is not None:
         log(f"reviewer app already running (log: {log_path})")
         return log_path
-    with log_path.open("ab") as out:
+    with _private_log(log_path) as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "optimerge", "app", "--port", str(port)],
             env={**os.environ, **env},

@@ -135,6 +135,7 @@ async def retry(request: Request) -> Response:
                 context.settings.kafka_bootstrap_servers,
                 chosen,
                 user.name,
+                keyring=context.keyring,
                 fixed_payload=fixed,
                 clock=context.clock,
             )

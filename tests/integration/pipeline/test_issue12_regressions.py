@@ -13,7 +13,6 @@ import pytest
 
 from domain.resources import correction_ids_for
 from domain.review_plan import REFUSED_AT_INPUT, REFUSED_BY_DATABASE
-from pipeline.audit_check import verify_audit_chains
 from pipeline.letters import PAYLOAD_LIMIT
 from schemas import ReviewAction
 from schemas.exact_json import dumps_exact
@@ -21,6 +20,7 @@ from storage.db import connect
 from storage.patients import import_patients
 from storage.read import document_resources, document_state
 from streams.topics import MAX_MESSAGE_BYTES
+from tests.audit_helpers import verify_trail
 from tests.harness import Harness
 from tests.unit.pipeline._grammar import valid_extraction
 
@@ -133,7 +133,7 @@ def test_a_squatted_correction_id_is_refused_alone_and_the_chain_stays_whole(har
     [letter] = [x for x in harness.dead_letters() if x.error_kind == "action_error"]
     assert "UniqueViolation" in letter.reason and letter.document_id == "d1"
     with connect(harness.settings.database_url) as conn:
-        assert verify_audit_chains(conn).ok
+        assert verify_trail(conn).ok
     merged_next(harness, "d2")
 
 

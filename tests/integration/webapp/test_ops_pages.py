@@ -13,7 +13,6 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from config import ResolvedSettings
-from pipeline.audit_check import verify_audit_chains
 from schemas import DeadLetter
 from schemas.metrics import PipelineMetricsWindow
 from storage.db import connect
@@ -22,6 +21,7 @@ from streams.consumers import assign_all, read_to_end, tail_consumer
 from streams.dead_letters import REPLAY_HEADER, REPLAYED_BY_HEADER, read_dead_letters
 from streams.producer import EventProducer
 from streams.topics import Topics
+from tests.audit_helpers import verify_trail
 from tests.cli_runner import run_optimerge
 from webapp import AppSettings, create_app
 
@@ -174,7 +174,7 @@ def test_operator_pages(settings: ResolvedSettings) -> None:
             "FROM audit_log WHERE action = 'dlq_retry' ORDER BY audit_id"
         ).fetchall()
         rows = conn.execute("SELECT state, requested_by FROM dlq_retries").fetchall()
-        report = verify_audit_chains(conn, None)
+        report = verify_trail(conn, None)
     assert [e[:2] for e in entries] == [("olga", "operator")] * 4 + [("adam", "operator")]
     assert [e[3] for e in entries] == ["false"] * 4 + ["true"]
     assert len(rows) == 6 and {r[0] for r in rows} == {"sent"}  # the keyless one: row, no entry

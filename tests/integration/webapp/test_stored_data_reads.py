@@ -16,6 +16,7 @@ from domain.thresholds import RuleThresholds
 from pipeline.service import MergeService, judge_with
 from schemas import ExtractionResult
 from storage.db import connect
+from tests.audit_helpers import shared_keyring
 from tests.cli_runner import run_optimerge
 from tests.unit.pipeline._grammar import valid_extraction
 
@@ -33,7 +34,7 @@ def test_the_api_and_document_show_read_back_what_is_stored(
         valid_extraction("odd", "p-odd", confidence=0.5, resources=resources)
     )
     with connect(settings.database_url) as conn:
-        MergeService(judge_with(RuleThresholds())).merge(
+        MergeService(judge_with(RuleThresholds()), keyring=shared_keyring()).merge(
             conn, [IncomingExtraction(result, datetime.now(UTC))]
         )
         conn.execute(

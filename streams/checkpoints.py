@@ -1,0 +1,44 @@
+"""The audit.checkpoints topic: every signed checkpoint it holds now, and publishing new ones
+(what a signature proves is for pipeline/ to judge)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from schemas.audit import AuditCheckpoint
+from streams.consumers import read_to_end
+from streams.producer import EventProducer
+from streams.topics import BoundTopic
+
+
+@dataclass
+class CheckpointRecords:
+    records: list[AuditCheckpoint] = field(default_factory=list)
+    # Messages that are no checkpoint at all (not even a forged one): counted, never trusted.
+    unreadable: int = 0
+
+
+def read_checkpoints(
+    bootstrap: str, topic: BoundTopic[AuditCheckpoint], timeout: float = 10.0
+) -> CheckpointRecords:
+    found = CheckpointRecords()
+    for record in read_to_end(bootstrap, topic.name, timeout=timeout):
+        if not record.value:
+            continue  # a tombstone: the key is gone, which the verifier then notices
+        try:
+            found.records.append(topic.decode(record.value))
+        except ValueError:
+            found.unreadable += 1
+    return found
+
+
+def publish_checkpoints(
+    bootstrap: str, topic: BoundTopic[AuditCheckpoint], checkpoints: Iterable[AuditCheckpoint]
+) -> int:
+    """Publish and wait until every one is written (raises DeliveryFailedError otherwise)."""
+    with EventProducer(bootstrap) as producer:
+        for checkpoint in checkpoints:
+            producer.publish(topic, checkpoint)
+        producer.flush()
+        return producer.delivered
