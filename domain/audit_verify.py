@@ -80,7 +80,7 @@ def verify_patient(
         if row.seq != expected:
             if checkpoint is not None and expected <= checkpoint.seq:
                 return broken(
-                    expected,
+                    min(expected, count + 1) if count is not None else expected,
                     BreakKind.TRUNCATED,
                     f"entry {expected} is missing, though a checkpoint recorded entries up to "
                     f"{checkpoint.seq}: entries were deleted",
@@ -125,8 +125,10 @@ def verify_patient(
             keyed = True
         prev, last_seq, expected, checked = row.hash, row.seq, expected + 1, checked + 1
     if checkpoint is not None and last_seq < checkpoint.seq:
+        # An incremental run read nothing (the checkpoint's entry is gone): the count says how
+        # far the chain still goes.
         return broken(
-            last_seq + 1,
+            (count if incremental and count is not None else last_seq) + 1,
             BreakKind.TRUNCATED,
             f"the chain ends at entry {last_seq}, but a checkpoint recorded entries up to "
             f"{checkpoint.seq}: entries were deleted",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -20,8 +21,20 @@ class CheckpointRecords:
 
 
 def read_checkpoints(
-    bootstrap: str, topic: BoundTopic[AuditCheckpoint], timeout: float = 10.0
+    bootstrap: str, topic: BoundTopic[AuditCheckpoint], timeout: float = 10.0, tries: int = 5
 ) -> CheckpointRecords:
+    for attempt in range(tries):
+        try:
+            return _read(bootstrap, topic, timeout)
+        except TimeoutError:
+            # A partition whose leader just moved (or was just created): ask again shortly.
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _read(bootstrap: str, topic: BoundTopic[AuditCheckpoint], timeout: float) -> CheckpointRecords:
     found = CheckpointRecords()
     for record in read_to_end(bootstrap, topic.name, timeout=timeout):
         if not record.value:

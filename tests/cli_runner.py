@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from config import ResolvedSettings
+
 
 def run_optimerge(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -16,3 +18,16 @@ def run_optimerge(*args: str, timeout: float = 120, **env: str) -> subprocess.Co
         timeout=timeout,
         check=False,
     )
+
+
+def settings_env(settings: ResolvedSettings) -> dict[str, str]:
+    """The env vars a deployment sets for these settings: each role's URL, topics, Kafka."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "DATABASE_URL": settings.database_url,
+        "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
+        "OPTIMERGE_MIGRATION_DATABASE_URL": settings.migration_url,
+        "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
+        "OPTIMERGE_PARTITIONS": str(settings.partitions),
+        "OPTIMERGE_INFRA__STATE_DIR": str(settings.infra.state_dir),
+    }
