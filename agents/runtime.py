@@ -14,7 +14,8 @@ from agents.heartbeat import register_heartbeat
 from agents.merge_agent import register_merge_agent
 from agents.prometheus import serve
 from agents.worker import MergeWorker
-from config import ResolvedSettings
+from config import MissingAuditKeyError, ResolvedSettings
+from pipeline.log_redaction import install_log_redaction
 from storage.migrate import pending_migrations
 from streams.admin import ensure_topics
 from streams.app import create_app
@@ -63,6 +64,10 @@ def _arm_shutdown_deadline(seconds: float = SHUTDOWN_DEADLINE_SECONDS) -> None:
 
 def _check_ready(settings: ResolvedSettings) -> None:
     try:
+        settings.audit_keyring()
+    except MissingAuditKeyError as exc:
+        raise WorkerStartupError(str(exc)) from None
+    try:
         pending = pending_migrations(settings.database_url)
     except Exception as exc:
         raise WorkerStartupError(f"cannot reach the database: {exc}") from exc
@@ -91,6 +96,8 @@ def run_worker(
     settings: ResolvedSettings, *, loglevel: str = "info", metrics_port: int | None = None
 ) -> int:
     """Blocks until SIGTERM/SIGINT; returns the exit code."""
+    # Database errors quote values: log records tell codes and names only (docs/contract.md).
+    install_log_redaction()
     _check_ready(settings)
     app, merge_worker = build_worker(settings)
     # Everything alive now lives as long as the process: keep the collector from rescanning it,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from optimerge.cli._common import fail, print_json, resolved, with_database
+from optimerge.cli._common import fail, print_json, resolved, with_app_database
 
 users_app = typer.Typer(help="Accounts of the reviewer app (reviewer, auditor, admin, operator).")
 
@@ -31,10 +31,18 @@ def serve_app(
     dir unless OPTIMERGE_APP_SECRET_KEY is set."""
     import uvicorn
 
+    from config import MissingAuditKeyError
+    from pipeline.log_redaction import install_log_redaction
     from webapp import AppSettings, create_app
+    from webapp.access_log import log_config
 
+    # Error texts and queries can hold patient data: never into the log (docs/contract.md).
+    install_log_redaction()
     settings = resolved()
-    app = create_app(settings, AppSettings())
+    try:
+        app = create_app(settings, AppSettings())
+    except MissingAuditKeyError as exc:
+        fail(str(exc))
     typer.echo(f"optimerge app on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for whoever handled
     # it before: that is us, and a requested stop is a success (exit 0, like the worker).
@@ -48,6 +56,7 @@ def serve_app(
         # Open event streams must not hold a shutdown for long.
         timeout_graceful_shutdown=3,
         log_level="info",
+        log_config=log_config(),
     )
 
 
@@ -88,7 +97,7 @@ def users_add(
     password = _read_password(password_stdin)
     if problem := check_password(password):
         fail(problem)
-    _, url = with_database()
+    _, url = with_app_database()
     try:
         with connect(url) as conn:
             create_user(conn, name, chosen.value, hash_password(password))
@@ -116,7 +125,7 @@ def users_password(
     password = _read_password(password_stdin)
     if problem := check_password(password):
         fail(problem)
-    _, url = with_database()
+    _, url = with_app_database()
     try:
         with connect(url) as conn:
             if get_user(conn, name) is None:
@@ -135,7 +144,7 @@ def users_list() -> None:
     from storage.accounts import list_users
     from storage.db import connect
 
-    _, url = with_database()
+    _, url = with_app_database()
     try:
         with connect(url) as conn:
             users = list_users(conn)
@@ -158,7 +167,7 @@ def users_token(
     from storage.db import connect
     from webapp.passwords import new_api_token
 
-    _, url = with_database()
+    _, url = with_app_database()
     token, digest = new_api_token()
     try:
         with connect(url) as conn:

@@ -39,34 +39,38 @@ def run(
     count: Annotated[int, typer.Option(help="Documents in the demo feed.")] = 300,
     app_port: Annotated[int, typer.Option(help="Port of the reviewer app.")] = 8000,
 ) -> None:
-    """Everything locally: Kafka, PostgreSQL, topics, schema, workers, the reviewer app and a
-    demo feed.
+    """Everything locally: Kafka, PostgreSQL, topics, schema, workers, the reviewer app, the
+    audit checkpointer and a demo feed.
 
     Leaves it all running; `optimerge infra down` (or `make stop`) stops it."""
+    import os
+
     from config import load_settings
     from optimerge.demo.publish import ensure_demo_user, import_demo_patients, publish_demo
     from optimerge.infra import InfraError
     from optimerge.infra.bootstrap import bring_up
-    from optimerge.infra.local_run import start_app, start_workers
+    from optimerge.infra.local_run import start_app, start_checkpointer, start_workers
 
+    os.umask(0o077)  # the state dir's files (logs, secrets) are this user's only
     loaded = load_settings()
     try:
         endpoints = bring_up(loaded)
     except InfraError as exc:
         fail(str(exc))
+    if endpoints.audit_key_file is not None:
+        audit = loaded.audit.model_copy(update={"key_file": endpoints.audit_key_file})
+        loaded = loaded.with_overrides(audit=audit)
     settings = loaded.resolved(
         kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
         database_url=endpoints.database_url,
+        app_database_url=endpoints.app_database_url,
+        migration_database_url=endpoints.migration_database_url,
     )
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
-        "DATABASE_URL": endpoints.database_url,
-    }
-    if endpoints.replication_factor:  # the workers' own topics as durable as the cluster's
-        env["OPTIMERGE_REPLICATION_FACTOR"] = str(endpoints.replication_factor)
+    env = endpoints.process_env()
     logs = start_workers(settings, workers, env)
     logs.append(start_app(settings, app_port, env))
-    password = ensure_demo_user(settings.database_url, settings.infra.state_dir)
+    logs.append(start_checkpointer(settings, env))
+    password = ensure_demo_user(settings.app_url, settings.infra.state_dir)
     imported = import_demo_patients(settings.database_url)
     typer.echo(f"imported {imported} patients from the Synthea sample")
     publish_demo(settings, count, log=typer.echo)

@@ -45,7 +45,7 @@ def start_workers(
     """Start `count` detached `optimerge worker` processes (one consumer group); returns logs."""
     directory = _dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
-    have = len(running_workers(settings))
+    have = len([p for _, p in running_workers(settings) if p.name.startswith("worker-")])
     logs = []
     for index in range(have, count):
         log_path = directory / f"worker-{index}.log"
@@ -93,16 +93,34 @@ def stop_workers(settings: Settings, log: Log = log_to_stderr, timeout: float = 
 
 def start_app(settings: Settings, port: int, env: dict[str, str], log: Log = log_to_stderr) -> Path:
     """Start `optimerge app` detached (stopped with the workers); returns its log file."""
+    return _start_one(
+        settings, "app", ["app", "--port", str(port)], env, log,
+        f"reviewer app started on http://127.0.0.1:{port}/",
+    )  # fmt: skip
+
+
+def start_checkpointer(settings: Settings, env: dict[str, str], log: Log = log_to_stderr) -> Path:
+    """Start `optimerge audit checkpoint` detached (stopped with the workers): it verifies the
+    audit trail and signs checkpoints every minute (docs/contract.md#audit-checkpoints)."""
+    return _start_one(
+        settings, "checkpointer", ["audit", "checkpoint"], env, log,
+        "audit checkpointer started",
+    )  # fmt: skip
+
+
+def _start_one(
+    settings: Settings, name: str, args: list[str], env: dict[str, str], log: Log, said: str
+) -> Path:
     directory = _dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
-    log_path = directory / "app.log"
-    pidfile = directory / "app.pid"
+    log_path = directory / f"{name}.log"
+    pidfile = directory / f"{name}.pid"
     if read_pid(pidfile, "optimerge") is not None:
-        log(f"reviewer app already running (log: {log_path})")
+        log(f"{name} already running (log: {log_path})")
         return log_path
     with _private_log(log_path) as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "optimerge", "app", "--port", str(port)],
+            [sys.executable, "-m", "optimerge", *args],
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -110,5 +128,5 @@ def start_app(settings: Settings, port: int, env: dict[str, str], log: Log = log
             start_new_session=True,
         )
     pidfile.write_text(str(proc.pid))
-    log(f"reviewer app started on http://127.0.0.1:{port}/ (pid {proc.pid}, log: {log_path})")
+    log(f"{said} (pid {proc.pid}, log: {log_path})")
     return log_path

@@ -131,7 +131,10 @@ def test_settings_point_at_this_tests_topics_and_database(
     settings: Settings, topics: Topics, database_url: str, kafka_bootstrap: str
 ) -> None:
     assert settings.kafka_bootstrap_servers == kafka_bootstrap
-    assert settings.database_url == database_url
+    # Each role its own URL of the same database: the owner is the fixture's.
+    assert settings.migration_url == database_url
+    assert settings.database_url.startswith("postgresql://optimerge_worker:")
+    assert settings.app_url.startswith("postgresql://optimerge_app:")
     assert settings.topic_prefix == topics.prefix
     assert settings.partitions == 3
     assert settings.infra.state_dir != InfraSettings().state_dir  # never the developer's own
@@ -186,8 +189,16 @@ def test_up_is_idempotent_and_down_leaves_no_process(own_infra: Settings) -> Non
     )
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split() == [endpoints.kafka_bootstrap_servers, endpoints.database_url]
-    with psycopg.connect(endpoints.database_url) as conn:
-        assert conn.execute("SELECT current_user").fetchone() == ("optimerge",)
+    # One role per URL, each with its own password (docs/contract.md#database-roles).
+    for url, role in (
+        (endpoints.database_url, "optimerge_worker"),
+        (endpoints.app_database_url, "optimerge_app"),
+        (endpoints.migration_database_url, "optimerge"),
+    ):
+        assert url is not None
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (role,)
+    _assert_private(own_infra.infra.state_dir)
 
     # The postmaster's children (checkpointer, walwriter, ...) must go too.
     ours = _process_tree(pids["kafka"] or 0) | _process_tree(pids["postgres"] or 0)
@@ -200,6 +211,21 @@ def test_up_is_idempotent_and_down_leaves_no_process(own_infra: Settings) -> Non
     logs.clear()
     down(own_infra, log=logs.append)
     assert logs == ["nothing of ours was running"]
+
+
+def _assert_private(state_dir: Path) -> None:
+    """Nobody but its owner gets into the state dir (PostgreSQL's OS user, when we are root,
+    may only pass through it); logs, data and secrets in it are 0600."""
+    mode = state_dir.stat().st_mode & 0o777
+    assert mode in (0o700, 0o710), oct(mode)
+    exposed = [
+        f"{path.relative_to(state_dir)} {oct(path.stat().st_mode & 0o777)}"
+        for path in state_dir.rglob("*")
+        if path.is_file()
+        and (path.suffix in {".log", ".index", ".timeindex"} or "password" in path.name)
+        and path.stat().st_mode & 0o077
+    ]
+    assert exposed == []
 
 
 @pytest.mark.parametrize("service", ["kafka", "postgres"])

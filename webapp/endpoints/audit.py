@@ -13,14 +13,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.audit_checkpoints import Checkpoints
+from domain.read_audit import ReadChannel
 from pipeline.audit_check import verify_audit
 from storage.audit import AuditFilters, audit_actions, audit_page
 from storage.audit_verifications import newest_verification
 from storage.db import snapshot
+from storage.read_audit import read_page
 from webapp.audit_state import AuditState, audit_state
 from webapp.auth import require
 from webapp.context import AppContext, ctx, db
-from webapp.filters import audit_query, is_filtered, parse_audit
+from webapp.filters import audit_query, is_filtered, parse_audit, parse_reads, reads_query
 from webapp.present import Pagination, audit_action_label
 from webapp.render import JSON, render
 from webapp.roles import Permission
@@ -155,5 +157,46 @@ async def api_audit(request: Request) -> Response:
             "pages": listing.pagination.pages,
             "errors": parsed.errors,
             "chain": chain.as_json(),
+        }
+    )
+
+
+async def _load_reads(request: Request) -> tuple[list[dict[str, Any]], Pagination, Any]:
+    require(request, Permission.VIEW_AUDIT)
+    parsed = parse_reads(request.query_params)
+    per_page = ctx(request).app_settings.page_size
+    offset = (parsed.page - 1) * per_page
+    rows, total = await db(request, read_page, parsed.filters, limit=per_page, offset=offset)
+    return rows, Pagination(parsed.page, per_page, total), parsed
+
+
+async def reads_view(request: Request) -> Response:
+    """Who read which patient's record or document, newest first (docs/contract.md#read-audit)."""
+    rows, pagination, parsed = await _load_reads(request)
+    filters = parsed.filters
+    return render(
+        request,
+        "audit_reads.html",
+        {
+            "reads": rows,
+            "pagination": pagination,
+            "filters": filters,
+            "filtered": is_filtered(filters),
+            "errors": parsed.errors,
+            "channels": [c.value for c in ReadChannel],
+            "page_query": lambda page: reads_query(filters, page),
+        },
+    )
+
+
+async def api_reads(request: Request) -> Response:
+    rows, pagination, parsed = await _load_reads(request)
+    return JSON(
+        {
+            "reads": rows,
+            "total": pagination.total,
+            "page": pagination.page,
+            "pages": pagination.pages,
+            "errors": parsed.errors,
         }
     )

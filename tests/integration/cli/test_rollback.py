@@ -43,6 +43,7 @@ def _optimerge(
         timeout=timeout,
         KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
         DATABASE_URL=settings.database_url,
+        OPTIMERGE_APP_DATABASE_URL=settings.app_url,
         OPTIMERGE_TOPIC_PREFIX=settings.topic_prefix,
     )
 
@@ -73,9 +74,9 @@ def _listen(base: str, token: str, seen: list[dict], ready: threading.Event) -> 
 def test_an_operator_rollback_travels_the_stream_and_leaves_the_open_queue_live(
     settings: ResolvedSettings, start_worker: Callable
 ) -> None:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         import_patients(conn, [PATIENT])
-    token = _token(settings.database_url)
+    token = _token(settings.app_url)
     worker = start_worker()
     publish(settings, [extraction("doc-rb", PATIENT["id"], confidence=0.5)])  # flagged
     wait_until_processed(settings, 1, timeout=90)
@@ -120,7 +121,7 @@ def test_an_operator_rollback_travels_the_stream_and_leaves_the_open_queue_live(
     statuses = read_topic(settings, Topics(settings.topic_prefix).document_status.name)
     outcome = [s for s in statuses if s.get("action_id") == printed["action_id"]]
     assert [(s["outcome"], s["status"]) for s in outcome] == [("applied", "COMPLETE")]
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         entry = conn.execute(
             "SELECT actor_kind, actor, details->>'note' FROM audit_log "
             "WHERE action = 'rollback' AND document_id = 'doc-rb'"
@@ -134,9 +135,9 @@ def test_an_operator_rollback_travels_the_stream_and_leaves_the_open_queue_live(
 def test_rollback_without_a_worker_says_so_and_leaves_the_action_queued(
     settings: ResolvedSettings,
 ) -> None:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         import_patients(conn, [PATIENT])
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         merge(conn, [incoming(extraction("doc-idle", PATIENT["id"]))])
     run = _optimerge(
         settings, "document", "rollback", "doc-idle", "--actor", "ops", "--timeout", "3"

@@ -24,6 +24,7 @@ def _env(settings: ResolvedSettings) -> dict[str, str]:
     return {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "DATABASE_URL": settings.database_url,
+        "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
         "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
         "OPTIMERGE_PARTITIONS": str(settings.partitions),
     }
@@ -76,8 +77,8 @@ def test_status_goes_red_when_the_last_worker_stops_and_green_after_a_restart(
     assert seen["alive"] and seen["assigned_partitions"] == 6 and seen["batches"] >= 1
 
     # The app says the same to an operator, and refuses a reviewer.
-    add_user(settings.database_url, "olga", "operator")
-    add_user(settings.database_url, "ana", "reviewer")
+    add_user(settings.app_url, "olga", "operator")
+    add_user(settings.app_url, "ana", "reviewer")
     app = create_app(settings, AppSettings(secret_key=SecretStr("h" * 48), live_updates=False))
     with TestClient(app) as client:
         assert client.get("/readyz").json()["status"] == "ready"

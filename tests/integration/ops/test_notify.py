@@ -53,6 +53,7 @@ def _start_notifier(
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "DATABASE_URL": settings.database_url,
+        "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
         "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
         "OPTIMERGE_NOTIFY__CHANNELS": json.dumps(channels),
         "OPTIMERGE_NOTIFY__APP_URL": "https://review.example",
@@ -94,7 +95,7 @@ def test_each_flagged_item_reaches_its_channels_exactly_once_despite_failures(
             flagged[event.document_id] = ({r.rule.value for r in event.flag_reasons}, record.value)
     identity = {d for d, (rules, _) in flagged.items() if rules & set(IDENTITY_RULES)}
     assert 0 < len(identity) < len(flagged)
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         row = conn.execute(
             "SELECT count(*) FROM documents WHERE review_status = 'flagged'"
         ).fetchone()
@@ -159,7 +160,7 @@ def test_each_flagged_item_reaches_its_channels_exactly_once_despite_failures(
     }
     bodies = b"".join(r.body for r in receiver.accepted).decode()
     assert [n for n in names if n in bodies] == []
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         logged = conn.execute("SELECT count(*) FROM notification_deliveries").fetchone()
     assert logged is not None and logged[0] == len(receiver.accepted)
     print(

@@ -3,6 +3,7 @@ applied in order with merges of the same patient; a stale one is refused on docu
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -63,6 +64,8 @@ def test_poison_input_is_dead_lettered_and_a_fixed_replay_merges(
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
         "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
         "DATABASE_URL": settings.database_url or "",
+        "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
+        "OPTIMERGE_AUDIT__KEY": os.environ["OPTIMERGE_AUDIT__KEY"],
     }
     run = subprocess.run(
         [
@@ -84,7 +87,7 @@ def test_poison_input_is_dead_lettered_and_a_fixed_replay_merges(
     )
     assert run.returncode == 0, run.stderr
     wait_until_processed(settings, 2)
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         state = document_state(conn, "poison-no-type")
     assert state is not None and state.processing_status == "COMPLETE"
 
@@ -139,7 +142,7 @@ def test_review_actions_apply_in_order_and_stale_ones_conflict(
     outcomes = [by_action[str(a.action_id)] for a in actions]
     assert [o["conflict"] for o in outcomes] == [False, False, True]
     assert "expected version 1, current version 2" in outcomes[2]["reason"]
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         first_state = document_state(conn, first.document_id)
         second_state = document_state(conn, second.document_id)
         left = conn.execute(
@@ -164,7 +167,7 @@ def test_a_document_holding_nul_is_refused_flagged_and_dead_lettered(
     start_worker()
     publish(settings, [*(d.result for d in docs[:10]), bad, *(d.result for d in docs[10:])])
     wait_until_processed(settings, 21)
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         state = document_state(conn, "poison-nul")
         merged = conn.execute(
             "SELECT count(*) FROM documents WHERE processing_status = 'COMPLETE'"

@@ -50,7 +50,7 @@ class Trail:
 def trail(settings: ResolvedSettings) -> Trail:
     """Three merges of one patient, written as the worker role, verified and checkpointed."""
     service = MergeService(judge_with(settings.rules), keyring=shared_keyring())
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         for n in range(3):
             service.merge(conn, [incoming(extraction(f"doc-{n}", PATIENT))])
     first = AuditCheckpointer(settings, shared_keyring()).run_once()

@@ -32,7 +32,7 @@ def test_reads_with_a_token(
 ) -> None:
     docs = seed_documents(settings, 60)
     flagged = [d.result for d in docs if d.intended_reasons]
-    auth = _token_for(settings.database_url, "robot", "auditor")
+    auth = _token_for(settings.app_url, "robot", "auditor")
     client = make_client()
 
     listing = client.get("/api/flagged?per_page=4", headers=auth).json()
@@ -84,7 +84,7 @@ def test_an_action_is_accepted_and_published(
 ) -> None:
     docs = seed_documents(settings, 60)
     first, second = [d.result for d in docs if d.intended_reasons][:2]
-    auth = _token_for(settings.database_url, "robot", "reviewer")
+    auth = _token_for(settings.app_url, "robot", "reviewer")
     client = make_client()
 
     accepted = client.post(
@@ -98,7 +98,7 @@ def test_an_action_is_accepted_and_published(
     action_id = uuid.UUID(body["action_id"])
 
     # With a session instead of a token, the CSRF token rides in a header.
-    add_user(settings.database_url, "ana", "reviewer")
+    add_user(settings.app_url, "ana", "reviewer")
     browser = make_client()
     login(browser, "ana")
     resources = [{"resourceType": "Condition", "code": {"text": "Asthma"}}]

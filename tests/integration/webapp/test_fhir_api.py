@@ -47,8 +47,8 @@ def outcome_of(response: Any, status: int, code: str) -> str:
 def fhir(settings: ResolvedSettings, make_client: Callable[[], TestClient]):
     seed_documents(settings, 30)
     client = make_client()
-    client.headers.update(token_for(settings.database_url, "clinic", "reviewer"))
-    with connect(settings.database_url) as conn:
+    client.headers.update(token_for(settings.app_url, "clinic", "reviewer"))
+    with connect(settings.migration_url) as conn:
         row = conn.execute(
             "SELECT r.patient_id FROM resources r JOIN patients p USING (patient_id) "
             "WHERE r.resource_type = 'Condition' AND p.record IS NOT NULL "
@@ -77,7 +77,7 @@ def test_without_a_token_or_the_role_answers_outcome(
     assert anonymous.get("/fhir/Condition").headers["www-authenticate"].startswith("Bearer")
     assert make_client().get("/openapi.json").json()["openapi"] == "3.1.0"
     auditor = make_client()
-    auditor.headers.update(token_for(settings.database_url, "compliance", "auditor"))
+    auditor.headers.update(token_for(settings.app_url, "compliance", "auditor"))
     assert auditor.get("/fhir/Condition").status_code == 200  # auditors read records already
 
 

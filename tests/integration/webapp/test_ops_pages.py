@@ -87,11 +87,11 @@ def test_operator_pages(settings: ResolvedSettings) -> None:
         _window("w1", 20, 4, {"low_confidence": 3, "name_mismatch": 1}),
         _window("w2", 10, 2, {"low_confidence": 2}),
     ]
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         assert record_windows(conn, windows) == 2
         assert record_windows(conn, windows) == 0  # redelivered: stored once
     for name, role in (("olga", "operator"), ("ana", "reviewer"), ("adam", "admin")):
-        add_user(settings.database_url, name, role)
+        add_user(settings.app_url, name, role)
     app = create_app(
         settings,
         AppSettings(secret_key=SecretStr("o" * 48), live_updates=False, record_metrics=False),
@@ -168,7 +168,7 @@ def test_operator_pages(settings: ResolvedSettings) -> None:
     assert sorted(r.value for r in replayed).count(b"{not json") == 1
     assert fixed.encode() in {r.value for r in replayed}
     # Each retry of a letter with a patient is one audit entry in that patient's chain.
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         entries = conn.execute(
             "SELECT actor, actor_kind, details->>'letter', details->>'fixed_payload' "
             "FROM audit_log WHERE action = 'dlq_retry' ORDER BY audit_id"
@@ -184,6 +184,7 @@ def test_operator_pages(settings: ResolvedSettings) -> None:
         "dlq", "stats", "--json",
         KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
         DATABASE_URL=settings.database_url,
+        OPTIMERGE_APP_DATABASE_URL=settings.app_url,
         OPTIMERGE_TOPIC_PREFIX=settings.topic_prefix,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

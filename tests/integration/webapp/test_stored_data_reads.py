@@ -42,7 +42,7 @@ def test_the_api_and_document_show_read_back_what_is_stored(
             "WHERE document_id = 'odd'"
         )
         conn.commit()
-    auth = _token_for(settings.database_url, "robot", "auditor")
+    auth = _token_for(settings.app_url, "robot", "auditor")
     client = make_client()
 
     listing = client.get("/api/flagged", headers=auth)
@@ -57,6 +57,7 @@ def test_the_api_and_document_show_read_back_what_is_stored(
 
     env = {
         "DATABASE_URL": settings.database_url,
+        "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
     }
     shown = run_optimerge("document", "show", "odd", **env)

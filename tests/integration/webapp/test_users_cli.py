@@ -27,6 +27,7 @@ from ._support import login
 @pytest.fixture
 def cli(settings: ResolvedSettings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("OPTIMERGE_APP_DATABASE_URL", settings.app_url)
     app = typer.Typer()
     register(app)
     runner = CliRunner()
@@ -94,6 +95,7 @@ def test_optimerge_app_serves_and_stops_on_sigterm(settings: ResolvedSettings, t
         os.environ,
         KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers or "",
         DATABASE_URL=settings.database_url or "",
+        OPTIMERGE_APP_DATABASE_URL=settings.app_url,
         OPTIMERGE_TOPIC_PREFIX=settings.topic_prefix,
         OPTIMERGE_INFRA__STATE_DIR=str(tmp_path),
     )
