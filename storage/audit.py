@@ -30,32 +30,30 @@ def append_audit(
     heads); the caller's `locked` heads move along."""
     if not entries:
         return
-    columns: tuple[list[Any], ...] = tuple([] for _ in range(11))
+    rows = []
     for entry in entries:
         head = locked[entry.patient_id]
         seq = head.audit_seq + 1
         key_id, mac = entry_mac(keyring, head.audit_head, seq, entry)
-        row = (
-            entry.patient_id,
-            seq,
-            entry.document_id,
-            entry.action.value,
-            entry.actor_kind.value,
-            entry.actor,
-            orjson.dumps(entry.details).decode(),
-            entry.occurred_at,
-            head.audit_head,
-            mac,
-            key_id,
+        rows.append(
+            {
+                "patient_id": entry.patient_id,
+                "seq": seq,
+                "document_id": entry.document_id,
+                "action": entry.action.value,
+                "actor_kind": entry.actor_kind.value,
+                "actor": entry.actor,
+                "details": entry.details,
+                # Microseconds as the MAC has them (RFC 3339 keeps all six digits).
+                "occurred_at": entry.occurred_at,
+                "prev_hash": head.audit_head,
+                "hash": mac,
+                "key_id": key_id,
+            }
         )
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
         head.audit_seq, head.audit_head = seq, mac
-    cur.execute(
-        "SELECT audit_append(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
-        "%s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[])",
-        columns,
-    )
+    # One JSON text: orjson writes it at C speed, PostgreSQL parses it once.
+    cur.execute("SELECT audit_append(%s::jsonb)", (orjson.dumps(rows).decode(),))
 
 
 @dataclass(frozen=True, slots=True)

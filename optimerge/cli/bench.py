@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Measure the pipeline (default) or the FHIR API (`bench fhir`).")
     group.callback(invoke_without_command=True)(bench)
     group.command("fhir")(bench_fhir)
+    group.command("audit")(bench_audit)
     app.add_typer(group, name="bench")
 
 
@@ -150,3 +151,39 @@ def bench_fhir(
         )
     if result["p99_ms"] >= FHIR_P99_TARGET_MS:
         raise typer.Exit(1)
+
+
+def bench_audit(
+    entries: Annotated[
+        int, typer.Option(help="Audit entries written before the checkpoint.")
+    ] = 100_000,
+    patients: Annotated[int, typer.Option(help="Patients they belong to.")] = 10_000,
+    new_entries: Annotated[
+        int, typer.Option(help="Entries written after it, for the incremental run.")
+    ] = 1_000,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object with every figure.")
+    ] = False,
+) -> None:
+    """The audit trail on a scratch database: appends through audit_append() as the worker role
+    against COPY as the owner; `audit verify --full` on every entry, then incremental after
+    more entries (checkpoints read from Kafka included)."""
+    from rich.console import Console
+
+    from optimerge.bench.audit import AuditBenchConfig, run_audit_bench
+
+    settings = resolved()
+    console = Console(file=sys.stderr)
+    config = AuditBenchConfig(entries=entries, patients=patients, new_entries=new_entries)
+    result = run_audit_bench(settings, config, say=console.print)
+    if as_json:
+        print_json(result)
+        return
+    full, incremental = result["full"], result["incremental"]
+    Console().print(
+        f"append: {result['append_entries_per_s']:,.0f} entries/s through audit_append() "
+        f"(COPY and UPDATE as the owner, before: {result['copy_entries_per_s']:,.0f}/s)\n"
+        f"audit verify --full, {full['entries_checked']:,} entries: {full['total_ms']:,.0f} ms\n"
+        f"incremental after {new_entries:,} more: {incremental['total_ms']:,.0f} ms "
+        f"({result['incremental_over_full']:.1%} of the full run)"
+    )

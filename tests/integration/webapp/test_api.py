@@ -9,6 +9,7 @@ from collections.abc import Callable
 from starlette.testclient import TestClient
 
 from config import ResolvedSettings
+from pipeline.audit_checkpointer import AuditCheckpointer
 from schemas import ReviewAction
 from storage.accounts import create_api_token
 from storage.db import connect
@@ -76,7 +77,20 @@ def test_reads_with_a_token(
     assert client.get("/api/patients/nobody/bundle", headers=auth).status_code == 404
 
     audit = client.get(f"/api/audit?document={doc.document_id}", headers=auth).json()
-    assert audit["chain"]["ok"] and audit["entries"][0]["action"] == "merge"
+    # Nothing verified the trail yet: its state is unknown, and said so.
+    assert audit["chain"]["ok"] is None and audit["chain"]["problem"].startswith("not verified")
+    assert audit["entries"][0]["action"] == "merge"
+    AuditCheckpointer(settings, settings.audit_keyring()).run_once()
+    audit = client.get(f"/api/audit?patient={doc.patient_id}", headers=auth).json()
+    chain = audit["chain"]
+    assert chain["ok"] is True and chain["stale"] is False and chain["mode"] == "incremental"
+    assert chain["patient"]["ok"] and chain["patient"]["entries"] >= 1
+    # The reads of this test, each recorded once: the document, the bundle (404s are not).
+    reads = client.get("/api/audit/reads?actor=robot", headers=auth).json()["reads"]
+    assert [(r["what"], r["channel"]) for r in reads] == [("bundle", "api"), ("document", "api")]
+    assert reads[1]["patient_ids"] == [doc.patient_id]
+    assert reads[1]["document_ids"] == [doc.document_id]
+    assert reads[1]["client_addr"] == "testclient" and reads[1]["user_agent"]
 
 
 def test_an_action_is_accepted_and_published(

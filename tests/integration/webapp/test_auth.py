@@ -204,7 +204,9 @@ def test_roles(settings: ResolvedSettings, make_client: Callable[[], TestClient]
 
     # An auditor reads everything, the audit trail too, and cannot act.
     audit = auditor.get("/audit/")
-    assert audit.status_code == 200 and "Hash chain intact" in audit.text
+    assert audit.status_code == 200 and "Audit trail not verified yet" in audit.text
+    assert auditor.get("/audit/reads/").status_code == 200
+    assert reviewer.get("/audit/reads/").status_code == 403
     verify = auditor.get(f"/documents/{flagged.document_id}/verify/")
     assert verify.status_code == 200
     assert "read-only access" in verify.text and 'name="action"' not in verify.text

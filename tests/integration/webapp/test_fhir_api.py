@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from starlette.testclient import TestClient
@@ -193,3 +194,28 @@ def test_provenance_device_and_everything(fhir):
     assert read.json()["id"] == patient and read.headers["etag"].startswith('W/"')
     later = read.json()["meta"]["lastUpdated"]
     assert client.get(f"/fhir/Patient?_id={patient}&_lastUpdated=gt{later}").json()["total"] == 0
+
+
+def test_each_fhir_answer_with_patient_data_is_one_read_audit_entry(
+    fhir: tuple[TestClient, str], settings: ResolvedSettings
+) -> None:
+    client, patient = fhir
+    search = client.get("/fhir/Condition", params={"patient": patient, "_count": 3})
+    shown = len(search.json()["entry"])
+    assert client.get(f"/fhir/Patient/{patient}/$everything").status_code == 200
+    assert client.get(f"/fhir/Patient/{patient}").status_code == 200
+    assert client.get("/fhir/Condition/no-such-id").status_code == 404  # nothing was read
+    with connect(settings.migration_url) as conn:
+        rows = conn.execute(
+            "SELECT what, patient_ids, resource_count, actor, actor_role, channel "
+            "FROM read_audit ORDER BY read_id"
+        ).fetchall()
+    assert [r[0] for r in rows] == ["fhir_search", "fhir_everything", "fhir_read"]
+    assert all(r[1] == [patient] and r[3:] == ("clinic", "reviewer", "fhir") for r in rows)
+    assert (rows[0][2], rows[2][2]) == (shown, 1)
+    # Append-only, and the app's role may only add to it.
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), connect(settings.app_url) as conn:
+        conn.execute("DELETE FROM read_audit")
+    owner = connect(settings.migration_url)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), owner as conn:
+        conn.execute("UPDATE read_audit SET actor = 'nobody'")

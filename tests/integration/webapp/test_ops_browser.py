@@ -146,8 +146,10 @@ def test_operator_console_and_dead_letters_in_chromium(
         page.locator("tr[data-ref][data-kind=invalid_json] input[type=checkbox]").check()
         page.get_by_test_id("retry-selected").click()
         expect(page.get_by_test_id("sent-banner")).to_contain_text("Sent 2 letter(s)")
+        # Version 2: the refusal of the oversized event was recorded on the document it names
+        # (version 1, FAILED), as the input contract says; the fixed retry merges it.
         expect(page.get_by_test_id(f"outcome-{ref}")).to_contain_text(
-            "Merged: version 1", timeout=60_000
+            "Merged: version 2", timeout=60_000
         )
         invalid_ref = page.locator("tr[data-ref][data-kind=invalid_json]").get_attribute("data-ref")
         expect(page.get_by_test_id(f"outcome-{invalid_ref}")).to_contain_text(
