@@ -66,10 +66,10 @@ def run(
         app_database_url=endpoints.app_database_url,
         migration_database_url=endpoints.migration_database_url,
     )
-    env = endpoints.process_env()
-    logs = start_workers(settings, workers, env)
-    logs.append(start_app(settings, app_port, env))
-    logs.append(start_checkpointer(settings, env))
+    # Each process with its own database role (docs/contract.md#database-roles).
+    logs = start_workers(settings, workers, endpoints.process_env("worker"))
+    logs.append(start_app(settings, app_port, endpoints.process_env("app")))
+    logs.append(start_checkpointer(settings, endpoints.process_env("app")))
     password = ensure_demo_user(settings.app_url, settings.infra.state_dir)
     imported = import_demo_patients(settings.database_url)
     typer.echo(f"imported {imported} patients from the Synthea sample")

@@ -61,13 +61,19 @@ class Endpoints:
             env["OPTIMERGE_AUDIT__KEY_FILE"] = str(self.audit_key_file)
         return env
 
-    def process_env(self) -> dict[str, str]:
-        """Everything a worker or app process started for this system is given."""
+    def process_env(self, role: str = "worker") -> dict[str, str]:
+        """What a process `optimerge run` starts is given: its own database role's URL only
+        (`worker`, or `app` for the app and the checkpointer), the audit key, Kafka."""
+        url = self.database_url if role == "worker" else self.app_database_url or self.database_url
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
-            "DATABASE_URL": self.database_url,
-            **self.role_env(),
+            "DATABASE_URL": url,
+            "OPTIMERGE_APP_DATABASE_URL": url,
+            # Blank, should the shell have them from `eval "$(optimerge infra env)"`.
+            "OPTIMERGE_MIGRATION_DATABASE_URL": "",
         }
+        if self.audit_key_file is not None:
+            env["OPTIMERGE_AUDIT__KEY_FILE"] = str(self.audit_key_file)
         if self.replication_factor:  # the workers' own topics as durable as the cluster's
             env["OPTIMERGE_REPLICATION_FACTOR"] = str(self.replication_factor)
         return env

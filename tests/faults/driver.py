@@ -180,7 +180,7 @@ def run_faults(infra: Infrastructure, plan: FaultPlan, workdir: Path, log: Any =
     }
     figures = measure(feed.published, done, monitor, downs, outages)
     _fill_figures(report, figures, clock)
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         report.problems = {
             "documents at newest version once": invariants.documents_at_newest_version(
                 conn, feed.expected
@@ -273,7 +273,7 @@ def _drain(settings: ResolvedSettings, feed: Feed, timeout: float) -> dict[str, 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with connect(settings.database_url) as conn:
+            with connect(settings.migration_url) as conn:
                 done = processed_times(conn)
         except Exception:
             done = {}

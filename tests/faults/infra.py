@@ -14,6 +14,7 @@ from pathlib import Path
 from config import InfraSettings, ResolvedSettings, Settings
 from optimerge.infra import LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
+from optimerge.infra._roles import DatabaseUrls
 from storage.migrate import apply_migrations
 from streams.admin import ensure_topics, wait_for_kafka
 from streams.topics import Topics
@@ -31,20 +32,29 @@ class FaultInfra:
         self.kafka = LocalKafka(self.infra, log=log)
         self.postgres = LocalPostgres(self.infra, log=log)
         self.bootstrap = ""
-        self.database_url = ""
+        self.urls: DatabaseUrls | None = None
+
+    @property
+    def database_url(self) -> str:
+        assert self.urls is not None, "start() first"
+        return self.urls.worker
 
     def start(self) -> None:
         with ThreadPoolExecutor(2) as pool:
             kafka = pool.submit(self.kafka.start)
             postgres = pool.submit(self.postgres.start)
-            self.bootstrap, self.database_url = kafka.result(), postgres.result()
-        apply_migrations(self.database_url)
+            self.bootstrap, self.urls = kafka.result(), postgres.result()
+        apply_migrations(self.urls.migration)
 
     def settings(self, prefix: str, partitions: int) -> ResolvedSettings:
         ensure_topics(self.bootstrap, Topics(prefix), partitions=partitions)
+        assert self.urls is not None, "start() first"
+        # Each role its own, as deployed: the workers append to the trail, never alter it.
         return Settings(
             kafka_bootstrap_servers=self.bootstrap,
-            database_url=self.database_url,
+            database_url=self.urls.worker,
+            app_database_url=self.urls.app,
+            migration_database_url=self.urls.migration,
             topic_prefix=prefix,
             partitions=partitions,
             infra=self.infra,

@@ -157,12 +157,20 @@ def test_inserting_a_forged_entry_is_refused_or_reported(trail: Trail, role: str
 
 
 def _forge(conn: psycopg.Connection, seq: int, prev: str, *, key_id: str | None) -> None:
-    conn.execute(
-        "SELECT audit_append(ARRAY[%s], ARRAY[%s::bigint], ARRAY[NULL::text], "
-        "ARRAY['rollback'], ARRAY['reviewer'], ARRAY['mallory'], ARRAY['{}'], ARRAY[now()], "
-        "ARRAY[%s], ARRAY[%s], ARRAY[%s::text])",
-        (PATIENT, seq, prev, "f" * 64, key_id),
-    )
+    entry = {
+        "patient_id": PATIENT,
+        "seq": seq,
+        "document_id": None,
+        "action": "rollback",
+        "actor_kind": "reviewer",
+        "actor": "mallory",
+        "details": {},
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "prev_hash": prev,
+        "hash": "f" * 64,
+        "key_id": key_id,
+    }
+    conn.execute("SELECT audit_append(%s::jsonb)", (orjson.dumps([entry]).decode(),))
 
 
 @pytest.mark.parametrize("role", ROLES)
