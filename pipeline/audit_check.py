@@ -24,7 +24,13 @@ from domain.audit_verify import (
     verify_patient,
 )
 from schemas.audit import AuditCheckpoint
-from storage.audit_chains import all_entries, entries_from, entry_counts, read_heads
+from storage.audit_chains import (
+    all_entries,
+    entries_from,
+    entry_counts,
+    read_heads,
+    unsettled_patients,
+)
 from storage.db import snapshot
 from streams.checkpoints import read_checkpoints
 from streams.topics import Topics
@@ -64,15 +70,21 @@ def _verify(
     report = VerifyReport("full" if full else "incremental", checkpoints=len(newest))
     report.checkpointed_at = max((c.checkpointed_at for c in newest.values()), default=None)
     report.breaks.extend(_forged(checkpoints, patient_id))
-    heads = read_heads(conn, patient_id)
-    counts = entry_counts(conn, patient_id)
-    # Patients never audited (registry rows only) are no chains to speak of.
-    patients = {p for p, head in heads.items() if head != (0, "")} | set(counts) | set(newest)
     stream: Iterator[tuple[str, list[StoredEntry]]]
     if full:
+        heads = read_heads(conn, patient_id)
+        counts = entry_counts(conn, patient_id)
+        # Patients never audited (registry rows only) are no chains to speak of.
+        patients = {p for p, head in heads.items() if head != (0, "")} | set(counts) | set(newest)
         stream = all_entries(conn, patient_id)
     else:
-        stream = entries_from(conn, {p: newest[p].seq if p in newest else 1 for p in patients})
+        # Only chains that moved since their checkpoint (or have none) are read at all.
+        todo = unsettled_patients(conn, {p: (c.seq, c.head) for p, c in newest.items()})
+        if patient_id is not None:
+            todo &= {patient_id}
+        report.patients += len(newest.keys() - todo)
+        heads, counts, patients = read_heads(conn, todo), entry_counts(conn, todo), todo
+        stream = entries_from(conn, {p: newest[p].seq if p in newest else 1 for p in todo})
     seen: set[str] = set()
     for pid, rows in stream:
         seen.add(pid)

@@ -4,7 +4,7 @@ each patient's from a given seq on), streamed through a server-side cursor."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
@@ -27,26 +27,57 @@ def _known(kind: type[E], value: str) -> E:
         return cast(E, value)
 
 
-def _where(patient_id: str | None) -> tuple[str, tuple[Any, ...]]:
-    return ("WHERE patient_id = %s", (patient_id,)) if patient_id else ("", ())
+def _where(patients: str | Collection[str] | None) -> tuple[str, tuple[Any, ...]]:
+    if patients is None:
+        return "", ()
+    if isinstance(patients, str):
+        return "WHERE patient_id = %s", (patients,)
+    return "WHERE patient_id = ANY(%s)", (list(patients),)
 
 
-def read_heads(conn: psycopg.Connection, patient_id: str | None = None) -> Heads:
-    """(audit_seq, audit_head) of every patient row (or one)."""
-    where, params = _where(patient_id)
+def read_heads(conn: psycopg.Connection, patients: str | Collection[str] | None = None) -> Heads:
+    """(audit_seq, audit_head) of every patient row (or of these)."""
+    where, params = _where(patients)
     rows = conn.execute(
         f"SELECT patient_id, audit_seq, audit_head FROM patients {where}", params
     ).fetchall()
     return {pid: (seq, head) for pid, seq, head in rows}
 
 
-def entry_counts(conn: psycopg.Connection, patient_id: str | None = None) -> dict[str, int]:
+def entry_counts(
+    conn: psycopg.Connection, patients: str | Collection[str] | None = None
+) -> dict[str, int]:
     """Entries per patient (an index-only scan: cheap beside reading the entries)."""
-    where, params = _where(patient_id)
+    where, params = _where(patients)
     rows = conn.execute(
         f"SELECT patient_id, count(*) FROM audit_log {where} GROUP BY patient_id", params
     ).fetchall()
     return {pid: int(n) for pid, n in rows}
+
+
+def unsettled_patients(
+    conn: psycopg.Connection, checkpoints: Mapping[str, tuple[int, str]]
+) -> set[str]:
+    """The patients whose chain is not exactly as their checkpoint (seq, head) left it: a head
+    that moved, an entry count that is not the checkpoint's seq, the checkpointed entry gone or
+    another; and every patient with entries or a head but no checkpoint. The others need no
+    entry read at all. One statement, the comparisons in PostgreSQL."""
+    ids = list(checkpoints)
+    rows = conn.execute(
+        "WITH c AS (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[]) "
+        "AS c(patient_id, seq, head)) "
+        "SELECT c.patient_id FROM c "
+        "LEFT JOIN patients p ON p.patient_id = c.patient_id "
+        "LEFT JOIN audit_log a ON a.patient_id = c.patient_id AND a.seq = c.seq "
+        "WHERE p.patient_id IS NULL OR p.audit_seq <> c.seq OR p.audit_head <> c.head "
+        "OR a.hash IS DISTINCT FROM c.head "
+        "OR (SELECT count(*) FROM audit_log x WHERE x.patient_id = c.patient_id) <> c.seq "
+        "UNION SELECT p.patient_id FROM patients p LEFT JOIN c ON c.patient_id = p.patient_id "
+        "WHERE c.patient_id IS NULL AND (p.audit_seq <> 0 OR p.audit_head <> '' "
+        "OR EXISTS (SELECT 1 FROM audit_log x WHERE x.patient_id = p.patient_id))",
+        (ids, [checkpoints[p][0] for p in ids], [checkpoints[p][1] for p in ids]),
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 _COLUMNS = (
