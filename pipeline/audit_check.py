@@ -2,9 +2,10 @@
 audit key and the newest signed checkpoint, in one REPEATABLE READ snapshot, so a merge
 committing meanwhile cannot look like a broken chain.
 
-Incremental (the default): each patient's chain from the entry its checkpoint vouches for, which
-must still be there unchanged; entries counted, so none may be missing before it. Full: every
-entry from the first, MACs and legacy hashes recomputed."""
+Incremental (the default): a chain exactly as its checkpoint left it (head, entry count, the
+checkpointed entry's MAC: compared in PostgreSQL) is not read at all; any other is checked from
+the entry its checkpoint vouches for (or from its first, without one). Full: every entry from
+the first, MACs and legacy hashes recomputed."""
 
 from __future__ import annotations
 
