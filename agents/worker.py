@@ -51,7 +51,7 @@ class MergeWorker:
         self.stopping = threading.Event()
         self.clock = clock
         self.processor = BatchProcessor(settings, stopping=self.stopping, clock=clock)
-        self.sink: OutputSink = sink or EventProducer(settings.kafka_bootstrap_servers)
+        self.sink: OutputSink = sink or EventProducer(settings.kafka_endpoint)
         self.registry = registry or CollectorRegistry()
         self.prometheus = PipelineMetrics.create(self.registry)
         # Unique per process run, so a restarted worker's windows never share an event id.

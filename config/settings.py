@@ -17,6 +17,8 @@ from pydantic_settings import (
 )
 
 from config.audit import AuditSettings
+from config.kafka import KafkaClientSettings, KafkaEndpoint
+from config.signing import SigningSettings
 from domain.audit_keys import AuditKeyring
 from domain.notifications import NotifySettings
 from domain.thresholds import RuleThresholds
@@ -119,6 +121,9 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     infra: InfraSettings = Field(default_factory=InfraSettings)
+    # Who this process is on Kafka (OPTIMERGE_KAFKA__SASL_USERNAME, ...) and its signing keys.
+    kafka: KafkaClientSettings = Field(default_factory=KafkaClientSettings)
+    signing: SigningSettings = Field(default_factory=SigningSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -182,6 +187,10 @@ class ResolvedSettings(Settings):
     @property
     def migration_url(self) -> str:
         return self.migration_database_url or self.database_url
+
+    @property
+    def kafka_endpoint(self) -> KafkaEndpoint:
+        return KafkaEndpoint(self.kafka_bootstrap_servers, self.kafka)
 
     def with_overrides(self, **changes: Any) -> ResolvedSettings:
         return self.model_copy(update=changes)

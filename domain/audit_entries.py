@@ -13,6 +13,7 @@ from domain.failure_plan import FailureDecision
 from domain.merge_plan import MergeDecision, MergeOutcome
 from domain.reports import FailedEvent
 from domain.review_plan import ReviewDecision
+from domain.signing import signer_of
 from schemas import ActorKind, ExtractionResult, ReviewActionKind, ReviewStatus
 
 
@@ -69,6 +70,8 @@ def review_entry(decision: ReviewDecision, now: datetime) -> AuditEntry:
         "expected_version": action.expected_version,
         "review_status": status.value,
         "note": action.note,
+        # The key that signed it, verified before the action was applied.
+        "signed_by": signer_of(action),
     }
     if changes is not None:
         details["resources"] = changes.summary()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,6 +13,7 @@ from schemas import ExtractionResult, ReviewAction
 from schemas.exact_json import loads_exact
 from schemas.input_contract import tree_problem
 from streams.producer import EventProducer
+from streams.security import Kafka
 from streams.topics import BoundTopic, Topics
 
 
@@ -49,18 +50,28 @@ def iter_json_events(path: Path) -> Iterator[tuple[str, Any]]:
 
 
 def publish_files(
-    bootstrap: str, topics: Topics, paths: list[Path], *, review: bool = False
+    bootstrap: Kafka,
+    topics: Topics,
+    paths: list[Path],
+    *,
+    review: bool = False,
+    sign: Callable[[ReviewAction], ReviewAction] | None = None,
 ) -> PublishCounts:
     """Validate every event before sending any, so a bad file publishes nothing."""
     if review:
-        return _publish(bootstrap, topics.review_actions, paths)
+        return _publish(bootstrap, topics.review_actions, paths, sign)
     return _publish(bootstrap, topics.extraction_results, paths)
 
 
 E = TypeVar("E", ExtractionResult, ReviewAction)
 
 
-def _publish(bootstrap: str, topic: BoundTopic[E], paths: list[Path]) -> PublishCounts:
+def _publish(
+    bootstrap: Kafka,
+    topic: BoundTopic[E],
+    paths: list[Path],
+    sign: Callable[[ReviewAction], ReviewAction] | None = None,
+) -> PublishCounts:
     model = topic.spec.model
     events: list[E] = []
     for path in paths:
@@ -75,6 +86,8 @@ def _publish(bootstrap: str, topic: BoundTopic[E], paths: list[Path]) -> Publish
                 events.append(model.model_validate(obj))
             except ValidationError as exc:
                 raise PublishError(f"{where}: not a valid {model.__name__}:\n{exc}") from exc
+    if sign is not None:
+        events = [sign(e) if isinstance(e, ReviewAction) else e for e in events]
     with EventProducer(bootstrap) as producer:
         for event in events:
             producer.publish(topic, event)

@@ -40,7 +40,7 @@ from streams.topics import Topics
 def load_checkpoints(settings: ResolvedSettings, keyring: AuditKeyring) -> Checkpoints:
     """Every checkpoint on audit.checkpoints now, the newest valid one of each patient kept."""
     topic = Topics(settings.topic_prefix).audit_checkpoints
-    found = read_checkpoints(settings.kafka_bootstrap_servers, topic)
+    found = read_checkpoints(settings.kafka_endpoint, topic)
     return newest_checkpoints(keyring, found.records, unreadable=found.unreadable)
 
 

@@ -24,6 +24,7 @@ from schemas.events import Clock, utc_now
 from storage.audit_verifications import StoredVerification, record_verification
 from storage.db import connect
 from storage.errors import describe_error
+from streams.admin import ensure_topics
 from streams.checkpoints import publish_checkpoints
 from streams.topics import Topics
 
@@ -53,6 +54,7 @@ class AuditCheckpointer:
     def run_once(self, *, full: bool = False) -> RunResult:
         started = time.perf_counter()
         if self._checkpoints is None:
+            self._ensure_topic()
             self._checkpoints = load_checkpoints(self.settings, self.keyring)
         checkpoints = self._checkpoints
         with connect(self.settings.app_url) as conn:
@@ -65,9 +67,7 @@ class AuditCheckpointer:
         ]
         published = 0
         if signed:
-            published = publish_checkpoints(
-                self.settings.kafka_bootstrap_servers, self.topic, signed
-            )
+            published = publish_checkpoints(self.settings.kafka_endpoint, self.topic, signed)
             checkpoints.newest.update({c.patient_id: c for c in signed})
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._record(report, published, elapsed_ms)
@@ -81,6 +81,16 @@ class AuditCheckpointer:
             report.mode, report.patients, report.entries, len(report.breaks), published,
         )  # fmt: skip
         return RunResult(report, published, elapsed_ms)
+
+    def _ensure_topic(self) -> None:
+        # Its own topic, compacted, should nobody have made it yet (workers leave it alone).
+        ensure_topics(
+            self.settings.kafka_endpoint,
+            Topics(self.settings.topic_prefix),
+            partitions=self.settings.partitions,
+            replication_factor=self.settings.replication_factor,
+            names=[self.topic.name],
+        )
 
     def _record(self, report: VerifyReport, published: int, elapsed_ms: float) -> None:
         run_id = uuid.uuid4()

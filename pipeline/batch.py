@@ -41,6 +41,7 @@ from pipeline.outputs import (
     review_outputs,
 )
 from pipeline.service import MergeService, judge_with
+from pipeline.signatures import SignatureGate
 from schemas import ExtractionResult, ReviewAction
 from schemas.events import Clock, utc_now
 from storage.db import connect, is_transient
@@ -81,6 +82,7 @@ class BatchProcessor:
         self.service = MergeService(
             judge_with(settings.rules), clock, keyring=settings.audit_keyring()
         )
+        self.signatures = SignatureGate.from_settings(settings, clock)
         self.stopping = stopping or threading.Event()
         self.clock = clock
         self.max_backoff = max_backoff
@@ -134,7 +136,11 @@ class BatchProcessor:
                 self._merge(incoming, result)
             else:
                 actions = [(r, e) for r, e in run if isinstance(e, ReviewAction)]
-                self._review(actions, result)
+                # Only signed, fresh, first-seen actions go on (pipeline/signatures.py).
+                screened = self._with_retry(partial(self.signatures.screen, pairs=actions))
+                result.rejected.extend(screened.rejected())
+                result.outputs.extend(screened.outputs(self.topics, self.clock))
+                self._review(screened.admitted, result)
         return result
 
     def _decode(self, record: RawRecord) -> Decoded:

@@ -51,7 +51,7 @@ def check_database(ping: DatabasePing) -> Component:
 
 
 def check_kafka(settings: ResolvedSettings, timeout: float = 5.0) -> Component:
-    probe: KafkaProbe = probe_kafka_once(settings.kafka_bootstrap_servers, timeout)
+    probe: KafkaProbe = probe_kafka_once(settings.kafka_endpoint, timeout)
     return kafka_component(probe.ok, probe.latency_ms, probe.brokers, probe.error)
 
 
@@ -70,7 +70,7 @@ def check_health(
         seconds=max(60.0, 4 * MISSED_BEATS * settings.heartbeat_interval_seconds)
     )
     measured = kafka_health(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_endpoint,
         group_id(settings),
         topics.inputs(),
         topics.worker_heartbeats,

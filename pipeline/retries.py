@@ -24,6 +24,7 @@ from storage.db import transaction
 from storage.documents import lock_patients
 from storage.errors import describe_error
 from streams.dead_letters import Replay, StoredLetter, replay_each
+from streams.security import Kafka
 
 # Runs fn(conn, *args) on a connection: the app's pool, or a fresh connection for the CLI.
 RunDb = Callable[..., Any]
@@ -111,7 +112,7 @@ def skipped_fragments(letters: Sequence[StoredLetter]) -> list[StoredLetter]:
 
 def retry_dead_letters(
     run_db: RunDb,
-    bootstrap: str,
+    kafka: Kafka,
     letters: Sequence[StoredLetter],
     requested_by: str,
     *,
@@ -133,7 +134,7 @@ def retry_dead_letters(
     run_db(record_retries, requests, keyring, clock)
     try:
         landed = replay_each(
-            bootstrap,
+            kafka,
             [Replay(r.stored, r.value(), str(r.retry_id), r.requested_by) for r in requests],
         )
     except Exception as exc:

@@ -262,6 +262,9 @@ class ReviewAction(_Event):
     corrected_resources: list[FhirResource] | None = Field(default=None, max_length=MAX_RESOURCES)
     note: str = Field(default="", max_length=MAX_NOTE_CHARS)
     requested_at: InputDatetime = Field(default_factory=utc_now)
+    # `ed25519:<key id>:<base64url>` over what the action decides (docs/contract.md#signatures);
+    # the worker applies no action without a valid one.
+    signature: str | None = Field(default=None, max_length=256)
 
     @field_validator("corrected_resources")
     @classmethod
@@ -313,7 +316,7 @@ class FlaggedItem(_Event):
 
 
 DeadLetterKind = Literal[
-    "invalid_json", "schema", "too_large", "merge_error", "action_error", "stuck"
+    "invalid_json", "schema", "too_large", "merge_error", "action_error", "stuck", "signature"
 ]
 
 

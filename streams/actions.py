@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from schemas import DocumentStatusEvent, ReviewAction
 from streams.consumers import assign_all, tail_consumer
 from streams.producer import EventProducer
+from streams.security import Kafka
 from streams.topics import Topics
 
 
@@ -18,15 +19,15 @@ class NoOutcomeError(TimeoutError):
 
 
 def send_and_wait(
-    bootstrap: str, topics: Topics, action: ReviewAction, *, timeout: float
+    kafka: Kafka, topics: Topics, action: ReviewAction, *, timeout: float
 ) -> DocumentStatusEvent:
     """Publish `action` and return its outcome from document.status."""
     status = topics.document_status
-    consumer = tail_consumer(bootstrap, purpose="action-outcome")
+    consumer = tail_consumer(kafka, purpose="action-outcome")
     try:
         # Listening before sending: the outcome cannot slip past between the two.
         assign_all(consumer, [status.name], start="end")
-        with EventProducer(bootstrap) as producer:
+        with EventProducer(kafka) as producer:
             producer.publish(topics.review_actions, action)
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:

@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException
 # NewTopic is re-exported at runtime but missing from confluent-kafka 2.16's type stubs.
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from streams.security import Kafka, client_options, endpoint_of
 from streams.topics import MAX_MESSAGE_BYTES, Topics
 
 
@@ -20,19 +21,19 @@ class TopicError(RuntimeError):
     """A topic could not be created or deleted, or exists with the wrong layout."""
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    """The project's admin client (metadata, topics, groups)."""
+def admin_client(kafka: Kafka) -> AdminClient:
+    """The project's admin client (metadata, topics, groups, ACLs)."""
     # librdkafka's connection chatter (connection refused while a broker boots) goes to logging.
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+        **client_options(kafka),
         "logger": logging.getLogger("streams.admin"),
     }
     return AdminClient(config)
 
 
-def wait_for_kafka(bootstrap: str, timeout: float) -> bool:
-    """True once a broker answers a metadata request."""
-    admin = admin_client(bootstrap)
+def wait_for_kafka(kafka: Kafka, timeout: float) -> bool:
+    """True once a broker answers a metadata request (authenticated, if `kafka` says how)."""
+    admin = admin_client(kafka)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -54,22 +55,26 @@ def min_insync_for(replication_factor: int) -> int:
 
 
 def ensure_topics(
-    bootstrap: str,
+    kafka: Kafka,
     topics: Topics,
     partitions: int,
     replication_factor: int = 1,
     timeout: float = 30,
     min_insync_replicas: int | None = None,
+    names: Iterable[str] | None = None,
 ) -> list[str]:
-    """Create the missing topics of `topics.all()`; returns the names created. Each gets
-    `min.insync.replicas` (default: `min_insync_for(replication_factor)`), so that a producer
-    with acks=all is acknowledged only once that many replicas have the write."""
-    admin = admin_client(bootstrap)
+    """Create the missing topics of `topics.all()` (or of `names` among them: a principal
+    may see only its own); returns the names created. Each gets `min.insync.replicas`
+    (default: `min_insync_for(replication_factor)`), so that a producer with acks=all is
+    acknowledged only once that many replicas have the write."""
+    wanted = topics.all() if names is None else tuple(n for n in topics.all() if n in set(names))
+    admin = admin_client(kafka)
+    bootstrap = endpoint_of(kafka).bootstrap
     existing = admin.list_topics(timeout=timeout).topics
     wrong = [
         f"{name} has {len(existing[name].partitions)}"
         for name in topics.inputs()
-        if name in existing and len(existing[name].partitions) != partitions
+        if name in wanted and name in existing and len(existing[name].partitions) != partitions
     ]
     if wrong:
         raise TopicError(
@@ -84,7 +89,7 @@ def ensure_topics(
             replication_factor=replication_factor,
             config={"min.insync.replicas": min_isr} | _topic_config(topics, name),
         )
-        for name in topics.all()
+        for name in wanted
         if name not in existing
     ]
     if not new:
@@ -110,6 +115,10 @@ def _topic_config(topics: Topics, name: str) -> dict[str, str]:
         config["retention.ms"] = str(retention)
     if name in topics.compacted():
         config["cleanup.policy"] = "compact"
+    if name == topics.review_actions.name:
+        # The broker's clock stamps review actions: one appended long after it was signed is
+        # a replay (pipeline/signatures.py), whatever time its producer claims.
+        config["message.timestamp.type"] = "LogAppendTime"
     return config
 
 
@@ -131,13 +140,14 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
         time.sleep(0.05)
 
 
-def delete_topics(bootstrap: str, names: Iterable[str], timeout: float = 30) -> None:
+def delete_topics(kafka: Kafka, names: Iterable[str], timeout: float = 30) -> None:
     """Delete `names`; topics that do not exist are fine."""
     names = list(names)
     if not names:
         return
     # Keep the client referenced until the futures resolve: destroying it cancels them.
-    admin = admin_client(bootstrap)
+    admin = admin_client(kafka)
+    bootstrap = endpoint_of(kafka).bootstrap
     futures = admin.delete_topics(names, operation_timeout=timeout, request_timeout=timeout)
     for name, future in futures.items():
         try:

@@ -9,6 +9,7 @@ import faust
 from config import ResolvedSettings
 from streams.groups import group_id
 from streams.read_committed import use_read_committed
+from streams.security import faust_credentials
 from streams.topics import MAX_MESSAGE_BYTES
 
 __all__ = ["create_app", "faust_broker_url", "group_id"]
@@ -26,6 +27,7 @@ def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> fa
     app = faust.App(
         group_id(settings),
         broker=faust_broker_url(settings.kafka_bootstrap_servers),
+        broker_credentials=faust_credentials(settings.kafka),
         # We parse bytes ourselves, so bad input reaches our dead-letter path, not faust's.
         key_serializer="raw",
         value_serializer="raw",

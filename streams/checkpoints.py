@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from schemas.audit import AuditCheckpoint
 from streams.consumers import read_to_end
 from streams.producer import EventProducer
+from streams.security import Kafka
 from streams.topics import BoundTopic
 
 
@@ -21,11 +22,11 @@ class CheckpointRecords:
 
 
 def read_checkpoints(
-    bootstrap: str, topic: BoundTopic[AuditCheckpoint], timeout: float = 10.0, tries: int = 5
+    kafka: Kafka, topic: BoundTopic[AuditCheckpoint], timeout: float = 10.0, tries: int = 5
 ) -> CheckpointRecords:
     for attempt in range(tries):
         try:
-            return _read(bootstrap, topic, timeout)
+            return _read(kafka, topic, timeout)
         except TimeoutError:
             # A partition whose leader just moved (or was just created): ask again shortly.
             if attempt == tries - 1:
@@ -34,9 +35,9 @@ def read_checkpoints(
     raise AssertionError("unreachable")
 
 
-def _read(bootstrap: str, topic: BoundTopic[AuditCheckpoint], timeout: float) -> CheckpointRecords:
+def _read(kafka: Kafka, topic: BoundTopic[AuditCheckpoint], timeout: float) -> CheckpointRecords:
     found = CheckpointRecords()
-    for record in read_to_end(bootstrap, topic.name, timeout=timeout):
+    for record in read_to_end(kafka, topic.name, timeout=timeout):
         if not record.value:
             continue  # a tombstone: the key is gone, which the verifier then notices
         try:
@@ -47,10 +48,10 @@ def _read(bootstrap: str, topic: BoundTopic[AuditCheckpoint], timeout: float) ->
 
 
 def publish_checkpoints(
-    bootstrap: str, topic: BoundTopic[AuditCheckpoint], checkpoints: Iterable[AuditCheckpoint]
+    kafka: Kafka, topic: BoundTopic[AuditCheckpoint], checkpoints: Iterable[AuditCheckpoint]
 ) -> int:
     """Publish and wait until every one is written (raises DeliveryFailedError otherwise)."""
-    with EventProducer(bootstrap) as producer:
+    with EventProducer(kafka) as producer:
         for checkpoint in checkpoints:
             producer.publish(topic, checkpoint)
         producer.flush()

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
+from streams.security import Kafka, client_options
 from streams.topics import MAX_MESSAGE_BYTES
 
 Start = Literal["beginning", "end"]
@@ -31,10 +32,10 @@ class TopicMissingError(LookupError):
     """A topic to read does not exist (yet)."""
 
 
-def tail_consumer(bootstrap: str, *, purpose: str, **overrides: Any) -> Consumer:
+def tail_consumer(kafka: Kafka, *, purpose: str, **overrides: Any) -> Consumer:
     """A consumer for `assign_all`: joins no group, commits nothing."""
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+        **client_options(kafka),
         # Required by librdkafka even when never joined (assign, not subscribe).
         "group.id": f"optimerge-{purpose}-{uuid.uuid4().hex[:12]}",
         "enable.auto.commit": False,
@@ -48,10 +49,10 @@ def tail_consumer(bootstrap: str, *, purpose: str, **overrides: Any) -> Consumer
     return Consumer(config)
 
 
-def group_consumer(bootstrap: str, group_id: str, **overrides: Any) -> Consumer:
+def group_consumer(kafka: Kafka, group_id: str, **overrides: Any) -> Consumer:
     """A consumer that joins `group_id` and commits only when told (subscribe, then poll)."""
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+        **client_options(kafka),
         "group.id": group_id,
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
@@ -87,9 +88,9 @@ def assign_all(
     return ends
 
 
-def read_to_end(bootstrap: str, topic: str, timeout: float = 10.0) -> Iterator[Record]:
+def read_to_end(kafka: Kafka, topic: str, timeout: float = 10.0) -> Iterator[Record]:
     """Every message on `topic` now, oldest first per partition; stops at the end it saw first."""
-    consumer = tail_consumer(bootstrap, purpose="topic-reader")
+    consumer = tail_consumer(kafka, purpose="topic-reader")
     try:
         try:
             ends = assign_all(consumer, [topic], start="beginning", timeout=timeout)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from schemas import DeadLetter
 from streams.consumers import read_to_end
 from streams.producer import EventProducer
+from streams.security import Kafka
 from streams.topics import BoundTopic
 
 REPLAY_HEADER = "x-optimerge-replay-of"
@@ -58,10 +59,10 @@ class LetterFilter:
 
 
 def read_dead_letters(
-    bootstrap: str, topic: BoundTopic[DeadLetter], timeout: float = 10.0
+    kafka: Kafka, topic: BoundTopic[DeadLetter], timeout: float = 10.0
 ) -> Iterator[StoredLetter]:
     """Every dead letter currently on the topic, oldest first per partition (no group commit)."""
-    for record in read_to_end(bootstrap, topic.name, timeout):
+    for record in read_to_end(kafka, topic.name, timeout):
         try:
             letter = topic.decode(record.value)
         except ValidationError:
@@ -79,11 +80,11 @@ class Replay:
     requested_by: str
 
 
-def replay_each(bootstrap: str, replays: Iterable[Replay]) -> dict[str, tuple[int, int]]:
+def replay_each(kafka: Kafka, replays: Iterable[Replay]) -> dict[str, tuple[int, int]]:
     """Publish each replay to its letter's source topic, keyed as before; returns where each
     landed (retry id -> partition, offset) once Kafka has confirmed them all."""
     landed: dict[str, tuple[int, int]] = {}
-    with EventProducer(bootstrap) as producer:
+    with EventProducer(kafka) as producer:
         for r in replays:
             letter = r.stored.letter
 

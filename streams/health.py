@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from schemas.health import WorkerHeartbeat
 from streams.consumers import tail_consumer
+from streams.security import Kafka, client_options
 from streams.topics import BoundTopic
 
 
@@ -67,9 +68,9 @@ class KafkaHealth:
     heartbeats: list[WorkerHeartbeat] = field(default_factory=list)
 
 
-def _admin(bootstrap: str, timeout: float) -> AdminClient:
+def _admin(kafka: Kafka, timeout: float) -> AdminClient:
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
+        **client_options(kafka),
         "logger": logging.getLogger("streams.health"),
         "socket.timeout.ms": int(timeout * 1000),
     }
@@ -87,9 +88,9 @@ def probe_kafka(admin: AdminClient, timeout: float) -> KafkaProbe:
     return KafkaProbe(bool(metadata.brokers), elapsed, len(metadata.brokers))
 
 
-def probe_kafka_once(bootstrap: str, timeout: float) -> KafkaProbe:
+def probe_kafka_once(kafka: Kafka, timeout: float) -> KafkaProbe:
     """A metadata round trip on a fresh client (the app's readiness check)."""
-    return probe_kafka(_admin(bootstrap, timeout), timeout)
+    return probe_kafka(_admin(kafka, timeout), timeout)
 
 
 def describe_group(
@@ -169,10 +170,10 @@ def _end_offsets(
 
 
 def recent_heartbeats(
-    bootstrap: str, topic: BoundTopic[WorkerHeartbeat], since: datetime, timeout: float = 5.0
+    kafka: Kafka, topic: BoundTopic[WorkerHeartbeat], since: datetime, timeout: float = 5.0
 ) -> list[WorkerHeartbeat]:
     """The latest heartbeat of every worker that sent one at or after `since`."""
-    consumer = tail_consumer(bootstrap, purpose="heartbeats")
+    consumer = tail_consumer(kafka, purpose="heartbeats")
     latest: dict[str, WorkerHeartbeat] = {}
     try:
         meta = consumer.list_topics(topic.name, timeout=timeout).topics.get(topic.name)
@@ -213,26 +214,26 @@ def recent_heartbeats(
 
 
 def kafka_health(
-    bootstrap: str,
+    kafka: Kafka,
     group_id: str,
     input_topics: Iterable[str],
     heartbeat_topic: BoundTopic[WorkerHeartbeat],
     heartbeats_since: datetime,
     timeout: float = 5.0,
 ) -> KafkaHealth:
-    admin = _admin(bootstrap, timeout)
+    admin = _admin(kafka, timeout)
     probe = probe_kafka(admin, timeout)
     if not probe.ok:
         return KafkaHealth(probe)
     group = describe_group(admin, group_id, input_topics, timeout)
-    beats = recent_heartbeats(bootstrap, heartbeat_topic, heartbeats_since, timeout)
+    beats = recent_heartbeats(kafka, heartbeat_topic, heartbeats_since, timeout)
     return KafkaHealth(probe, group, beats)
 
 
-def messages_on(bootstrap: str, topic: str, timeout: float = 5.0) -> int | None:
+def messages_on(kafka: Kafka, topic: str, timeout: float = 5.0) -> int | None:
     """How many messages `topic` has received in all (sum of its end offsets); None when Kafka
     does not say."""
-    admin = _admin(bootstrap, timeout)
+    admin = _admin(kafka, timeout)
     try:
         metadata = admin.list_topics(topic, timeout=timeout).topics.get(topic)
         if metadata is None or metadata.error is not None:

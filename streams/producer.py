@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pydantic import BaseModel
 
+from streams.security import Kafka, client_options
 from streams.topics import MAX_MESSAGE_BYTES, BoundTopic
 
 E = TypeVar("E", bound=BaseModel)
@@ -56,9 +57,9 @@ def is_delivery_outage(exc: BaseException) -> bool:
 class EventProducer:
     """Use as a context manager; `close()` flushes and raises if any message was not delivered."""
 
-    def __init__(self, bootstrap_servers: str, **config: Any) -> None:
+    def __init__(self, kafka: Kafka, **config: Any) -> None:
         options: dict[str, Any] = {
-            "bootstrap.servers": bootstrap_servers,
+            **client_options(kafka),
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,

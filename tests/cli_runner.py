@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from config import ResolvedSettings
+from config import ResolvedSettings, kafka_env, signing_env
 
 
 def run_optimerge(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
@@ -20,8 +20,9 @@ def run_optimerge(*args: str, timeout: float = 120, **env: str) -> subprocess.Co
     )
 
 
-def settings_env(settings: ResolvedSettings) -> dict[str, str]:
-    """The env vars a deployment sets for these settings: each role's URL, topics, Kafka."""
+def cli_env(settings: ResolvedSettings) -> dict[str, str]:
+    """The env a deployment sets for these settings: each database role's URL, topics, Kafka
+    as the settings' principal (and its signing keys)."""
     return {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "DATABASE_URL": settings.database_url,
@@ -30,4 +31,6 @@ def settings_env(settings: ResolvedSettings) -> dict[str, str]:
         "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
         "OPTIMERGE_PARTITIONS": str(settings.partitions),
         "OPTIMERGE_INFRA__STATE_DIR": str(settings.infra.state_dir),
+        **kafka_env(settings.kafka),
+        **signing_env(settings.signing),
     }

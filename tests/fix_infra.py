@@ -1,7 +1,14 @@
 """Fixture plugin: a real Kafka broker and a real PostgreSQL for the tests, own topics and database
-per test. Where they come from, in order: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set; else
+per test. Where they come from, in order: KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set (Kafka
+then as the admin principal the OPTIMERGE_KAFKA__* variables name); else, for PostgreSQL,
 testcontainers when a Docker engine answers; else local processes started once per session (own
-state dir, free ports, so a developer's `optimerge infra up` is never touched)."""
+state dir, free ports, so a developer's `optimerge infra up` is never touched).
+
+Kafka always authenticates (SASL/SCRAM) and authorises (ACLs): the session creates the
+principals (extractor, app, worker, operator, checkpointer) once, and each test's topics get
+their ACLs under the test's own prefix. `settings` acts as the operator; `as_principal("app")`
+gives another. PostgreSQL has the worker's and the app's roles beside the owner (made once a
+session), and `settings` names each role's URL (docs/contract.md#database-roles)."""
 
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,18 +30,39 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from config import InfraSettings, ResolvedSettings, Settings
+from config import InfraSettings, KafkaEndpoint, ResolvedSettings, Settings, load_settings
 from optimerge.infra import InfraError, LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
 from optimerge.infra._process import Log, is_alive
 from optimerge.infra.local import describe_url, down
+from optimerge.infra.principals import SIGNER_OF
+from optimerge.infra.secrets import LocalSecrets
+from storage.databases import create_database, drop_database
 from storage.migrate import apply_migrations
 from storage.roles import APP_ROLE, WORKER_ROLE
+from streams.acls import (
+    OPERATOR,
+    apply_grants,
+    pipeline_grants,
+    reader_grants,
+    revoke_grants,
+    upsert_scram_users,
+)
 from streams.admin import delete_topics, ensure_topics, wait_for_kafka
-from streams.topics import MAX_MESSAGE_BYTES, Topics
+from streams.topics import Topics
 
 INFRA_FIXTURES = frozenset(
-    {"kafka_bootstrap", "database_server_url", "topics", "database_url", "settings"}
+    {
+        "kafka_bootstrap",
+        "kafka_admin",
+        "kafka_principals",
+        "database_server_url",
+        "database_roles",
+        "worker_database_url",
+        "topics",
+        "database_url",
+        "settings",
+    }
 )
 TEST_PARTITIONS = 3
 # Every process of the session (workers, the CLI, the app) MACs and verifies with this key.
@@ -50,11 +78,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INFRA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-
-
-def with_database(url: str, name: str) -> str:
-    """`url` pointing at database `name` instead."""
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 def as_role(url: str, role: str, password: str) -> str:
@@ -178,25 +201,41 @@ def _local_services(
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(request: pytest.FixtureRequest, _docker_available: bool) -> Iterator[str]:
+def kafka_admin(request: pytest.FixtureRequest) -> KafkaEndpoint:
+    """Kafka as its admin (super user): what creates topics, users and ACLs for the tests."""
     if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        if not wait_for_kafka(bootstrap, timeout=15):
-            raise InfraError(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap} does not answer within 15 s")
-        yield bootstrap
-    elif _docker_available:
-        from testcontainers.community.kafka import KafkaContainer
+        admin = KafkaEndpoint(bootstrap, load_settings().kafka)
+        if not wait_for_kafka(admin, timeout=15):
+            raise InfraError(
+                f"KAFKA_BOOTSTRAP_SERVERS={bootstrap} does not answer within 15 s as the admin "
+                "that OPTIMERGE_KAFKA__* names (the tests create users and ACLs with it)"
+            )
+        return admin
+    request.getfixturevalue("_local_services").wait("kafka")
+    kafka = request.getfixturevalue("_local_services").services["kafka"]
+    assert isinstance(kafka, LocalKafka)
+    return kafka.admin_endpoint
 
-        container = (
-            KafkaContainer("confluentinc/cp-kafka:7.9.0")
-            .with_kraft()
-            .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
-            .with_env("KAFKA_MESSAGE_MAX_BYTES", str(MAX_MESSAGE_BYTES))
-            .with_env("KAFKA_REPLICA_FETCH_MAX_BYTES", str(MAX_MESSAGE_BYTES))
-        )
-        with container:
-            yield container.get_bootstrap_server()
-    else:
-        yield request.getfixturevalue("_local_services").wait("kafka")
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_admin: KafkaEndpoint) -> str:
+    return kafka_admin.bootstrap
+
+
+@pytest.fixture(scope="session")
+def test_secrets(request: pytest.FixtureRequest) -> LocalSecrets:
+    """The session's principals' passwords and signing keys (files in its state dir, 0600)."""
+    infra: InfraSettings = request.getfixturevalue("_local_infra")
+    return LocalSecrets(infra.state_dir)
+
+
+@pytest.fixture(scope="session")
+def kafka_principals(kafka_admin: KafkaEndpoint, test_secrets: LocalSecrets) -> LocalSecrets:
+    """extractor, app, worker, operator and checkpointer exist (SCRAM), with their partition
+    readers' ACLs."""
+    upsert_scram_users(kafka_admin, test_secrets.passwords())
+    apply_grants(kafka_admin, reader_grants())
+    return test_secrets
 
 
 @pytest.fixture(scope="session")
@@ -251,48 +290,49 @@ def database_roles(
     return passwords
 
 
-def _admin_execute(server_url: str, statement: sql.Composed) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(statement)
-
-
 @pytest.fixture(scope="session")
 def _template_database(database_server_url: str, database_roles: dict[str, str]) -> Iterator[str]:
     """A migrated database that every test database is copied from: no migrations per test."""
     name = f"optimerge_template_{uuid.uuid4().hex[:8]}"
-    _admin_execute(database_server_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    apply_migrations(with_database(database_server_url, name))
+    apply_migrations(create_database(database_server_url, name))
     yield name
-    _admin_execute(
-        database_server_url,
-        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-    )
+    drop_database(database_server_url, name)
 
 
 @pytest.fixture
 def database_url(database_server_url: str, _template_database: str) -> Iterator[str]:
     """A fresh, migrated database of this test's own, dropped afterwards."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(
-        database_server_url,
-        sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(_template_database)
-        ),
-    )
-    yield with_database(database_server_url, name)
-    _admin_execute(
-        database_server_url,
-        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-    )
+    yield create_database(database_server_url, name, template=_template_database)
+    drop_database(database_server_url, name)
 
 
 @pytest.fixture
-def topics(kafka_bootstrap: str) -> Iterator[Topics]:
-    """The six topics under a prefix of this test's own, 3 partitions each, deleted afterwards."""
+def worker_database_url(database_url: str, database_roles: dict[str, str]) -> str:
+    """This test's database as the worker's role (what an in-process worker connects as)."""
+    return as_role(database_url, WORKER_ROLE, database_roles[WORKER_ROLE])
+
+
+@pytest.fixture
+def topics(kafka_admin: KafkaEndpoint, kafka_principals: LocalSecrets) -> Iterator[Topics]:
+    """The registry's topics under a prefix of this test's own, 3 partitions each, with the
+    ACLs of every principal on them; deleted (topics and ACLs) afterwards."""
     names = Topics(prefix=f"t-{uuid.uuid4().hex[:8]}.")
-    ensure_topics(kafka_bootstrap, names, partitions=TEST_PARTITIONS)
+    grants = pipeline_grants(names, f"{names.prefix}{Settings().app_id}")
+    ensure_topics(kafka_admin, names, partitions=TEST_PARTITIONS)
+    apply_grants(kafka_admin, grants)
     yield names
-    delete_topics(kafka_bootstrap, names.all())
+    delete_topics(kafka_admin, names.all())
+    revoke_grants(kafka_admin, grants)
+
+
+def principal_settings(
+    settings: ResolvedSettings, secrets: LocalSecrets, principal: str
+) -> ResolvedSettings:
+    """`settings` as another Kafka principal, with that principal's signing key (if any)."""
+    return settings.with_overrides(
+        kafka=secrets.kafka_client(principal), signing=secrets.signing(SIGNER_OF.get(principal))
+    )
 
 
 @pytest.fixture
@@ -302,10 +342,12 @@ def settings(
     database_url: str,
     database_roles: dict[str, str],
     topics: Topics,
+    kafka_principals: LocalSecrets,
 ) -> ResolvedSettings:
-    """Each role's own URL, as a deployment has them: the worker's (DATABASE_URL), the app's and
-    the owner's (`database_url`, which tests use to set up and look)."""
-    return Settings(
+    """The test's own topics and database. On Kafka, as the operator (who may read every topic);
+    on PostgreSQL, each role's own URL, as a deployment has them: the worker's (DATABASE_URL),
+    the app's and the owner's (`database_url`, which tests use to set up and look)."""
+    base = Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=as_role(database_url, WORKER_ROLE, database_roles[WORKER_ROLE]),
         app_database_url=as_role(database_url, APP_ROLE, database_roles[APP_ROLE]),
@@ -315,3 +357,12 @@ def settings(
         # Never the developer's own .state: a test calling `down(settings)` must not stop it.
         infra=request.getfixturevalue("_local_infra"),
     ).resolved()
+    return principal_settings(base, kafka_principals, OPERATOR)
+
+
+@pytest.fixture
+def as_principal(
+    settings: ResolvedSettings, kafka_principals: LocalSecrets
+) -> Callable[[str], ResolvedSettings]:
+    """as_principal("app"): the test's settings as that principal."""
+    return lambda principal: principal_settings(settings, kafka_principals, principal)

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from config import ResolvedSettings
+from config import ResolvedSettings, kafka_env, signing_env
+from optimerge.infra.secrets import LocalSecrets
+from streams.acls import WORKER
+from tests.fix_infra import principal_settings
 
 
 class WorkerProcess:
@@ -23,6 +26,9 @@ class WorkerProcess:
         args: tuple[str, ...] = (),
     ) -> None:
         env = dict(os.environ)
+        # A worker runs as the worker principal, whatever the test acts as.
+        settings = principal_settings(settings, LocalSecrets(settings.infra.state_dir), WORKER)
+        env.update(kafka_env(settings.kafka) | signing_env(settings.signing))
         env.update(
             {
                 "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",

@@ -16,10 +16,18 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from agents.worker import MergeWorker
-from config import ResolvedSettings, Settings
+from config import ResolvedSettings, Settings, SigningSettings
+from domain.signing import SigningKey
 from pipeline.batch import BatchResult
 from pipeline.decode import RawRecord
-from schemas import DeadLetter, DocumentStatusEvent, ExtractionResult, FlaggedItem, ReviewAction
+from schemas import (
+    ActorKind,
+    DeadLetter,
+    DocumentStatusEvent,
+    ExtractionResult,
+    FlaggedItem,
+    ReviewAction,
+)
 from schemas.metrics import PipelineMetricsWindow
 from streams.topics import BoundTopic, Topics
 
@@ -41,11 +49,27 @@ class ListSink:
 
 
 class Harness:
-    def __init__(self, database_url: str, *, prefix: str = "harness.", **settings: Any) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        worker_url: str | None = None,
+        prefix: str = "harness.",
+        **settings: Any,
+    ) -> None:
+        """`database_url`: the owner's, where tests set up and look (`settings.migration_url`);
+        the worker runs as `worker_url`, the worker's role, as deployed."""
+        # The app's key and an operator's, both trusted by the worker (docs/contract.md).
+        self.keys = {
+            kind: SigningKey.generate() for kind in (ActorKind.REVIEWER, ActorKind.OPERATOR)
+        }
+        trusted = ";".join(key.trusted_line(kind) for kind, key in self.keys.items())
+        settings.setdefault("signing", SigningSettings(trusted_keys=trusted))
         self.settings: ResolvedSettings = Settings(
             # Never dialled: outputs go to the sink.
             kafka_bootstrap_servers="127.0.0.1:9",
-            database_url=database_url,
+            database_url=worker_url or database_url,
+            migration_database_url=database_url,
             topic_prefix=prefix,
             partitions=3,
             **settings,
@@ -73,7 +97,15 @@ class Harness:
         key = kw.pop("key", patient.encode() if patient else None)
         return self.record(self.topics.extraction_results.name, value, key=key, **kw)
 
-    def action(self, action: ReviewAction, **kw: Any) -> RawRecord:
+    def sign(self, action: ReviewAction) -> ReviewAction:
+        """Signed as the app (or the operator's CLI) would, at the records' time."""
+        stamped = action.model_copy(update={"requested_at": NOW})
+        return self.keys[ActorKind(action.actor_kind)].sign(stamped)
+
+    def action(self, action: ReviewAction, *, sign: bool = True, **kw: Any) -> RawRecord:
+        """A record of `action`, signed unless `sign=False` or it carries a signature."""
+        if sign and action.signature is None:
+            action = self.sign(action)
         key = kw.pop("key", action.patient_id.encode())
         value = self.topics.review_actions.encode(action)
         return self.record(self.topics.review_actions.name, value, key=key, **kw)

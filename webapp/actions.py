@@ -10,6 +10,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from domain.documents import DocumentView
+from domain.signing import SigningKey
 from schemas import ReviewAction, ReviewActionKind
 from schemas.exact_json import dumps_exact_text
 from schemas.input_contract import MAX_INT64, MAX_NOTE_CHARS, normalise_free_text
@@ -91,24 +92,32 @@ def _json_text(value: Any) -> str:
 
 
 class ActionSender:
-    """Publishes one action at a time and waits for Kafka's acknowledgement, so 'sent' means
-    the merge agent will see it."""
+    """Signs each action with the app's key and publishes it, one at a time, waiting for
+    Kafka's acknowledgement, so 'sent' means the merge agent will see it."""
 
     def __init__(
-        self, producer: EventProducer, topic: BoundTopic[ReviewAction], timeout: float
+        self,
+        producer: EventProducer,
+        topic: BoundTopic[ReviewAction],
+        timeout: float,
+        signer: SigningKey,
     ) -> None:
         self._producer = producer
         self._topic = topic
         self._timeout = timeout
+        self._signer = signer
         self._lock = threading.Lock()
 
-    def send(self, action: ReviewAction) -> None:
+    def send(self, action: ReviewAction) -> ReviewAction:
+        """Returns the action as sent (signed)."""
+        signed = self._signer.sign(action)
         with self._lock:
             try:
-                self._producer.publish(self._topic, action)
+                self._producer.publish(self._topic, signed)
                 self._producer.flush(self._timeout)
             except (DeliveryFailedError, KafkaException, BufferError) as exc:
                 raise ActionNotSent(str(exc)) from exc
+        return signed
 
     def close(self) -> None:
         with contextlib.suppress(DeliveryFailedError):

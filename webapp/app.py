@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from config import ResolvedSettings
+from pipeline.signatures import SigningConfigError, load_signer
 from schemas.events import Clock, utc_now
 from streams.topics import Topics
 from webapp.auth import AuthMiddleware, Forbidden
@@ -40,11 +41,12 @@ from webapp.endpoints import (
 )
 from webapp.fhir.outcome import is_fhir, outcome
 from webapp.fhir.routes import routes as fhir_routes
+from webapp.hosts import AllowedHosts
 from webapp.metrics import AppMetrics, QueueCollector, RequestMetrics
 from webapp.render import STATIC_DIR, error, make_templates
 from webapp.roles import Permission
 from webapp.security import SecurityHeaders
-from webapp.settings import AppSettings, resolve_secret
+from webapp.settings import AppConfigError, AppSettings, resolve_metrics_token, resolve_secret
 from webapp.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -171,8 +173,20 @@ def create_app(
     clock: Clock = utc_now,
 ) -> Starlette:
     """A reviewer app on `settings`' database and topics; nothing opens until its lifespan
-    starts (uvicorn, or `with TestClient(app)`)."""
+    starts (uvicorn, or `with TestClient(app)`). Raises AppConfigError (what to change) for a
+    weak session key, a missing signing key, or keys that cannot be read."""
     registry = registry if registry is not None else CollectorRegistry()
+    secret = resolve_secret(app_settings, settings.infra.state_dir)
+    try:
+        signer = load_signer(settings.signing)
+    except SigningConfigError as exc:
+        raise AppConfigError(str(exc)) from exc
+    if signer is None:
+        raise AppConfigError(
+            "the app signs every review action it sends, and has no key: set "
+            "OPTIMERGE_SIGNING__KEY_FILE to its Ed25519 private key (PEM; `optimerge infra up` "
+            "makes one locally, see README: Security)"
+        )
     context = AppContext(
         settings=settings,
         app_settings=app_settings,
@@ -183,9 +197,11 @@ def create_app(
         registry=registry,
         throttle=LoginThrottle(clock),
         keyring=settings.audit_keyring(),
+        signer=signer,
+        metrics_token=resolve_metrics_token(app_settings, settings.infra.state_dir),
     )
     registry.register(QueueCollector(context.queue_summary, clock))
-    secret = resolve_secret(app_settings, settings.infra.state_dir)
+    secure = not app_settings.insecure_http
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -202,7 +218,8 @@ def create_app(
     app = Starlette(
         routes=routes(),
         middleware=[
-            Middleware(SecurityHeaders, hsts=app_settings.secure_cookies),
+            Middleware(AllowedHosts, allowed=app_settings.allowed_hosts),
+            Middleware(SecurityHeaders, hsts=secure),
             Middleware(RequestMetrics, metrics=context.metrics),
             Middleware(
                 SessionMiddleware,
@@ -210,7 +227,7 @@ def create_app(
                 session_cookie=SESSION_COOKIE,
                 max_age=app_settings.session_max_age_seconds,
                 same_site="lax",
-                https_only=app_settings.secure_cookies,
+                https_only=secure,
             ),
             Middleware(AuthMiddleware),
         ],

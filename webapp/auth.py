@@ -1,4 +1,5 @@
-"""Who is asking: a signed session cookie (pages) or an API token (Authorization: Bearer).
+"""Who is asking: a server-side session (pages; webapp/sessions.py) or an API token
+(Authorization: Bearer), looked up in PostgreSQL on every request.
 
 Deny by default: the middleware refuses every path but a short public list before any endpoint
 runs (pages: 302 to the login page; API and event stream: 401); endpoints then check the role's
@@ -6,9 +7,6 @@ permission."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import MutableMapping
-from typing import Any
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
@@ -16,14 +14,13 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from storage.accounts import get_user, user_for_token
-from webapp import csrf
+from storage.accounts import UserRow, user_for_token
+from webapp import sessions
 from webapp.context import AppContext
 from webapp.fhir.outcome import is_fhir, outcome
 from webapp.passwords import token_digest
 from webapp.roles import Permission, Role, User
 
-SESSION_USER = "user"
 # /fhir/metadata and /openapi.json describe the APIs (no patient data); FHIR clients read the
 # CapabilityStatement before they authenticate. /readyz is for load balancers.
 PUBLIC_PATHS = frozenset(
@@ -64,18 +61,6 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def login_session(session: MutableMapping[str, Any], user: User) -> None:
-    # A fresh session and CSRF token at login: nothing set before it carries over.
-    session.clear()
-    session[SESSION_USER] = user.name
-    session["since"] = int(time.time())
-    session[csrf.SESSION_KEY] = csrf.new_token()
-
-
-def logout_session(session: MutableMapping[str, Any]) -> None:
-    session.clear()
-
-
 def _bearer(conn: HTTPConnection) -> str | None:
     header = conn.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -84,14 +69,12 @@ def _bearer(conn: HTTPConnection) -> str | None:
     return None
 
 
-def _resolve(context: AppContext, token: str | None, name: str | None) -> User | None:
-    with_token = token is not None
-    if with_token:
-        row = context.run_db(user_for_token, token_digest(token or ""))
-    elif name:
-        row = context.run_db(get_user, name)
+def _resolve(context: AppContext, token: str | None, conn: HTTPConnection) -> User | None:
+    row: UserRow | None
+    if token is not None:
+        row = context.run_db(user_for_token, token_digest(token), context.clock())
     else:
-        return None
+        row = sessions.current(context, conn.session)
     return None if row is None else User(row.name, Role(row.role))
 
 
@@ -128,11 +111,10 @@ class AuthMiddleware:
         conn = HTTPConnection(scope)
         context: AppContext = scope["app"].state.ctx
         token = _bearer(conn)
-        name = None if token else conn.session.get(SESSION_USER)
-        user = await run_in_threadpool(_resolve, context, token, name)
+        user = await run_in_threadpool(_resolve, context, token, conn)
         if user is None:
-            if name:  # the account is gone: forget the session
-                conn.session.clear()
+            if token is None and conn.session.get(sessions.SESSION_ID):
+                conn.session.clear()  # ended, idle or its account gone: forget it
             response = unauthenticated(scope["path"], scope.get("query_string", b"").decode())
             await response(scope, receive, send)
             return

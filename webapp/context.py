@@ -13,12 +13,14 @@ from typing import Concatenate, ParamSpec, TypeVar
 import psycopg
 from prometheus_client import CollectorRegistry
 from psycopg_pool import ConnectionPool
+from pydantic import SecretStr
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from config import ResolvedSettings
+from config import KafkaEndpoint, ResolvedSettings
 from domain.audit_keys import AuditKeyring
+from domain.signing import SigningKey
 from schemas.events import Clock
 from storage.accounts import schema_ready
 from storage.db import configure_connection
@@ -29,7 +31,7 @@ from streams.producer import EventProducer
 from streams.topics import Topics
 from webapp.actions import ActionSender
 from webapp.feed import LiveFeed
-from webapp.live import LiveHub
+from webapp.live import DLQ, FLAGGED, STATUS, LiveHub
 from webapp.metrics import AppMetrics
 from webapp.metrics_recorder import MetricsRecorder
 from webapp.settings import AppSettings
@@ -57,11 +59,24 @@ class AppContext:
     throttle: LoginThrottle
     # MACs the audit entries of dead-letter retries; verifies the audit page's records.
     keyring: AuditKeyring
+    # Signs every review action the app publishes (docs/contract.md#signatures).
+    signer: SigningKey
+    metrics_token: SecretStr
     hub: LiveHub = field(default_factory=LiveHub)
     pool: ConnectionPool | None = None
     sender: ActionSender | None = None
     feed: LiveFeed | None = None
+    # The dead letters' live feed, read as the console's principal (when one is configured).
+    dlq_feed: LiveFeed | None = None
     recorder: MetricsRecorder | None = None
+
+    @property
+    def console_kafka(self) -> KafkaEndpoint | None:
+        """Kafka as the operator console acts on it (dead letters), or None if not configured."""
+        console = self.app_settings.console_kafka
+        if console is None:
+            return None
+        return KafkaEndpoint(self.settings.kafka_bootstrap_servers, console)
 
     def open(self) -> None:
         """Open the pool, the producer and the live feed (in a worker thread: all blocking)."""
@@ -82,24 +97,35 @@ class AppContext:
                 raise NotReadyError(
                     "the database has no users table yet: run `optimerge migrate` first"
                 )
-        bootstrap = self.settings.kafka_bootstrap_servers
+        kafka = self.settings.kafka_endpoint
         self.sender = ActionSender(
             # Idle connections are closed by brokers; that is no news for the app's log.
-            EventProducer(bootstrap, **{"log.connection.close": False}),
+            EventProducer(kafka, **{"log.connection.close": False}),
             self.topics.review_actions,
             self.app_settings.publish_timeout_seconds,
+            self.signer,
         )
         if self.app_settings.live_updates:
             self.feed = LiveFeed(
-                bootstrap,
+                kafka,
                 self.topics,
                 self.hub.publish,
                 on_event=lambda kind: self.metrics.live_events.labels(kind).inc(),
+                kinds=frozenset({FLAGGED, STATUS}),
             )
             self.feed.start()
+            if (console := self.console_kafka) is not None:
+                self.dlq_feed = LiveFeed(
+                    console,
+                    self.topics,
+                    self.hub.publish,
+                    on_event=lambda kind: self.metrics.live_events.labels(kind).inc(),
+                    kinds=frozenset({DLQ}),
+                )
+                self.dlq_feed.start()
         if self.app_settings.record_metrics:
             self.recorder = MetricsRecorder(
-                bootstrap,
+                kafka,
                 metrics_store_group_id(self.settings),
                 self.topics.pipeline_metrics,
                 lambda windows: self.run_db(record_windows, windows),
@@ -110,9 +136,10 @@ class AppContext:
         if self.recorder is not None:
             self.recorder.stop()
             self.recorder = None
-        if self.feed is not None:
-            self.feed.stop()
-            self.feed = None
+        for feed in (self.feed, self.dlq_feed):
+            if feed is not None:
+                feed.stop()
+        self.feed = self.dlq_feed = None
         if self.sender is not None:
             self.sender.close()
             # Dropped, so librdkafka's client goes now rather than at some later collection.

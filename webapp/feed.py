@@ -14,6 +14,7 @@ from confluent_kafka import KafkaException
 
 from schemas import DeadLetter, DocumentStatusEvent, FlaggedItem
 from streams.consumers import TopicMissingError, assign_all, tail_consumer
+from streams.security import Kafka
 from streams.topics import BoundTopic, Topics
 from webapp.live import DLQ, FLAGGED, STATUS, LiveEvent, live_event
 
@@ -26,19 +27,22 @@ LiveTopic = BoundTopic[FlaggedItem] | BoundTopic[DocumentStatusEvent] | BoundTop
 class LiveFeed:
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: Kafka,
         topics: Topics,
         sink: Sink,
         *,
         on_event: Callable[[str], None] | None = None,
         retry_seconds: float = 0.5,
+        kinds: frozenset[str] = frozenset({FLAGGED, STATUS, DLQ}),
     ) -> None:
-        self._decoders: dict[str, tuple[str, LiveTopic]] = {
+        # Several feeds when principals differ: the dead letters are the operator's to read.
+        every: dict[str, tuple[str, LiveTopic]] = {
             topics.flagged_items.name: (FLAGGED, topics.flagged_items),
             topics.document_status.name: (STATUS, topics.document_status),
             topics.dlq.name: (DLQ, topics.dlq),
         }
-        self._bootstrap = bootstrap_servers
+        self._decoders = {name: kd for name, kd in every.items() if kd[0] in kinds}
+        self._kafka = kafka
         self._sink = sink
         self._on_event = on_event
         self._retry = retry_seconds
@@ -63,7 +67,7 @@ class LiveFeed:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        consumer = tail_consumer(self._bootstrap, purpose="webapp")
+        consumer = tail_consumer(self._kafka, purpose="webapp")
         try:
             while not self._stop.is_set() and not self._ready.is_set():
                 try:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from schemas.metrics import PipelineMetricsWindow
 from streams.consumers import group_consumer
+from streams.security import Kafka
 from streams.topics import BoundTopic
 
 log = logging.getLogger(__name__)
@@ -22,14 +23,14 @@ Store = Callable[[Sequence[PipelineMetricsWindow]], object]
 class MetricsRecorder:
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: Kafka,
         group_id: str,
         topic: BoundTopic[PipelineMetricsWindow],
         store: Store,
         *,
         retry_seconds: float = 2.0,
     ) -> None:
-        self._bootstrap = bootstrap_servers
+        self._kafka = kafka
         self._group_id = group_id
         self._topic = topic
         self._store = store
@@ -56,9 +57,7 @@ class MetricsRecorder:
                 self._stop.wait(self._retry)
 
     def _consume(self) -> None:
-        consumer = group_consumer(
-            self._bootstrap, self._group_id, **{"log.connection.close": False}
-        )
+        consumer = group_consumer(self._kafka, self._group_id, **{"log.connection.close": False})
         consumer.subscribe([self._topic.name])
         try:
             while not self._stop.is_set():

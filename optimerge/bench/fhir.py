@@ -16,14 +16,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
-from config import ResolvedSettings
+from config import ResolvedSettings, kafka_env
 from domain.audit_keys import AuditKeyring
 from domain.reports import IncomingExtraction
+from domain.signing import SigningKey
 from domain.stats import percentile
 from domain.thresholds import RuleThresholds
 from optimerge.bench._env import scratch_database
@@ -84,7 +86,8 @@ def _seed(database_url: str, resources: int, keyring: AuditKeyring) -> tuple[str
         for result in results:  # one document a transaction: distinct lastUpdated per document
             service.merge(conn, [IncomingExtraction(result, datetime.now(UTC))])
         create_user(conn, "bench-fhir", "reviewer", hash_password(secrets.token_urlsafe(16)))
-        create_api_token(conn, "bench-fhir", digest, "bench fhir")
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        create_api_token(conn, "bench-fhir", digest, "bench fhir", expires)
         conn.commit()
     return pid, token
 
@@ -92,6 +95,9 @@ def _seed(database_url: str, resources: int, keyring: AuditKeyring) -> tuple[str
 @contextmanager
 def _app(settings: ResolvedSettings, port: int) -> Iterator[None]:
     with tempfile.TemporaryDirectory(prefix="optimerge-bench-fhir-") as state:
+        # The app signs the actions it would send; this one sends none: a throwaway key.
+        key = Path(state) / "bench.key"
+        key.write_bytes(SigningKey.generate().pem())
         env = dict(os.environ)
         env.update(
             {
@@ -99,14 +105,20 @@ def _app(settings: ResolvedSettings, port: int) -> Iterator[None]:
                 "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
                 **settings.audit.child_env(settings.infra.state_dir),
                 "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+                **kafka_env(settings.kafka),
+                "OPTIMERGE_SIGNING__KEY_FILE": str(key),
                 "OPTIMERGE_TOPIC_PREFIX": f"bench-fhir-{secrets.token_hex(4)}.",
                 "OPTIMERGE_APP_LIVE_UPDATES": "false",
+                "OPTIMERGE_APP_RECORD_METRICS": "false",
                 "OPTIMERGE_INFRA__STATE_DIR": state,
             }
         )
         log = open(os.path.join(state, "app.log"), "wb")  # noqa: SIM115 (closed below)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "optimerge", "app", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                *(sys.executable, "-m", "optimerge", "app", "--host", "127.0.0.1"),
+                *("--port", str(port), "--insecure-http"),
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -24,10 +24,10 @@ def run_naive(
 ) -> tuple[float, int]:
     """Documents per second (and how many were done) merging one per transaction, committing
     the Kafka offset after each, as a per-document task would."""
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         for d in documents:
             producer.send(topics.extraction_results.name, d.stamped(datetime.now(UTC)), key=d.key)
-    consumer = group_consumer(settings.kafka_bootstrap_servers, f"{topics.prefix}naive")
+    consumer = group_consumer(settings.kafka_endpoint, f"{topics.prefix}naive")
     consumer.subscribe([topics.extraction_results.name])
     service = MergeService(judge_with(settings.rules), keyring=settings.audit_keyring())
     done = 0

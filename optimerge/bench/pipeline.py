@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from config import ResolvedSettings
+from config import ResolvedSettings, kafka_env, signing_env
 from domain.stats import percentile
 from optimerge.bench.feed import BenchDocument
 from storage.db import connect
@@ -39,6 +39,8 @@ def workers(
         "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
         "OPTIMERGE_PARTITIONS": str(settings.partitions),
         **settings.audit.child_env(settings.infra.state_dir),
+        **kafka_env(settings.kafka),
+        **signing_env(settings.signing),
     }
     log_dir.mkdir(parents=True, exist_ok=True)
     procs = []

@@ -68,7 +68,7 @@ def _pipeline_run(
         _load_patients(url, sample, feed + warm)
         with (
             workers(run, config.workers, settings.infra.state_dir / "bench") as procs,
-            EventProducer(settings.kafka_bootstrap_servers) as producer,
+            EventProducer(settings.kafka_endpoint) as producer,
         ):
             publish(producer, topics, warm)
             wait_processed(url, "bench-demo-303-", 1, timeout=120, procs=procs)

@@ -9,7 +9,7 @@ from typing import Any, NoReturn, TypeVar
 import orjson
 import typer
 
-from config import ResolvedSettings, Settings, load_settings
+from config import KafkaEndpoint, ResolvedSettings, Settings, SigningSettings, load_settings
 from domain.audit_keys import AuditKeyring
 
 
@@ -40,11 +40,16 @@ def _local(lookup: Callable[[Settings], T]) -> tuple[Settings, T]:
         fail(f"{exc}\n{_HOW}")
 
 
-def with_kafka() -> tuple[Settings, str]:
-    """Settings and the Kafka bootstrap servers: from the env vars or the running local infra."""
-    from optimerge.infra.local import kafka_bootstrap
+def with_kafka(principal: str = "operator") -> tuple[Settings, KafkaEndpoint]:
+    """Settings and Kafka as `principal`: from the env vars (KAFKA_BOOTSTRAP_SERVERS and
+    OPTIMERGE_KAFKA__*), or the running local infra with that principal's credentials."""
+    from optimerge.infra.local import Endpoints, kafka_bootstrap
 
-    return _local(kafka_bootstrap)
+    settings, bootstrap = _local(kafka_bootstrap)
+    if settings.kafka_bootstrap_servers:
+        return settings, KafkaEndpoint(bootstrap, settings.kafka)
+    local = Endpoints(bootstrap, "", state_dir=settings.infra.state_dir)
+    return settings, local.endpoint(principal)
 
 
 def with_database() -> tuple[Settings, str]:
@@ -82,8 +87,9 @@ def audit_keyring(settings: Settings) -> AuditKeyring:
         fail(str(exc))
 
 
-def resolved() -> ResolvedSettings:
-    """Settings with both endpoints known, for what needs Kafka and PostgreSQL."""
+def resolved(principal: str = "operator") -> ResolvedSettings:
+    """Settings with both endpoints known, for what needs Kafka and PostgreSQL. Locally (no
+    KAFKA_BOOTSTRAP_SERVERS), the process runs as `principal`, with its signing keys."""
     from optimerge.infra.local import env
 
     settings, endpoints = _local(env)
@@ -92,9 +98,23 @@ def resolved() -> ResolvedSettings:
     if endpoints.audit_key_file is not None:
         audit = settings.audit.model_copy(update={"key_file": endpoints.audit_key_file})
         settings = settings.with_overrides(audit=audit)
+    local = endpoints.principal(principal)
+    if local is not None:
+        settings = settings.with_overrides(kafka=local.kafka, signing=local.signing)
     return settings.resolved(
         kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
         database_url=endpoints.database_url,
         app_database_url=endpoints.app_database_url,
         migration_database_url=endpoints.migration_database_url,
     )
+
+
+def signing_of(settings: Settings, principal: str = "operator") -> SigningSettings:
+    """The signing keys of `principal`: from OPTIMERGE_SIGNING__* when Kafka is configured in the
+    env, else the local infra's (made by `infra up`)."""
+    if settings.kafka_bootstrap_servers:
+        return settings.signing
+    from optimerge.infra.local import Endpoints
+
+    local = Endpoints("", "", state_dir=settings.infra.state_dir).principal(principal)
+    return settings.signing if local is None else local.signing

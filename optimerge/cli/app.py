@@ -1,4 +1,5 @@
-"""`optimerge app` (the reviewer web app) and `optimerge users add|password|list|token`."""
+"""`optimerge app` (the reviewer web app) and `optimerge users add|password|role|remove|list`
+(tokens: optimerge/cli/tokens.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Annotated
 import typer
 
 from optimerge.cli._common import fail, print_json, resolved, with_app_database
+from optimerge.cli.tokens import NOT_MIGRATED, token_app
 
 users_app = typer.Typer(help="Accounts of the reviewer app (reviewer, auditor, admin, operator).")
-
-NOT_MIGRATED = "the database has no users table: run `optimerge migrate` first"
+users_app.add_typer(token_app, name="token")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,26 +26,52 @@ def register(app: typer.Typer) -> None:
 def serve_app(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    insecure_http: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-http",
+            help="Serve plain HTTP: cookies without `Secure`, no HSTS. Loopback addresses only "
+            "(what `make run` does); behind HTTPS, leave it off.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the reviewer app: flagged queue, verify page, actions, audit trail, JSON API.
 
-    Settings: OPTIMERGE_APP_* (see webapp/settings.py); the session key is kept in the state
-    dir unless OPTIMERGE_APP_SECRET_KEY is set."""
+    Settings: OPTIMERGE_APP_* (see webapp/settings.py); the session key and the /metrics scrape
+    token are kept in the state dir unless OPTIMERGE_APP_SECRET_KEY / _METRICS_TOKEN are set.
+    Review actions are signed with OPTIMERGE_SIGNING__KEY_FILE."""
     import uvicorn
 
-    from config import MissingAuditKeyError
+    from config import MissingAuditKeyError, load_settings
     from pipeline.log_redaction import install_log_redaction
     from webapp import AppSettings, create_app
     from webapp.access_log import log_config
+    from webapp.settings import AppConfigError
 
     # Error texts and queries can hold patient data: never into the log (docs/contract.md).
     install_log_redaction()
-    settings = resolved()
+    app_settings = AppSettings()
+    if insecure_http:
+        app_settings = app_settings.model_copy(update={"insecure_http": True})
+    if app_settings.insecure_http and host not in LOOPBACK:
+        fail(
+            f"--insecure-http sends session cookies in clear: it serves 127.0.0.1 only, not "
+            f"{host}. Put the app behind HTTPS and start it without --insecure-http"
+        )
+    settings = resolved("app")
+    if app_settings.console_kafka is None and not load_settings().kafka_bootstrap_servers:
+        # The local infra: its operator console acts as the local operator principal.
+        from optimerge.infra.local import Endpoints
+
+        local = Endpoints("", "", state_dir=settings.infra.state_dir).principal("operator")
+        if local is not None:
+            app_settings = app_settings.model_copy(update={"console_kafka": local.kafka})
     try:
-        app = create_app(settings, AppSettings())
-    except MissingAuditKeyError as exc:
+        app = create_app(settings, app_settings)
+    except (AppConfigError, MissingAuditKeyError) as exc:
         fail(str(exc))
-    typer.echo(f"optimerge app on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
+    scheme = "http" if app_settings.insecure_http else "https (behind your TLS proxy)"
+    typer.echo(f"optimerge app on {scheme} at {host}:{port} (Ctrl-C stops it)", err=True)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for whoever handled
     # it before: that is us, and a requested stop is a success (exit 0, like the worker).
     signal.signal(signal.SIGTERM, _exit_zero)
@@ -153,28 +181,38 @@ def users_list() -> None:
     print_json([{"name": u.name, "role": u.role, "created_at": u.created_at} for u in users])
 
 
-@users_app.command("token")
-def users_token(
-    name: Annotated[str, typer.Argument(help="The account the token acts as.")],
-    label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+@users_app.command("role")
+def users_role(
+    name: Annotated[str, typer.Argument(help="The account whose role changes.")],
+    role: Annotated[str, typer.Option(help="reviewer, auditor, admin or operator.")],
 ) -> None:
-    """Create an API token for an account and print it (once: only its hash is kept).
-
-    Use it as `Authorization: Bearer <token>` on /api/..."""
-    import psycopg
-
-    from storage.accounts import create_api_token, get_user
+    """Change an account's role; its open sessions end at once (its tokens act with the new
+    role from their next request)."""
+    from storage.accounts import set_role
     from storage.db import connect
-    from webapp.passwords import new_api_token
+    from webapp.roles import parse_role
+
+    try:
+        chosen = parse_role(role)
+    except ValueError as exc:
+        fail(str(exc))
+    _, url = with_app_database()
+    with connect(url) as conn:
+        if not set_role(conn, name, chosen.value):
+            fail(f"there is no account {name}")
+    typer.echo(f"{name} is now {chosen.value}; their sessions ended", err=True)
+
+
+@users_app.command("remove")
+def users_remove(
+    name: Annotated[str, typer.Argument(help="The account to remove.")],
+) -> None:
+    """Remove an account: its sessions and API tokens end with it."""
+    from storage.accounts import remove_user
+    from storage.db import connect
 
     _, url = with_app_database()
-    token, digest = new_api_token()
-    try:
-        with connect(url) as conn:
-            if get_user(conn, name) is None:
-                fail(f"there is no account {name}")
-            create_api_token(conn, name, digest, label)
-            conn.commit()
-    except psycopg.errors.UndefinedTable:
-        fail(NOT_MIGRATED)
-    typer.echo(token)
+    with connect(url) as conn:
+        if not remove_user(conn, name):
+            fail(f"there is no account {name}")
+    typer.echo(f"removed {name}, with their sessions and tokens", err=True)

@@ -49,7 +49,8 @@ def bench(
 
     from optimerge.bench.runner import BenchConfig, run_bench
 
-    settings = resolved()
+    # Its topics and consumer group are its own: locally it runs as the admin.
+    settings = resolved("admin")
     console = Console(file=sys.stderr)
     config = BenchConfig(documents=documents, workers=workers, repeats=repeat)
     with Progress(
@@ -172,7 +173,8 @@ def bench_audit(
 
     from optimerge.bench.audit import AuditBenchConfig, run_audit_bench
 
-    settings = resolved()
+    # Its topics are its own (scratch_topics): locally it runs as the admin, like `bench`.
+    settings = resolved("admin")
     console = Console(file=sys.stderr)
     config = AuditBenchConfig(entries=entries, patients=patients, new_entries=new_entries)
     result = run_audit_bench(settings, config, say=console.print)

@@ -3,24 +3,58 @@ document rollback."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from config import Settings
 from domain.read_audit import ReadEntry
 from optimerge.cli._common import (
     fail,
     print_json,
     resolved,
+    signing_of,
     with_app_database,
     with_database,
     with_kafka,
 )
+from schemas import ReviewAction
+from streams.topics import Topics
 
 patients_app = typer.Typer(help="The patient registry that flag rules compare against.")
 patient_app = typer.Typer(help="Read one patient's merged record.")
 document_app = typer.Typer(help="Read or act on one document.")
+
+
+def _operator_signer(settings: Settings) -> Callable[[ReviewAction], ReviewAction]:
+    """Signs unsigned actions as the operator's, stamped now (docs/contract.md#signatures)."""
+    from datetime import UTC, datetime
+
+    from pipeline.signatures import SigningConfigError, load_signer
+    from schemas import ActorKind
+
+    try:
+        signer = load_signer(signing_of(settings))
+    except SigningConfigError as exc:
+        fail(str(exc))
+    if signer is None:
+        fail(
+            "review actions are applied only when signed: set OPTIMERGE_SIGNING__KEY_FILE to "
+            "the operator's key (`optimerge infra env` prints it for the local infra)"
+        )
+    key = signer
+
+    def sign(action: ReviewAction) -> ReviewAction:
+        if action.signature:
+            return action
+        stamped = action.model_copy(
+            update={"actor_kind": ActorKind.OPERATOR, "requested_at": datetime.now(UTC)}
+        )
+        return key.sign(stamped)
+
+    return sign
 
 
 def register(app: typer.Typer) -> None:
@@ -35,17 +69,22 @@ def publish(
         list[Path], typer.Argument(help="JSON lines or a JSON array of ExtractionResult.")
     ],
     review: Annotated[
-        bool, typer.Option("--review", help="The files hold ReviewAction events instead.")
+        bool,
+        typer.Option(
+            "--review",
+            help="The files hold ReviewAction events instead; unsigned ones are signed with "
+            "the operator's key (OPTIMERGE_SIGNING__KEY_FILE) as operator actions, now.",
+        ),
     ] = False,
 ) -> None:
     """Publish events to extraction.results (or review.actions), keyed by patient_id."""
     from optimerge.publish import PublishError, publish_files
-    from streams.topics import Topics
 
-    settings, bootstrap = with_kafka()
+    settings, kafka = with_kafka()
     topics = Topics(settings.topic_prefix)
+    sign = _operator_signer(settings) if review else None
     try:
-        counts = publish_files(bootstrap, topics, files, review=review)
+        counts = publish_files(kafka, topics, files, review=review, sign=sign)
     except PublishError as exc:
         fail(str(exc))
     typer.echo(f"published {counts.published} event(s) to {counts.topic}", err=True)
@@ -153,12 +192,11 @@ def document_rollback(
     order with the patient's other changes, audited, and announced on document.status and
     flagged.items like a reviewer's. Waits for the outcome; a document already removed is
     reported, not removed twice (exit 0)."""
-    from schemas import ActorKind, ReviewAction, ReviewActionKind, ReviewStatus
+    from schemas import ActorKind, ReviewActionKind, ReviewStatus
     from schemas.input_contract import normalise_free_text
     from storage.db import connect
     from storage.read import document_state
     from streams.actions import NoOutcomeError, send_and_wait
-    from streams.topics import Topics
 
     settings = resolved()
     with connect(settings.app_url) as conn:
@@ -180,9 +218,10 @@ def document_rollback(
         # Free text, as the app treats a reviewer's note (docs/contract.md#input-contract).
         note=normalise_free_text(note),
     )
+    action = _operator_signer(settings)(action)
     try:
         outcome = send_and_wait(
-            settings.kafka_bootstrap_servers,
+            settings.kafka_endpoint,
             Topics(settings.topic_prefix),
             action,
             timeout=timeout,

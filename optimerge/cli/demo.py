@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from optimerge.cli._common import fail, resolved
+
+if TYPE_CHECKING:
+    from optimerge.infra.local import Endpoints
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +31,7 @@ def demo(
     or birth date not matching, unknown patient. Benign name variants are not flagged."""
     from optimerge.demo.publish import import_demo_patients, publish_demo
 
-    settings = resolved()
+    settings = resolved("extractor")
     imported = import_demo_patients(settings.database_url)
     typer.echo(f"imported {imported} patients from the Synthea sample")
     publish_demo(settings, count, seed=seed, rate=rate, log=typer.echo)
@@ -46,7 +49,7 @@ def run(
     import os
 
     from config import load_settings
-    from optimerge.demo.publish import ensure_demo_user, import_demo_patients, publish_demo
+    from optimerge.demo.publish import ensure_demo_users, import_demo_patients, publish_demo
     from optimerge.infra import InfraError
     from optimerge.infra.bootstrap import bring_up
     from optimerge.infra.local_run import start_app, start_checkpointer, start_workers
@@ -66,34 +69,47 @@ def run(
         app_database_url=endpoints.app_database_url,
         migration_database_url=endpoints.migration_database_url,
     )
-    # Each process with its own database role (docs/contract.md#database-roles).
+    # Each process with its own database role and Kafka principal
+    # (docs/contract.md#database-roles, docs/contract.md#kafka-principals).
     logs = start_workers(settings, workers, endpoints.process_env("worker"))
     logs.append(start_app(settings, app_port, endpoints.process_env("app")))
-    logs.append(start_checkpointer(settings, endpoints.process_env("app")))
-    password = ensure_demo_user(settings.app_url, settings.infra.state_dir)
+    logs.append(start_checkpointer(settings, endpoints.process_env("checkpointer")))
+    passwords = ensure_demo_users(settings.app_url, settings.infra.state_dir)
     imported = import_demo_patients(settings.database_url)
     typer.echo(f"imported {imported} patients from the Synthea sample")
-    publish_demo(settings, count, log=typer.echo)
-    _where_to_look(endpoints.kafka_bootstrap_servers, logs, app_port, password)
+    # The feed comes in as an extractor would send it: that principal may do nothing else.
+    publish_demo(settings, count, log=typer.echo, kafka=endpoints.endpoint("extractor"))
+    _where_to_look(endpoints, logs, app_port, passwords)
 
 
-def _where_to_look(bootstrap: str, logs: list[Path], app_port: int, password: str) -> None:
+def _where_to_look(
+    endpoints: Endpoints, logs: list[Path], app_port: int, passwords: dict[str, str]
+) -> None:
     from optimerge.demo import load_sample
+    from optimerge.infra.principals import EXTRACTOR, kcat_flags
     from streams.topics import Topics
 
     patient = load_sample().patients[0]["id"]
     topic = Topics().extraction_results.name
+    bootstrap = endpoints.kafka_bootstrap_servers
+    secrets = endpoints.secrets
+    flags = (
+        kcat_flags(bootstrap, secrets.kcat_properties(EXTRACTOR))
+        if secrets is not None
+        else f"-b {bootstrap}"
+    )
+    logins = ", ".join(f"{name} / {password}" for name, password in passwords.items())
     typer.echo(
         f"""
 optimerge is running. Where to look:
-  http://127.0.0.1:{app_port}/   reviewer app: log in as demo / {password}
-  eval "$(.venv/bin/optimerge infra env)"         # point your shell at it
+  http://127.0.0.1:{app_port}/   reviewer app: log in as {logins}
+  eval "$(.venv/bin/optimerge infra env)"         # point your shell at it (as the operator)
   .venv/bin/optimerge patient bundle {patient}   # a merged record (FHIR Bundle)
   .venv/bin/optimerge document show demo-7-000000
   .venv/bin/optimerge audit verify
   .venv/bin/optimerge infra status
   logs: {" ".join(str(p) for p in logs)}
-Publish your own document (kcat, keyed by patient id):
-  echo '{patient}<TAB><ExtractionResult JSON>' | kcat -P -b {bootstrap} -t {topic} -K '\\t'
+Publish your own document (kcat as the extractor principal, keyed by patient id):
+  echo '{patient}<TAB><ExtractionResult JSON>' | kcat {flags} -P -t {topic} -K '\\t'
 Stop everything: make stop  (or .venv/bin/optimerge infra down)"""
     )

@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from config import KafkaEndpoint
 from domain.dead_letter_stats import dead_letter_stats
 from optimerge.cli._common import audit_keyring, fail, print_json, resolved, with_kafka
 from streams.dead_letters import LetterFilter, StoredLetter, read_dead_letters
@@ -48,7 +49,7 @@ def _filter(
     return LetterFilter(kind, document, patient, reason, since, frozenset(refs))
 
 
-def _letters(flt: LetterFilter) -> tuple[str, list[StoredLetter]]:
+def _letters(flt: LetterFilter) -> tuple[KafkaEndpoint, list[StoredLetter]]:
     settings, bootstrap = with_kafka()
     topic = Topics(settings.topic_prefix).dlq
     try:

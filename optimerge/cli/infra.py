@@ -70,7 +70,7 @@ def up(
         endpoints = bring_up(settings)
     except InfraError as exc:
         fail(str(exc))
-    for line in endpoints.export_lines():
+    for line in endpoints.export_lines(topic_prefix=settings.topic_prefix):
         typer.echo(line)
 
 
@@ -117,15 +117,66 @@ def status() -> None:
 
 
 @infra_app.command("env")
-def env() -> None:
-    """Print the export lines for the running infrastructure again."""
+def env(
+    principal: Annotated[
+        str,
+        typer.Option(
+            help="Whose client settings: operator (the default: your shell), app, worker, "
+            "extractor, checkpointer or admin. Passwords and keys stay in files; only their "
+            "paths print.",
+        ),
+    ] = "operator",
+) -> None:
+    """Print the export lines for the running infrastructure again: the endpoints, and for the
+    local Kafka the principal's SASL settings and signing keys, then kcat's flags as comments."""
     from config import load_settings
     from optimerge.infra._process import InfraError
     from optimerge.infra.local import env as infra_env
+    from optimerge.infra.principals import UnknownPrincipalError, check_principal
 
     try:
-        endpoints = infra_env(load_settings())
+        check_principal(principal)
+    except UnknownPrincipalError as exc:
+        fail(str(exc), code=2)
+    settings = load_settings()
+    try:
+        endpoints = infra_env(settings)
     except InfraError as exc:
         fail(str(exc))
-    for line in endpoints.export_lines():
+    for line in endpoints.export_lines(principal, settings.topic_prefix):
         typer.echo(line)
+
+
+@infra_app.command("acls")
+def acls(
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Create them (as the admin principal configured).")
+    ] = False,
+) -> None:
+    """The ACLs of every principal on this deployment's topics (OPTIMERGE_TOPIC_PREFIX) and
+    consumer group: printed, or created with --apply on a Kafka of your own (`infra up` does
+    it for the local one). Users themselves are your Kafka's to create (SCRAM)."""
+    from optimerge.cli._common import with_kafka
+    from streams.acls import AclError, apply_grants, pipeline_grants, reader_grants
+    from streams.topics import Topics
+
+    settings, kafka = with_kafka("admin")
+    grants = [
+        *pipeline_grants(
+            Topics(settings.topic_prefix), f"{settings.topic_prefix}{settings.app_id}"
+        ),
+        *reader_grants(),
+    ]
+    if not apply:
+        for grant in grants:
+            pattern = "prefixed" if grant.prefixed else "literal"
+            operations = ",".join(grant.operations)
+            typer.echo(
+                f"User:{grant.principal}\t{grant.resource}\t{pattern}\t{grant.name}\t{operations}"
+            )
+        return
+    try:
+        count = apply_grants(kafka, grants)
+    except AclError as exc:
+        fail(str(exc))
+    typer.echo(f"{count} ACL bindings in place", err=True)

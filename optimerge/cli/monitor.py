@@ -23,6 +23,7 @@ from domain.metrics_window import combine_windows
 from optimerge.cli._common import fail, with_kafka
 from schemas.metrics import LatencySummary, PipelineMetricsWindow
 from streams.consumers import TopicMissingError, assign_all, tail_consumer
+from streams.security import Kafka
 from streams.topics import BoundTopic, Topics
 
 # The flag rate a healthy pipeline stays within (docs/contract.md#metrics).
@@ -107,7 +108,7 @@ def render_table(windows: list[PipelineMetricsWindow], *, title: str) -> Table:
 
 
 def _consumer(
-    bootstrap: str, topic: BoundTopic[PipelineMetricsWindow], *, from_beginning: bool
+    bootstrap: Kafka, topic: BoundTopic[PipelineMetricsWindow], *, from_beginning: bool
 ) -> tuple[Consumer, set[int]]:
     """A consumer of every partition, in no group (a monitor never takes windows from another)."""
     consumer = tail_consumer(bootstrap, purpose="monitor", **{"enable.partition.eof": True})

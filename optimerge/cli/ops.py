@@ -38,6 +38,13 @@ def worker(
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port (0 = any free).")
     ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            help="Address of the metrics port: loopback unless the monitoring network needs "
+            "another (e.g. 0.0.0.0 in a pod, with a NetworkPolicy).",
+        ),
+    ] = "127.0.0.1",
     instance_id: Annotated[
         str | None,
         typer.Option(
@@ -57,7 +64,7 @@ def worker(
 
     from agents.runtime import WorkerStartupError, run_worker
 
-    settings = resolved()
+    settings = resolved("worker")
     if instance_id is not None:
         try:
             settings = type(settings).model_validate(
@@ -69,7 +76,9 @@ def worker(
                 code=2,
             )
     try:
-        code = run_worker(settings, loglevel=loglevel, metrics_port=metrics_port)
+        code = run_worker(
+            settings, loglevel=loglevel, metrics_port=metrics_port, metrics_host=metrics_host
+        )
     except WorkerStartupError as exc:
         fail(str(exc))
     raise typer.Exit(code)
@@ -123,12 +132,13 @@ def audit_checkpoint(
     import signal
     import threading
 
+    from optimerge.infra.principals import CHECKPOINTER
     from pipeline.audit_checkpointer import AuditCheckpointer
     from pipeline.log_redaction import install_log_redaction
 
     install_log_redaction()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = resolved()
+    settings = resolved(CHECKPOINTER)  # locally; its own principal from the env otherwise
     checkpointer = AuditCheckpointer(settings, audit_keyring(settings))
     if once:
         result = checkpointer.run_once(full=full)

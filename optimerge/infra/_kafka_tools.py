@@ -13,6 +13,7 @@ from pathlib import Path
 
 from optimerge.infra._process import InfraError, Log
 from optimerge.infra.kafka import java_argv
+from optimerge.infra.kafka_security import command_config
 
 _MARKER = ".complete"
 QUORUM_MAIN = "org.apache.kafka.tools.MetadataQuorumCommand"
@@ -88,14 +89,25 @@ def parse_replication(text: str) -> list[QuorumMember]:
 
 
 def describe_quorum(
-    libs: Path, tools: Path, logs_dir: Path, bootstrap: str, timeout: float = 20.0
+    libs: Path,
+    tools: Path,
+    logs_dir: Path,
+    bootstrap: str,
+    timeout: float = 20.0,
+    *,
+    admin_password: str,
 ) -> list[QuorumMember]:
     """Every voter and observer of the metadata quorum, as the active controller sees it."""
     logs_dir.mkdir(parents=True, exist_ok=True)
     # Without it the admin client retries for a minute when the quorum has no leader.
     config = logs_dir / "quorum-tool.properties"
     half = int(timeout * 1000) // 2
-    config.write_text(f"default.api.timeout.ms={half}\nrequest.timeout.ms={half}\n")
+    config.touch(mode=0o600)
+    config.chmod(0o600)  # the admin's password is in it
+    config.write_text(
+        f"default.api.timeout.ms={half}\nrequest.timeout.ms={half}\n"
+        + command_config(admin_password)
+    )
     argv = java_argv(
         [libs, tools], logs_dir, QUORUM_MAIN, "--bootstrap-server", bootstrap,
         "--command-config", str(config), "describe", "--replication",

@@ -10,8 +10,10 @@ from config import Settings
 from config.audit import STATE_KEY_FILE
 from domain.audit_keys import new_secret
 from optimerge.infra._process import InfraError, Log, log_to_stderr
-from optimerge.infra.local import Endpoints, up
+from optimerge.infra.local import Endpoints, admin_endpoint, up
+from optimerge.infra.principals import provision
 from storage.migrate import apply_migrations
+from streams.acls import PRINCIPALS
 from streams.admin import ensure_topics
 from streams.topics import Topics
 
@@ -40,13 +42,15 @@ def bring_up(settings: Settings, log: Log = log_to_stderr) -> Endpoints:
     endpoints = up(settings, log)
     # A local cluster decides its topics' durability; an external Kafka gets the setting.
     factor = endpoints.replication_factor or settings.replication_factor
-    ensure_topics(
-        endpoints.kafka_bootstrap_servers,
-        Topics(settings.topic_prefix),
-        partitions=settings.partitions,
-        replication_factor=factor,
-    )
+    topics = Topics(settings.topic_prefix)
+    admin = admin_endpoint(settings, endpoints)
+    ensure_topics(admin, topics, partitions=settings.partitions, replication_factor=factor)
     log(f"topics ready ({settings.partitions} partitions, replication factor {factor})")
+    if endpoints.secrets is not None:
+        # An external Kafka's users and ACLs are its operators' business (README: Security).
+        group = f"{settings.topic_prefix}{settings.app_id}"
+        count = provision(admin, endpoints.secrets, topics, group)
+        log(f"Kafka principals ready: {', '.join(PRINCIPALS)} ({count} ACLs)")
     try:
         applied = apply_migrations(endpoints.migration_database_url or endpoints.database_url)
     except Exception as exc:

@@ -10,11 +10,13 @@ import time
 import uuid
 from pathlib import Path
 
-from config import InfraSettings
+from config import InfraSettings, KafkaEndpoint
 from optimerge.infra import _ports, _process
 from optimerge.infra._kafka_jars import JVM_DIR, resolve_kafka_jars
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
 from optimerge.infra.kafka_config import HOST, KafkaNode, render_server_properties, single_node
+from optimerge.infra.kafka_security import format_scram_arg
+from optimerge.infra.secrets import LocalSecrets
 from streams.admin import wait_for_kafka
 
 
@@ -68,10 +70,27 @@ class LocalKafka:
         self.output = self.logs_dir / "kafka.out"
         self.log_path = self.logs_dir / "server.log"
         self.libs = infra.cache_dir / f"kafka-{infra.kafka_version}" / "libs"
+        self.secrets = LocalSecrets(infra.state_dir)
+        # Written once the storage is formatted with the admin's SCRAM credential.
+        self.secured_marker = self.dir / "sasl-scram"
 
     @property
     def bootstrap(self) -> str:
         return f"{HOST}:{self.node.port}"
+
+    @property
+    def admin_endpoint(self) -> KafkaEndpoint:
+        """This node as the admin (super user): what the infra itself talks to it as."""
+        return KafkaEndpoint(self.bootstrap, self.secrets.admin())
+
+    def _check_secured(self) -> None:
+        if (self.data_dir / "meta.properties").exists() and not self.secured_marker.exists():
+            raise InfraError(
+                f"the local Kafka in {self.dir} was formatted before brokers required "
+                "authentication, and its admin has no SCRAM credential. Run `optimerge infra "
+                f"down`, delete {self.dir.parent if self.node.brokers > 1 else self.dir} (its "
+                "topics go with it) and `optimerge infra up` again"
+            )
 
     def ensure_jars(self) -> Path:
         """Resolve the broker's classpath once into the cache; later runs reuse it."""
@@ -86,7 +105,12 @@ class LocalKafka:
         # A half-formatted directory from an interrupted first start is redone.
         shutil.rmtree(self.data_dir, ignore_errors=True)
         cluster = self.node.cluster_id or cluster_id()
-        self._run_tool("format", *self.node.format_args, "-t", cluster, "-c", str(self.config))
+        scram = format_scram_arg(self.secrets.password("admin"))
+        self._run_tool(
+            "format", *self.node.format_args, "-t", cluster, "-c", str(self.config),
+            "--add-scram", scram,
+        )  # fmt: skip
+        self.secured_marker.write_text("formatted with the admin's SCRAM-SHA-512 credential\n")
         self.log(f"formatted KRaft storage in {self.data_dir} (cluster id {cluster})")
 
     def _run_tool(self, *args: str) -> str:
@@ -108,9 +132,10 @@ class LocalKafka:
     def start(self, timeout: float = 90.0) -> str:
         """Start (or reuse) the broker; returns its bootstrap address once it answers."""
         version, address, name = self.infra.kafka_version, self.bootstrap, self.node.label
+        self._check_secured()
         pid = self.pid()
         if pid is not None:
-            if not wait_for_kafka(address, timeout):
+            if not wait_for_kafka(self.admin_endpoint, timeout):
                 raise InfraError(
                     f"{name} (pid {pid}) runs but does not answer on {address} within "
                     f"{timeout:.0f} s; see {self.log_path}:\n{_process.tail(self.log_path)}"
@@ -125,7 +150,17 @@ class LocalKafka:
                 raise _ports.port_conflict(f"cannot start {name} {version}", port, setting)
         self.ensure_jars()
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(render_server_properties(self.infra, self.data_dir, self.node))
+        properties = render_server_properties(
+            self.infra,
+            self.data_dir,
+            self.node,
+            admin_password=self.secrets.password("admin"),
+            plain_passwords=self.secrets.passwords(),
+        )
+        # It holds the admin's password.
+        self.config.touch(mode=0o600)
+        self.config.chmod(0o600)
+        self.config.write_text(properties)
         self._format_once()
         self.log(f"starting {name} {version} on {address} (log: {self.log_path})")
         started = time.monotonic()
@@ -141,7 +176,10 @@ class LocalKafka:
         argv = self._java("kafka.Kafka", str(self.config), flags=flags)
         pid = _process.spawn(argv, pidfile=self.pidfile, output=self.output)
         ready = _process.wait_until(
-            lambda: _ports.port_answers(self.node.port) and wait_for_kafka(address, timeout=2.0),
+            lambda: (
+                _ports.port_answers(self.node.port)
+                and wait_for_kafka(self.admin_endpoint, timeout=2.0)
+            ),
             timeout=timeout,
             alive=lambda: _process.is_alive(pid),
         )

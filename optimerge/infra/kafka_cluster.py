@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from config import InfraSettings
+from config import InfraSettings, KafkaEndpoint
 from optimerge.infra import _ports
 from optimerge.infra._kafka_tools import resolve_kafka_tools
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
@@ -141,6 +141,10 @@ class KafkaCluster:
         return ",".join(node.bootstrap for node in self.nodes)
 
     @property
+    def admin_endpoint(self) -> KafkaEndpoint:
+        return KafkaEndpoint(self.bootstrap, self.nodes[0].secrets.admin())
+
+    @property
     def replication_factor(self) -> int:
         return replication_policy(self.size)[0]
 
@@ -204,7 +208,7 @@ class KafkaCluster:
 
     def _wait_for_all_brokers(self, timeout: float) -> None:
         # A broker answers before the others registered; topics with 3 replicas need all three.
-        admin = admin_client(self.bootstrap)
+        admin = admin_client(self.admin_endpoint)
         deadline = time.monotonic() + timeout
         seen: set[int] = set()
         while time.monotonic() < deadline:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import InfraSettings
+from optimerge.infra.kafka_security import CLIENT, CONTROLLER, security_properties
 from streams.topics import MAX_MESSAGE_BYTES
 
 HOST = "127.0.0.1"
@@ -58,23 +59,28 @@ def single_node(infra: InfraSettings) -> KafkaNode:
 
 
 def render_server_properties(
-    infra: InfraSettings, data_dir: Path, node: KafkaNode | None = None
+    infra: InfraSettings,
+    data_dir: Path,
+    node: KafkaNode | None = None,
+    *,
+    admin_password: str,
+    plain_passwords: dict[str, str] | None = None,
 ) -> str:
+    """The node's server.properties; it holds the admin's password: write it 0600."""
     node = node or single_node(infra)
     host = HOST
-    listeners = f"PLAINTEXT://{host}:{node.port}"
+    listeners = f"{CLIENT}://{host}:{node.port}"
     if node.controller_port is not None:
-        listeners += f",CONTROLLER://{host}:{node.controller_port}"
+        listeners += f",{CONTROLLER}://{host}:{node.controller_port}"
     factor, min_isr = replication_policy(node.brokers)
     props = {
         "process.roles": "broker,controller" if node.controller_port is not None else "broker",
         "node.id": str(node.node_id),
         "controller.quorum.bootstrap.servers": ",".join(node.quorum),
         "listeners": listeners,
-        "advertised.listeners": f"PLAINTEXT://{host}:{node.port}",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "advertised.listeners": f"{CLIENT}://{host}:{node.port}",
+        "controller.listener.names": CONTROLLER,
+        **security_properties(admin_password, plain_passwords),
         "log.dirs": str(data_dir),
         "num.partitions": "12",
         "auto.create.topics.enable": "false",

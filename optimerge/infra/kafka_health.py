@@ -10,6 +10,7 @@ from optimerge.infra._kafka_tools import QuorumMember, describe_quorum, tools_di
 from optimerge.infra._process import InfraError
 from optimerge.infra.kafka_cluster import KafkaCluster
 from streams.admin import admin_client
+from streams.security import Kafka
 
 _SHOWN = 5
 
@@ -23,11 +24,11 @@ class PartitionHealth:
     offline: list[str]
 
 
-def partition_health(bootstrap: str, timeout: float = 10.0) -> PartitionHealth:
+def partition_health(kafka: Kafka, timeout: float = 10.0) -> PartitionHealth:
     try:
-        topics = admin_client(bootstrap).list_topics(timeout=timeout).topics
+        topics = admin_client(kafka).list_topics(timeout=timeout).topics
     except Exception as exc:  # KafkaException, or a timeout with every broker down
-        raise InfraError(f"no broker answers on {bootstrap}: {exc}") from exc
+        raise InfraError(f"no broker answers: {exc}") from exc
     under, offline, total = [], [], 0
     for name in sorted(topics):
         for pid, part in sorted(topics[name].partitions.items()):
@@ -73,13 +74,14 @@ def cluster_report(cluster: KafkaCluster) -> list[str]:
             tools_dir(infra.cache_dir, infra.kafka_version),
             cluster.dir / "tools",
             cluster.bootstrap,
+            admin_password=cluster.nodes[0].secrets.password("admin"),
         )
         quorum = describe_members(members)
     except InfraError as exc:
         quorum = f"unknown: {exc}"
     lines = [f"{'quorum':<10} {quorum}"]
     try:
-        health = partition_health(cluster.bootstrap)
+        health = partition_health(cluster.admin_endpoint)
     except InfraError as exc:
         return [*lines, f"{'partitions':<10} unknown: {exc}"]
     lines.append(

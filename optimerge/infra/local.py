@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from config import InfraSettings, Settings
+from config import InfraSettings, KafkaEndpoint, Settings
 from config.audit import STATE_KEY_FILE
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
 from optimerge.infra._roles import DatabaseUrls
@@ -23,7 +23,19 @@ from optimerge.infra.kafka_cluster import KafkaCluster
 from optimerge.infra.kafka_health import cluster_report
 from optimerge.infra.patroni import PatroniPostgres
 from optimerge.infra.postgres import LocalPostgres
+from optimerge.infra.principals import (
+    ADMIN,
+    APP,
+    OPERATOR,
+    WORKER,
+    PrincipalSettings,
+    console_env,
+    hints,
+    principal_settings,
+)
+from optimerge.infra.secrets import LocalSecrets
 from streams.admin import wait_for_kafka
+from streams.topics import Topics
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,29 @@ class Endpoints:
     migration_database_url: str | None = None
     # The audit key `infra up` made in the state dir; None when the settings name one.
     audit_key_file: Path | None = None
+    # The local Kafka's state dir, where its secrets are; None when Kafka is external (its
+    # security settings then come from the environment, as for any client).
+    state_dir: Path | None = None
 
-    def export_lines(self) -> list[str]:
-        """Lines for `eval "$(optimerge infra env)"`: values are shell-quoted."""
+    @property
+    def secrets(self) -> LocalSecrets | None:
+        return None if self.state_dir is None else LocalSecrets(self.state_dir)
+
+    def principal(self, name: str) -> PrincipalSettings | None:
+        """A local principal's settings (None with an external Kafka)."""
+        secrets = self.secrets
+        return None if secrets is None else principal_settings(secrets, name)
+
+    def endpoint(self, name: str) -> KafkaEndpoint:
+        """The local Kafka as principal `name` (without credentials when it is external)."""
+        local = self.principal(name)
+        if local is None:
+            return KafkaEndpoint(self.kafka_bootstrap_servers)
+        return KafkaEndpoint(self.kafka_bootstrap_servers, local.kafka)
+
+    def export_lines(self, principal: str = OPERATOR, topic_prefix: str = "") -> list[str]:
+        """Lines for `eval "$(optimerge infra env)"`: values are shell-quoted; the local
+        Kafka's credentials are file paths, never the passwords themselves."""
         lines = [
             f"export KAFKA_BOOTSTRAP_SERVERS={shlex.quote(self.kafka_bootstrap_servers)}",
             f"export DATABASE_URL={shlex.quote(self.database_url)}",
@@ -48,7 +80,12 @@ class Endpoints:
         # Topics that workers create themselves must be as durable as those of `infra up`.
         if self.replication_factor and self.replication_factor > 1:
             lines.append(f"export OPTIMERGE_REPLICATION_FACTOR={self.replication_factor}")
-        return lines + [f"export {k}={shlex.quote(v)}" for k, v in self.role_env().items()]
+        lines += [f"export {k}={shlex.quote(v)}" for k, v in self.role_env().items()]
+        local = self.principal(principal)
+        if local is not None and self.secrets is not None:
+            lines += [f"export {k}={shlex.quote(v)}" for k, v in local.env().items()]
+            lines += hints(self.kafka_bootstrap_servers, self.secrets, Topics(topic_prefix))
+        return lines
 
     def role_env(self) -> dict[str, str]:
         """The settings beside DATABASE_URL that processes of this system need."""
@@ -61,10 +98,12 @@ class Endpoints:
             env["OPTIMERGE_AUDIT__KEY_FILE"] = str(self.audit_key_file)
         return env
 
-    def process_env(self, role: str = "worker") -> dict[str, str]:
-        """What a process `optimerge run` starts is given: its own database role's URL only
-        (`worker`, or `app` for the app and the checkpointer), the audit key, Kafka."""
-        url = self.database_url if role == "worker" else self.app_database_url or self.database_url
+    def process_env(self, process: str = WORKER) -> dict[str, str]:
+        """What a process `optimerge run` starts is given: its own database role's URL only,
+        its own Kafka principal (with its signing keys), the audit key. `worker`, `app` (its
+        operator console acting as the operator) or `checkpointer` (the app's database role:
+        it reads the trail and records its runs; docs/contract.md#database-roles)."""
+        url = self.database_url if process == WORKER else self.app_database_url or self.database_url
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "DATABASE_URL": url,
@@ -76,6 +115,11 @@ class Endpoints:
             env["OPTIMERGE_AUDIT__KEY_FILE"] = str(self.audit_key_file)
         if self.replication_factor:  # the workers' own topics as durable as the cluster's
             env["OPTIMERGE_REPLICATION_FACTOR"] = str(self.replication_factor)
+        local = self.principal(process)
+        if local is not None:
+            env |= local.env()
+        if process == APP and self.secrets is not None:
+            env |= console_env(self.secrets)
         return env
 
 
@@ -120,11 +164,15 @@ def start_local_database(infra: InfraSettings, log: Log, timeout: float) -> Data
     return database.start(timeout)
 
 
-def _check_kafka(bootstrap: str, log: Log) -> str:
-    if not wait_for_kafka(bootstrap, timeout=15.0):
-        raise InfraError(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap} does not answer within 15 s")
-    log(f"using Kafka at {bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
-    return bootstrap
+def _check_kafka(kafka: KafkaEndpoint, log: Log) -> str:
+    if not wait_for_kafka(kafka, timeout=15.0):
+        who = f" as {kafka.principal}" if kafka.principal else ""
+        raise InfraError(
+            f"KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap} does not answer{who} within 15 s "
+            "(check OPTIMERGE_KAFKA__SECURITY_PROTOCOL and the SASL settings)"
+        )
+    log(f"using Kafka at {kafka.bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
+    return kafka.bootstrap
 
 
 def configured_urls(settings: Settings, worker: str) -> DatabaseUrls:
@@ -157,7 +205,7 @@ def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> E
     """Start what is not configured externally (idempotent: running processes are reused)."""
     cluster = KafkaCluster(settings.infra, log)
     kafka: Callable[[], str] = (
-        partial(_check_kafka, settings.kafka_bootstrap_servers, log)
+        partial(_check_kafka, KafkaEndpoint(settings.kafka_bootstrap_servers, settings.kafka), log)
         if settings.kafka_bootstrap_servers
         else partial(cluster.start, timeout)
     )
@@ -174,7 +222,8 @@ def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> E
     ]
     if errors:
         raise InfraError("\n\n".join(errors))
-    factor = None if settings.kafka_bootstrap_servers else cluster.replication_factor
+    local = not settings.kafka_bootstrap_servers
+    factor = cluster.replication_factor if local else None
     return _endpoints(settings, kafka_future.result(), database_future.result(), factor)
 
 
@@ -183,6 +232,7 @@ def _endpoints(
 ) -> Endpoints:
     key_file = settings.infra.state_dir / STATE_KEY_FILE
     configured = settings.audit.key is not None or settings.audit.key_file is not None
+    local = not settings.kafka_bootstrap_servers
     return Endpoints(
         bootstrap,
         urls.worker,
@@ -190,6 +240,7 @@ def _endpoints(
         app_database_url=urls.app,
         migration_database_url=urls.migration,
         audit_key_file=None if configured or not key_file.exists() else key_file.resolve(),
+        state_dir=settings.infra.state_dir if local else None,
     )
 
 
@@ -255,3 +306,10 @@ def env(settings: Settings) -> Endpoints:
     local = not settings.kafka_bootstrap_servers
     factor = KafkaCluster(settings.infra).replication_factor if local else None
     return _endpoints(settings, kafka_bootstrap(settings), database_urls(settings), factor)
+
+
+def admin_endpoint(settings: Settings, endpoints: Endpoints) -> KafkaEndpoint:
+    """Who the infra talks to Kafka as: the local admin, or whoever the env says."""
+    if endpoints.state_dir is None:
+        return KafkaEndpoint(endpoints.kafka_bootstrap_servers, settings.kafka)
+    return endpoints.endpoint(ADMIN)

@@ -93,8 +93,9 @@ def stop_workers(settings: Settings, log: Log = log_to_stderr, timeout: float = 
 
 def start_app(settings: Settings, port: int, env: dict[str, str], log: Log = log_to_stderr) -> Path:
     """Start `optimerge app` detached (stopped with the workers); returns its log file."""
+    # Plain HTTP on loopback only: `optimerge app` refuses --insecure-http elsewhere.
     return _start_one(
-        settings, "app", ["app", "--port", str(port)], env, log,
+        settings, "app", ["app", "--port", str(port), "--insecure-http"], env, log,
         f"reviewer app started on http://127.0.0.1:{port}/",
     )  # fmt: skip
 

@@ -70,7 +70,7 @@ class Notifier:
         return self._conn
 
     def run(self) -> None:
-        consumer = group_consumer(self.settings.kafka_bootstrap_servers, self.group_id)
+        consumer = group_consumer(self.settings.kafka_endpoint, self.group_id)
         consumer.subscribe([self.topics.flagged_items.name])
         try:
             while not self.stopping.is_set():
@@ -142,7 +142,7 @@ class Notifier:
                     self.config,
                 )
             )
-        count = messages_on(self.settings.kafka_bootstrap_servers, self.topics.dlq.name)
+        count = messages_on(self.settings.kafka_endpoint, self.topics.dlq.name)
         previous, self._dead_letters_seen = self._dead_letters_seen, count
         if count is not None and previous is not None and count > previous:
             grew = count - previous

@@ -8,7 +8,7 @@
 -- * each verification run is recorded, signed, in audit_verifications (append-only).
 -- The owner (the role running this) creates the two roles when missing (needs CREATEROLE;
 -- `optimerge infra up` creates them beforehand, with LOGIN and passwords of their own).
--- depends: 0006_fhir_read_api
+-- depends: 0004_sessions_tokens_signatures 0006_fhir_read_api
 
 DO $$
 BEGIN
@@ -164,16 +164,23 @@ GRANT INSERT, UPDATE ON documents TO optimerge_worker;
 GRANT INSERT, DELETE ON resources TO optimerge_worker;
 GRANT INSERT ON resource_history, review_actions TO optimerge_worker;
 GRANT EXECUTE ON FUNCTION audit_append TO optimerge_worker;
+-- Signature checks: where each signed action was first read (a replay is one read elsewhere).
+GRANT SELECT, INSERT ON review_action_receipts TO optimerge_worker;
 
 -- The app (and the notifier, `audit verify|checkpoint` and the reading commands): reads what it
--- shows; writes its accounts, dead-letter retries (their audit entries via audit_append, under
--- the patient's lock: hence UPDATE of updated_at), metrics windows, deliveries, read audit and
--- verification records.
+-- shows; writes its accounts (removed with their sessions and tokens), sessions, API tokens
+-- (used, revoked), login throttling, dead-letter retries (their audit entries via audit_append,
+-- under the patient's lock: hence UPDATE of updated_at), metrics windows, deliveries, read
+-- audit and verification records.
 GRANT SELECT ON patients, documents, resources, resource_history, review_actions, audit_log,
-    users, api_tokens, metrics_windows, dlq_retries, notification_deliveries, read_audit,
-    audit_verifications TO optimerge_app;
+    users, api_tokens, app_sessions, login_throttle, metrics_windows, dlq_retries,
+    notification_deliveries, read_audit, audit_verifications TO optimerge_app;
 GRANT INSERT (patient_id), UPDATE (updated_at) ON patients TO optimerge_app;
-GRANT INSERT, UPDATE ON users, api_tokens TO optimerge_app;
+GRANT INSERT, UPDATE, DELETE ON users TO optimerge_app;
+GRANT INSERT, UPDATE (last_used_at, revoked_at) ON api_tokens TO optimerge_app;
+GRANT INSERT, UPDATE (last_seen_at), DELETE ON app_sessions TO optimerge_app;
+GRANT INSERT, UPDATE (failures, last_failure_at, blocked_until), DELETE ON login_throttle
+    TO optimerge_app;
 GRANT INSERT ON metrics_windows, notification_deliveries, read_audit, audit_verifications
     TO optimerge_app;
 GRANT INSERT, UPDATE (state, replay_partition, replay_offset) ON dlq_retries TO optimerge_app;

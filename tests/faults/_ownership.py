@@ -11,9 +11,14 @@ import time
 
 from confluent_kafka.admin import AdminClient
 
+from config import KafkaEndpoint, load_settings
+from streams.security import client_options
+
 
 def main(bootstrap: str, group: str, out: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    # Credentials from OPTIMERGE_KAFKA__* (progress.py passes the suite's admin).
+    security = load_settings().kafka
+    admin = AdminClient({**client_options(KafkaEndpoint(bootstrap, security)), "log_level": 0})
     with open(out, "a") as sink:
         while True:
             time.sleep(0.5)

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from config import ResolvedSettings
+from config import KafkaEndpoint, ResolvedSettings
+from domain.signing import SigningKey
 from storage.db import connect
 from streams.app import group_id
 from streams.topics import Topics
@@ -25,6 +26,11 @@ from tests.faults.workers import WorkerPool
 class Infrastructure(Protocol):
     bootstrap: str
     database_url: str
+
+    @property
+    def admin(self) -> KafkaEndpoint: ...
+    @property
+    def signer(self) -> SigningKey: ...
 
     def settings(self, prefix: str, partitions: int) -> ResolvedSettings: ...
     def kill_postgres(self) -> None: ...
@@ -141,10 +147,16 @@ def run_faults(infra: Infrastructure, plan: FaultPlan, workdir: Path, log: Any =
     rng = random.Random(plan.seed)
     prefix = f"fault-{uuid.uuid4().hex[:8]}."
     settings = infra.settings(prefix, plan.partitions)
-    feed = Feed(infra.bootstrap, Topics(prefix), patients=plan.partitions * 8, seed=plan.seed)
+    feed = Feed(
+        infra.admin,
+        Topics(prefix),
+        patients=plan.partitions * 8,
+        seed=plan.seed,
+        signer=infra.signer,
+    )
     feed.plan(int(plan.rate * plan.duration() / 2.1))
     pool = WorkerPool(settings, workdir, plan.workers, plan.static_membership)
-    monitor = OwnershipMonitor(infra.bootstrap, group_id(settings), workdir)
+    monitor = OwnershipMonitor(infra.admin, group_id(settings), workdir)
     report = Report(plan=asdict(plan))
     outages: list[tuple[str, float, float]] = []
     pool.start_all()

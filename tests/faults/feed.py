@@ -15,8 +15,11 @@ from typing import Any
 import psycopg
 from confluent_kafka import Producer
 
+from config import KafkaEndpoint
 from domain.resources import content_of, correction_ids_for, resource_ids_for
+from domain.signing import SigningKey
 from schemas import ExtractionResult, ReviewAction
+from streams.security import client_options
 from streams.topics import MAX_MESSAGE_BYTES, Topics
 
 
@@ -68,7 +71,17 @@ def _resources(rng: random.Random, tag: str) -> list[dict[str, Any]]:
 
 
 class Feed:
-    def __init__(self, bootstrap: str, topics: Topics, *, patients: int, seed: int) -> None:
+    def __init__(
+        self,
+        kafka: KafkaEndpoint,
+        topics: Topics,
+        *,
+        patients: int,
+        seed: int,
+        signer: SigningKey,
+    ) -> None:
+        # Review actions are signed as the app signs them, when they are built (published).
+        self._signer = signer
         self.topics = topics
         self.rng = random.Random(seed)
         self.patients = [f"fault-patient-{i:03d}" for i in range(patients)]
@@ -81,7 +94,7 @@ class Feed:
         self._database_url = ""
         self._producer = Producer(
             {
-                "bootstrap.servers": bootstrap,
+                **client_options(kafka),
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 5,
@@ -156,7 +169,7 @@ class Feed:
                 expected.resources = {i: content_of(r) for i, r in zip(ids, corrected, strict=True)}
             expected.actions.append(str(action.action_id))
             topic = self.topics.review_actions
-            value = topic.encode(action)
+            value = topic.encode(self._signer.sign(action))
             record = Published(kind, doc, patient, topic.name, action_id=str(action.action_id))
         expected.version += 1
         expected.changes += 1

@@ -11,11 +11,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from config import InfraSettings, ResolvedSettings, Settings
+from config import InfraSettings, KafkaEndpoint, ResolvedSettings, Settings
+from domain.signing import SigningKey
 from optimerge.infra import LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
 from optimerge.infra._roles import DatabaseUrls
+from optimerge.infra.secrets import LocalSecrets
+from schemas import ActorKind
 from storage.migrate import apply_migrations
+from streams.acls import apply_grants, pipeline_grants, reader_grants, upsert_scram_users
 from streams.admin import ensure_topics, wait_for_kafka
 from streams.topics import Topics
 
@@ -46,9 +50,29 @@ class FaultInfra:
             self.bootstrap, self.urls = kafka.result(), postgres.result()
         apply_migrations(self.urls.migration)
 
+    @property
+    def signer(self) -> SigningKey:
+        """The app's key in the suite's state dir: its review actions are signed with it."""
+        path = LocalSecrets(self.infra.state_dir).signing_key_file(ActorKind.REVIEWER)
+        return SigningKey.from_pem(path.read_bytes())
+
+    @property
+    def admin(self) -> KafkaEndpoint:
+        """Its broker authenticates too: the suite's own clients act as its admin."""
+        return self.kafka.admin_endpoint
+
     def settings(self, prefix: str, partitions: int) -> ResolvedSettings:
-        ensure_topics(self.bootstrap, Topics(prefix), partitions=partitions)
+        """Settings on `prefix` as the admin; workers started from them run as the worker
+        principal and the worker's database role."""
         assert self.urls is not None, "start() first"
+        topics = Topics(prefix)
+        secrets = LocalSecrets(self.infra.state_dir)
+        ensure_topics(self.admin, topics, partitions=partitions)
+        upsert_scram_users(self.admin, secrets.passwords())
+        apply_grants(
+            self.admin,
+            [*pipeline_grants(topics, f"{prefix}{Settings().app_id}"), *reader_grants()],
+        )
         # Each role its own, as deployed: the workers append to the trail, never alter it.
         return Settings(
             kafka_bootstrap_servers=self.bootstrap,
@@ -58,6 +82,8 @@ class FaultInfra:
             topic_prefix=prefix,
             partitions=partitions,
             infra=self.infra,
+            kafka=secrets.admin(),
+            signing=secrets.signing(None),
         ).resolved()
 
     # --- faults ----------------------------------------------------------------------------
@@ -86,7 +112,7 @@ class FaultInfra:
     def restart_kafka(self) -> float:
         started = time.monotonic()
         self.kafka.start()
-        if not wait_for_kafka(self.bootstrap, timeout=60):
+        if not wait_for_kafka(self.admin, timeout=60):
             raise RuntimeError("Kafka did not come back")
         return time.monotonic() - started
 

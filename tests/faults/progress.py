@@ -4,6 +4,7 @@ figures): from when each event reached the broker to when its change was audited
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 
+from config import KafkaEndpoint, kafka_env
 from tests.faults.feed import Published
 
 
@@ -28,8 +30,10 @@ class OwnershipMonitor:
     """Who owns which partition, twice a second, from a watcher process of its own (see
     tests/faults/_ownership.py); restarted should it die."""
 
-    def __init__(self, bootstrap: str, group: str, workdir: Path) -> None:
-        self._argv = [sys.executable, "-m", "tests.faults._ownership", bootstrap, group]
+    def __init__(self, kafka: KafkaEndpoint, group: str, workdir: Path) -> None:
+        self._argv = [sys.executable, "-m", "tests.faults._ownership", kafka.bootstrap, group]
+        # The watcher authenticates as `kafka` does (OPTIMERGE_KAFKA__*).
+        self._env = {**os.environ, **kafka_env(kafka.security)}
         self._out = workdir / "ownership.jsonl"
         self._proc: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
@@ -50,6 +54,7 @@ class OwnershipMonitor:
                     self.restarts += 1
                 self._proc = subprocess.Popen(
                     [*self._argv, str(self._out)],
+                    env=self._env,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                     cwd=Path(__file__).resolve().parents[2],

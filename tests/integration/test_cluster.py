@@ -18,12 +18,14 @@ import pytest
 from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
-from config import InfraSettings, Settings
+from config import InfraSettings, KafkaEndpoint, Settings
 from optimerge.infra import down, status
 from optimerge.infra._ports import free_port_block
 from optimerge.infra._process import is_alive
 from optimerge.infra.patroni import PatroniPostgres
+from optimerge.infra.secrets import LocalSecrets
 from streams.producer import EventProducer
+from streams.security import client_options
 from streams.topics import Topics
 from tests.cli_runner import run_optimerge
 from tests.fix_infra import make_state_dir, progress_log
@@ -40,6 +42,11 @@ class Cluster:
     say: Callable[[str], None]
     # The schema owner's URL: the worker's role (DATABASE_URL) may create no table.
     owner_url: str
+
+    @property
+    def admin(self) -> KafkaEndpoint:
+        """The cluster as its admin: the brokers authenticate every client."""
+        return KafkaEndpoint(self.bootstrap, LocalSecrets(self.infra.state_dir).admin())
 
     def status(self) -> tuple[int, str]:
         done = run_optimerge("infra", "status", timeout=60, **self.env)
@@ -141,7 +148,7 @@ def test_status_shows_three_brokers_the_quorum_and_no_under_replicated_partition
 
 
 def test_topics_have_three_replicas_and_need_two_in_sync(cluster: Cluster) -> None:
-    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    admin = AdminClient(client_options(cluster.admin))
     metadata = admin.list_topics(timeout=10).topics
     for name in Topics().all():
         assert {len(p.replicas) for p in metadata[name].partitions.values()} == {3}, name
@@ -150,11 +157,11 @@ def test_topics_have_three_replicas_and_need_two_in_sync(cluster: Cluster) -> No
         assert config["min.insync.replicas"].value == "2", name
 
 
-def _read_keys(bootstrap: str, topic: str, prefix: str, count: int) -> set[str]:
+def _read_keys(bootstrap: KafkaEndpoint, topic: str, prefix: str, count: int) -> set[str]:
     # A consumer of confluent-kafka reads committed records only by default.
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **client_options(bootstrap),
             "group.id": f"test-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
@@ -188,11 +195,11 @@ def test_a_killed_broker_is_shown_down_and_acks_all_still_delivers(cluster: Clus
     assert "kafka-3    stopped" in outputs[-1], outputs[-1]
     prefix, topic = f"k-{uuid.uuid4().hex[:6]}-", Topics().extraction_results.name
     started = time.monotonic()
-    with EventProducer(cluster.bootstrap) as producer:  # acks=all, idempotent
+    with EventProducer(cluster.admin) as producer:  # acks=all, idempotent
         for i in range(50):
             producer.send(topic, b"{}", key=f"{prefix}{i}")
     delivered = time.monotonic() - started
-    assert len(_read_keys(cluster.bootstrap, topic, prefix, 50)) == 50
+    assert len(_read_keys(cluster.admin, topic, prefix, 50)) == 50
 
     done = run_optimerge("infra", "up", timeout=120, **cluster.env)  # no --brokers: from state
     assert done.returncode == 0, done.stderr

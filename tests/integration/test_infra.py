@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 import uuid
@@ -18,19 +19,21 @@ import pytest
 from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 
-from config import InfraSettings, Settings
+from config import InfraSettings, KafkaEndpoint, Settings
 from optimerge.infra import InfraError, LocalKafka, LocalPostgres, down, env, status, up
 from optimerge.infra._ports import free_ports
 from optimerge.infra._process import is_alive
+from optimerge.infra.secrets import LocalSecrets
 from streams.admin import TopicError, ensure_topics
+from streams.security import client_options
 from streams.topics import Topics
 from tests.fix_infra import make_state_dir, stop_abandoned_test_infra
 
 
-def _consume(bootstrap: str, topic: str, count: int, timeout: float = 30) -> list[Message]:
+def _consume(kafka: KafkaEndpoint, topic: str, count: int, timeout: float = 30) -> list[Message]:
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **client_options(kafka),
             "group.id": f"test-{uuid.uuid4().hex[:8]}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -52,11 +55,9 @@ def _consume(bootstrap: str, topic: str, count: int, timeout: float = 30) -> lis
 
 
 def test_keyed_messages_come_back_in_order_per_partition(
-    kafka_bootstrap: str, topics: Topics
+    kafka_admin: KafkaEndpoint, topics: Topics
 ) -> None:
-    producer = Producer(
-        {"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "acks": "all"}
-    )
+    producer = Producer({**client_options(kafka_admin), "enable.idempotence": True, "acks": "all"})
     sent = [(f"patient-{i % 5}".encode(), f"{i}".encode()) for i in range(40)]
     for key, value in sent:
         producer.produce(
@@ -64,7 +65,7 @@ def test_keyed_messages_come_back_in_order_per_partition(
         )
     assert producer.flush(30) == 0
 
-    received = _consume(kafka_bootstrap, topics.extraction_results.name, len(sent))
+    received = _consume(kafka_admin, topics.extraction_results.name, len(sent))
 
     values: dict[bytes | None, list[bytes | None]] = defaultdict(list)
     partitions: dict[bytes | None, set[int | None]] = defaultdict(set)
@@ -78,33 +79,37 @@ def test_keyed_messages_come_back_in_order_per_partition(
         assert len(partitions[patient]) == 1
 
 
-def test_a_5mb_payload_reaches_the_consumer(kafka_bootstrap: str, topics: Topics) -> None:
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "message.max.bytes": 8388608})
+def test_a_5mb_payload_reaches_the_consumer(kafka_admin: KafkaEndpoint, topics: Topics) -> None:
+    producer = Producer({**client_options(kafka_admin), "message.max.bytes": 8388608})
     payload = b"x" * (5 * 1024 * 1024)
     producer.produce(topics.extraction_results.name, key="p", value=payload)
     assert producer.flush(30) == 0
 
-    [msg] = _consume(kafka_bootstrap, topics.extraction_results.name, 1)
+    [msg] = _consume(kafka_admin, topics.extraction_results.name, 1)
 
     assert msg.value() == payload
 
 
-def test_topics_have_the_test_layout(kafka_bootstrap: str, topics: Topics) -> None:
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+def test_topics_have_the_test_layout(kafka_admin: KafkaEndpoint, topics: Topics) -> None:
+    admin = AdminClient(client_options(kafka_admin))
     metadata = admin.list_topics(timeout=10).topics
     assert all(len(metadata[name].partitions) == 3 for name in topics.all())
     resource = ConfigResource("topic", topics.dlq.name)
     config = admin.describe_configs([resource])[resource].result(10)
     assert config["max.message.bytes"].value == "8388608"
+    # The broker stamps review actions (pipeline/signatures.py checks their age against it).
+    resource = ConfigResource("topic", topics.review_actions.name)
+    config = admin.describe_configs([resource])[resource].result(10)
+    assert config["message.timestamp.type"].value == "LogAppendTime"
 
 
 def test_ensure_topics_is_idempotent_and_refuses_other_partition_counts(
-    kafka_bootstrap: str, topics: Topics
+    kafka_admin: KafkaEndpoint, topics: Topics
 ) -> None:
-    assert ensure_topics(kafka_bootstrap, topics, partitions=3) == []
+    assert ensure_topics(kafka_admin, topics, partitions=3) == []
 
     with pytest.raises(TopicError, match=r"must have 4 partitions.*extraction\.results has 3"):
-        ensure_topics(kafka_bootstrap, topics, partitions=4)
+        ensure_topics(kafka_admin, topics, partitions=4)
 
 
 @pytest.mark.parametrize("run", [1, 2])
@@ -189,6 +194,16 @@ def test_up_is_idempotent_and_down_leaves_no_process(own_infra: Settings) -> Non
     )
     out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.split() == [endpoints.kafka_bootstrap_servers, endpoints.database_url]
+    # The operator's client settings: file paths, never a password; kcat's flags as comments.
+    text = "\n".join(env(own_infra).export_lines())
+    secrets = LocalSecrets(own_infra.infra.state_dir)
+    assert "export OPTIMERGE_KAFKA__SASL_USERNAME=operator" in text
+    assert "OPTIMERGE_KAFKA__SASL_PASSWORD_FILE=" in text and "OPTIMERGE_SIGNING__KEY_FILE=" in text
+    assert secrets.password("operator") not in text and secrets.password("admin") not in text
+    assert "# kcat as the extractor: kcat -b" in text
+    assert stat.S_IMODE(secrets.dir.stat().st_mode) == 0o700
+    files = [f for f in secrets.dir.rglob("*") if f.is_file()]
+    assert len(files) >= 9 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
     # One role per URL, each with its own password (docs/contract.md#database-roles).
     for url, role in (
         (endpoints.database_url, "optimerge_worker"),

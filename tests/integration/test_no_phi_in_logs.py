@@ -25,11 +25,13 @@ from schemas import ExtractionResult
 from storage.accounts import create_api_token
 from storage.db import connect
 from storage.patients import import_patients
+from streams.acls import CHECKPOINTER
 from streams.consumers import read_to_end
 from streams.topics import Topics
-from tests.cli_runner import run_optimerge, settings_env
+from tests.cli_runner import cli_env, run_optimerge
 from tests.integration.pipeline._helpers import publish
 from tests.integration.webapp._support import add_user
+from tests.integration.webapp.conftest import app_identity
 from webapp.passwords import new_api_token
 
 NEEDLES = ("zebulon", "quaxworth", "philippa", "oddbrook", "1931-07-14", "1947-12-03", "1931-07-15")
@@ -82,18 +84,19 @@ def _document(
 
 @pytest.fixture
 def app_process(settings: ResolvedSettings, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """`optimerge app` as deployed: its own role, its access log in a file."""
+    """`optimerge app` as deployed: its own database role and Kafka principal, its access log
+    in a file."""
     [port] = free_ports(1)
     log_path = tmp_path / "app.log"
     env = {
         **os.environ,
-        **settings_env(settings),
+        **cli_env(app_identity(settings)),
         "OPTIMERGE_APP_SECRET_KEY": "phi-test-" + "s" * 40,
         "PYTHONUNBUFFERED": "1",
     }
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "optimerge", "app", "--port", str(port)],
+            [sys.executable, "-m", "optimerge", "app", "--port", str(port), "--insecure-http"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -143,6 +146,7 @@ def _act(client: httpx.Client, document_id: str, body: dict[str, Any]) -> None:
 
 def test_no_name_or_birth_date_reaches_a_log_an_event_or_the_audit_trail(
     settings: ResolvedSettings,
+    as_principal: Callable[[str], ResolvedSettings],
     start_worker: Callable[..., Any],
     app_process: tuple[str, Path],
     tmp_path: Path,
@@ -197,7 +201,8 @@ def test_no_name_or_birth_date_reaches_a_log_an_event_or_the_audit_trail(
         assert client.get("/documents/flagged/", params={"patient": "Philippa Oddbrook"}).is_success
         assert client.get("/api/patients/p-phi-1/bundle").status_code == 200
         assert client.get("/documents/phi-dob/verify/").status_code == 200
-    checkpoint = run_optimerge("audit", "checkpoint", "--once", **settings_env(settings))
+    checkpointer = cli_env(as_principal(CHECKPOINTER))  # the one writer of audit.checkpoints
+    checkpoint = run_optimerge("audit", "checkpoint", "--once", **checkpointer)
     topics = Topics(settings.topic_prefix)
     _wait(lambda: len(_dead_letters(settings, topics)) >= 2, 60, "two dead letters")
     worker.stop()
@@ -233,13 +238,12 @@ def _server_logs(state_dir: Path) -> dict[str, str]:
 
 
 def _topic_text(settings: ResolvedSettings, topic: str) -> str:
-    return "\n".join(r.value.decode() for r in read_to_end(settings.kafka_bootstrap_servers, topic))
+    return "\n".join(r.value.decode() for r in read_to_end(settings.kafka_endpoint, topic))
 
 
 def _dead_letters(settings: ResolvedSettings, topics: Topics) -> list[str]:
     letters = [
-        topics.dlq.decode(r.value)
-        for r in read_to_end(settings.kafka_bootstrap_servers, topics.dlq.name)
+        topics.dlq.decode(r.value) for r in read_to_end(settings.kafka_endpoint, topics.dlq.name)
     ]
     return [letter.reason for letter in letters]
 

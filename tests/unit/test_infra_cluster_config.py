@@ -20,6 +20,8 @@ from optimerge.infra.postgres import LocalPostgres
 from storage.migrate import current_primary_url
 from streams.admin import min_insync_for
 
+PW = "admin-password-for-tests"
+
 
 def _props(text: str) -> dict[str, str]:
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
@@ -59,13 +61,17 @@ def test_three_brokers_are_three_voters_formatted_alike(tmp_path: Path) -> None:
             ),
         )
     }
-    props = _props(render_server_properties(_infra(tmp_path), nodes[1].dir / "data", nodes[1]))
+    props = _props(
+        render_server_properties(
+            _infra(tmp_path), nodes[1].dir / "data", nodes[1], admin_password=PW
+        )
+    )
     assert props["node.id"] == "2"
     assert props["process.roles"] == "broker,controller"
     assert props["controller.quorum.bootstrap.servers"] == (
         "127.0.0.1:30001,127.0.0.1:30003,127.0.0.1:30005"
     )
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:30002,CONTROLLER://127.0.0.1:30003"
+    assert props["listeners"] == "CLIENT://127.0.0.1:30002,CONTROLLER://127.0.0.1:30003"
     for key, value in {
         "default.replication.factor": "3",
         "min.insync.replicas": "2",
@@ -83,7 +89,7 @@ def test_a_fourth_broker_is_an_observer_and_two_brokers_share_one_controller(
     four = ClusterLayout.plan(_infra(tmp_path), 4).kafka_nodes(tmp_path)
     assert four[3].controller_port is None
     assert four[3].format_args == ("--no-initial-controllers",)
-    props = _props(render_server_properties(_infra(tmp_path), tmp_path, four[3]))
+    props = _props(render_server_properties(_infra(tmp_path), tmp_path, four[3], admin_password=PW))
     assert props["process.roles"] == "broker"
     assert "CONTROLLER" not in props["listeners"]
 

@@ -18,6 +18,8 @@ from optimerge.infra.kafka import cluster_id, render_server_properties
 from optimerge.infra.local import describe_url
 from optimerge.infra.postgres import render_conf
 
+PW = "admin-password-for-tests"
+
 
 def _props(text: str) -> dict[str, str]:
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
@@ -26,11 +28,11 @@ def _props(text: str) -> dict[str, str]:
 
 def test_server_properties_single_node_kraft_on_loopback(tmp_path: Path) -> None:
     infra = InfraSettings(state_dir=tmp_path, kafka_port=29092, kafka_controller_port=29093)
-    props = _props(render_server_properties(infra, tmp_path / "data"))
+    props = _props(render_server_properties(infra, tmp_path / "data", admin_password=PW))
 
     assert props["process.roles"] == "broker,controller"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093"
-    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:29092"
+    assert props["listeners"] == "CLIENT://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093"
+    assert props["advertised.listeners"] == "CLIENT://127.0.0.1:29092"
     assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:29093"
     assert props["log.dirs"] == str(tmp_path / "data")
     assert props["auto.create.topics.enable"] == "false"
@@ -44,8 +46,26 @@ def test_server_properties_single_node_kraft_on_loopback(tmp_path: Path) -> None
         assert props[key] == "1", key
 
 
+def test_both_listeners_authenticate_and_acls_decide(tmp_path: Path) -> None:
+    infra = InfraSettings(state_dir=tmp_path, kafka_port=29092, kafka_controller_port=29093)
+    props = _props(render_server_properties(infra, tmp_path / "data", admin_password=PW))
+
+    assert props["listener.security.protocol.map"] == (
+        "CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT"
+    )
+    assert "PLAINTEXT://" not in props["listeners"].replace("SASL_PLAINTEXT", "")
+    assert props["listener.name.client.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["listener.name.controller.sasl.enabled.mechanisms"] == "PLAIN"
+    assert props["authorizer.class.name"].endswith("StandardAuthorizer")
+    assert props["super.users"] == "User:admin"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert f'password="{PW}"' in props["listener.name.client.scram-sha-512.sasl.jaas.config"]
+
+
 def test_server_properties_let_a_5mb_payload_through(tmp_path: Path) -> None:
-    props = _props(render_server_properties(InfraSettings(state_dir=tmp_path), tmp_path))
+    props = _props(
+        render_server_properties(InfraSettings(state_dir=tmp_path), tmp_path, admin_password=PW)
+    )
 
     assert int(props["message.max.bytes"]) >= 5 * 1024 * 1024
     assert props["replica.fetch.max.bytes"] == props["message.max.bytes"]

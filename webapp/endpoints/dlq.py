@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from config import KafkaEndpoint
 from domain.dead_letter_stats import dead_letter_stats
 from domain.read_audit import ReadChannel
 from pipeline.retries import RetryNotSentError, retry_dead_letters
@@ -26,10 +28,21 @@ from webapp.roles import Permission
 MAX_LISTED = 500
 
 
+def _console(context: AppContext) -> KafkaEndpoint:
+    """The console's own Kafka identity: dead letters are the operator principal's to read."""
+    console = context.console_kafka
+    if console is None:
+        raise HTTPException(
+            503,
+            "The dead letters are read as the operator principal, and this app has none: set "
+            "OPTIMERGE_APP_CONSOLE_KAFKA__SASL_USERNAME and _SASL_PASSWORD_FILE (README: "
+            "Security).",
+        )
+    return console
+
+
 def _all_letters(context: AppContext) -> list[StoredLetter]:
-    return list(
-        read_dead_letters(context.settings.kafka_bootstrap_servers, context.topics.dlq, timeout=10)
-    )
+    return list(read_dead_letters(_console(context), context.topics.dlq, timeout=10))
 
 
 async def _letters(request: Request) -> list[StoredLetter]:
@@ -145,7 +158,7 @@ async def retry(request: Request) -> Response:
         await run_in_threadpool(
             lambda: retry_dead_letters(
                 context.run_db,
-                context.settings.kafka_bootstrap_servers,
+                _console(context),
                 chosen,
                 user.name,
                 keyring=context.keyring,

@@ -1,8 +1,10 @@
-"""GET /healthz (liveness), /readyz (readiness), /metrics for load balancers and Prometheus
-without login; GET /api/health, the whole pipeline's health, for operators
-(docs/contract.md#health)."""
+"""GET /healthz (liveness: up or down, nothing more), /readyz (readiness), /metrics (only with
+the scrape token) for load balancers and Prometheus; GET /api/health, the whole pipeline's
+health, for operators (docs/contract.md#health)."""
 
 from __future__ import annotations
+
+import hmac
 
 import psycopg
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,16 +30,19 @@ def pool_ping(context: AppContext) -> None:
 
 
 async def healthz(request: Request) -> Response:
-    """Liveness: the process answers and its database pool does (cheap: no Kafka call)."""
+    """Liveness, public: the process answers and its database pool does (no Kafka call); it
+    says up or down, no versions, no names."""
     context = ctx(request)
     try:
-        database = await run_in_threadpool(context.run_db, _ping)
+        up = await run_in_threadpool(context.run_db, _ping)
     except (psycopg.Error, NotReadyError, TimeoutError):
-        database = False
-    feed = context.feed
-    live = "off" if feed is None else "ready" if feed.ready else "starting"
-    body = {"status": "ok" if database else "unavailable", "database": database, "live": live}
-    return JSON(body, status_code=200 if database else 503)
+        up = False
+    return JSON({"status": "ok" if up else "unavailable"}, status_code=200 if up else 503)
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
 
 
 async def readyz(request: Request) -> Response:
@@ -65,6 +70,14 @@ async def api_health(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    registry = ctx(request).registry
-    payload = await run_in_threadpool(generate_latest, registry)
+    """Login counts, routes and queue sizes are for the monitoring system only."""
+    context = ctx(request)
+    expected = context.metrics_token.get_secret_value().encode()
+    if not hmac.compare_digest(_bearer(request).encode(), expected):
+        return JSON(
+            {"error": "send the scrape token: Authorization: Bearer <OPTIMERGE_APP_METRICS_TOKEN>"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="optimerge-metrics"'},
+        )
+    payload = await run_in_threadpool(generate_latest, context.registry)
     return Response(payload, media_type=CONTENT_TYPE_LATEST)

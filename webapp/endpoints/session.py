@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from storage.accounts import get_user, update_password_hash
-from webapp import csrf
-from webapp.auth import login_session, logout_session, safe_next
+from webapp import csrf, sessions
+from webapp.auth import safe_next
 from webapp.context import ctx, db
 from webapp.passwords import hash_password, needs_rehash, verify_password
 from webapp.render import render
-from webapp.roles import Role, User
 
 WRONG = (
     "That name and password do not match an account. Check both and try again; "
@@ -42,27 +43,32 @@ async def login_submit(request: Request) -> Response:
     target = safe_next(str(form.get("next", "/")))
     context = ctx(request)
 
-    def refuse(message: str) -> Response:
+    def refuse(message: str, status: int = 401, seconds: int | None = None) -> Response:
         context.metrics.logins.labels("refused").inc()
         page = {"next": target, "name": name, "error": message, "notice": None}
-        return render(request, "login.html", page, status=401)
+        response = render(request, "login.html", page, status=status)
+        if seconds is not None:
+            response.headers["Retry-After"] = str(seconds)
+        return response
 
-    wait = context.throttle.blocked_for(name)
+    address = request.client.host if request.client else "unknown"
+    throttle = context.throttle
+    wait = await db(request, throttle.blocked_for, name, address)
     if wait is not None:
-        minutes = max(1, round(wait.total_seconds() / 60))
+        seconds = max(1, int(wait.total_seconds() + 0.999))
         return refuse(
-            f"Too many failed attempts for this account. Wait {minutes} min and try again."
+            f"Too many failed attempts from here. Wait {seconds} s and try again.", 429, seconds
         )
     row = await db(request, get_user, name) if name else None
     ok = await run_in_threadpool(verify_password, row.password_hash if row else None, password)
     if row is None or not ok:
-        context.throttle.failed(name)
+        await db(request, throttle.failed, name, address)
         return refuse(WRONG)
-    context.throttle.succeeded(name)
+    await db(request, throttle.succeeded, name, address)
     if needs_rehash(row.password_hash):
         new_hash = await run_in_threadpool(hash_password, password)
-        await db(request, update_password_hash, row.name, new_hash)
-    login_session(request.session, User(row.name, Role(row.role)))
+        await db(request, partial(update_password_hash, end_sessions=False), row.name, new_hash)
+    await run_in_threadpool(sessions.start, context, request.session, row.name, address)
     context.metrics.logins.labels("ok").inc()
     return RedirectResponse(target, status_code=303)
 
@@ -70,5 +76,5 @@ async def login_submit(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     form = await request.form()
     csrf.check(request.session, form.get(csrf.FORM_FIELD))
-    logout_session(request.session)
+    await run_in_threadpool(sessions.end, ctx(request), request.session)
     return RedirectResponse("/login?out=1", status_code=303)

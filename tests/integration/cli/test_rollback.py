@@ -8,24 +8,27 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx2 as httpx
 import orjson
-from pydantic import SecretStr
 
 from config import ResolvedSettings
+from schemas import ActorKind
 from storage.accounts import create_api_token
 from storage.db import connect
 from storage.patients import import_patients
 from streams.topics import Topics
-from tests.cli_runner import run_optimerge
-from webapp import AppSettings, create_app
+from tests.cli_runner import cli_env, run_optimerge
+from tests.signing import key_of
+from webapp import create_app
 from webapp.passwords import new_api_token
 
 from ..pipeline._helpers import publish, read_topic, wait_until_processed
 from ..storage._factories import extraction, incoming, merge
 from ..webapp._server import AppServer
 from ..webapp._support import add_user
+from ..webapp.conftest import app_identity, make_app_settings
 
 PATIENT = {
     "resourceType": "Patient",
@@ -38,21 +41,14 @@ PATIENT = {
 def _optimerge(
     settings: ResolvedSettings, *args: str, timeout: float = 90
 ) -> subprocess.CompletedProcess[str]:
-    return run_optimerge(
-        *args,
-        timeout=timeout,
-        KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-        DATABASE_URL=settings.database_url,
-        OPTIMERGE_APP_DATABASE_URL=settings.app_url,
-        OPTIMERGE_TOPIC_PREFIX=settings.topic_prefix,
-    )
+    return run_optimerge(*args, timeout=timeout, **cli_env(settings))
 
 
 def _token(database_url: str) -> str:
     add_user(database_url, "ana", "reviewer")
     token, digest = new_api_token()
     with connect(database_url) as conn:
-        create_api_token(conn, "ana", digest, "tests")
+        create_api_token(conn, "ana", digest, "tests", datetime.now(UTC) + timedelta(hours=1))
         conn.commit()
     return token
 
@@ -81,8 +77,7 @@ def test_an_operator_rollback_travels_the_stream_and_leaves_the_open_queue_live(
     publish(settings, [extraction("doc-rb", PATIENT["id"], confidence=0.5)])  # flagged
     wait_until_processed(settings, 1, timeout=90)
 
-    app_settings = AppSettings(secret_key=SecretStr("k" * 48))
-    with AppServer(create_app(settings, app_settings)) as server:
+    with AppServer(create_app(app_identity(settings), make_app_settings())) as server:
         headers = {"Authorization": f"Bearer {token}"}
         queue = httpx.get(f"{server.url}/api/flagged", headers=headers, timeout=10).json()
         assert [i["document_id"] for i in queue["items"]] == ["doc-rb"]
@@ -123,10 +118,12 @@ def test_an_operator_rollback_travels_the_stream_and_leaves_the_open_queue_live(
     assert [(s["outcome"], s["status"]) for s in outcome] == [("applied", "COMPLETE")]
     with connect(settings.migration_url) as conn:
         entry = conn.execute(
-            "SELECT actor_kind, actor, details->>'note' FROM audit_log "
+            "SELECT actor_kind, actor, details->>'note', details->>'signed_by' FROM audit_log "
             "WHERE action = 'rollback' AND document_id = 'doc-rb'"
         ).fetchone()
-    assert entry == ("operator", "ops-oncall", "wrong patient")
+    # Signed by the operator's key, verified by the worker before it was applied.
+    operator_key = key_of(settings, ActorKind.OPERATOR).key_id
+    assert entry == ("operator", "ops-oncall", "wrong patient", operator_key)
 
     again = _optimerge(settings, "document", "rollback", "doc-rb", "--actor", "x")
     assert again.returncode == 0 and orjson.loads(again.stdout)["outcome"] == "already_removed"

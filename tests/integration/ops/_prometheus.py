@@ -20,7 +20,9 @@ ALERTS = Path(__file__).resolve().parents[3] / "deploy" / "prometheus" / "alerts
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, *, workers: list[str], apps: list[str]) -> None:
+    def __init__(
+        self, workdir: Path, *, workers: list[str], apps: list[str], app_token: str = ""
+    ) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
             pytest.fail("prometheus is missing: run scripts/setup.sh (Debian's prometheus)")
@@ -32,7 +34,12 @@ class Prometheus:
             "rule_files": ["alerts.yml"],
             "scrape_configs": [
                 {"job_name": "optimerge-worker", "static_configs": [{"targets": workers}]},
-                {"job_name": "optimerge-app", "static_configs": [{"targets": apps}]},
+                {
+                    "job_name": "optimerge-app",
+                    "static_configs": [{"targets": apps}],
+                    # The app's /metrics answers its scrape token only.
+                    "authorization": {"type": "Bearer", "credentials": app_token},
+                },
             ],
         }
         # JSON is YAML: no YAML library needed to write the config.

@@ -7,12 +7,12 @@ import json
 import time
 from collections.abc import Callable
 
-from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from config import ResolvedSettings
-from tests.cli_runner import run_optimerge
-from webapp import AppSettings, create_app
+from tests.cli_runner import cli_env, run_optimerge
+from tests.integration.webapp.conftest import app_parts
+from webapp import create_app
 
 from ..pipeline._helpers import demo_feed, publish, wait_until_processed
 from ..webapp._support import add_user, login
@@ -21,13 +21,7 @@ RED_WITHIN_SECONDS = 30
 
 
 def _env(settings: ResolvedSettings) -> dict[str, str]:
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "DATABASE_URL": settings.database_url,
-        "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
-        "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
-        "OPTIMERGE_PARTITIONS": str(settings.partitions),
-    }
+    return cli_env(settings)  # the operator, who may describe the group and read heartbeats
 
 
 def _status(settings: ResolvedSettings) -> tuple[int, dict]:
@@ -79,7 +73,7 @@ def test_status_goes_red_when_the_last_worker_stops_and_green_after_a_restart(
     # The app says the same to an operator, and refuses a reviewer.
     add_user(settings.app_url, "olga", "operator")
     add_user(settings.app_url, "ana", "reviewer")
-    app = create_app(settings, AppSettings(secret_key=SecretStr("h" * 48), live_updates=False))
+    app = create_app(*app_parts(settings, live_updates=False))
     with TestClient(app) as client:
         assert client.get("/readyz").json()["status"] == "ready"
         login(client, "ana")

@@ -17,10 +17,14 @@ import pytest
 
 from config import ResolvedSettings
 from domain.notifications import sign
+from optimerge.infra.secrets import LocalSecrets
 from storage.db import connect
+from streams.acls import WORKER
 from streams.consumers import read_to_end
 from streams.producer import EventProducer
 from streams.topics import Topics
+from tests.cli_runner import cli_env
+from tests.fix_infra import principal_settings
 
 from ..pipeline._helpers import demo_feed, publish, wait_until_processed
 from ._receiver import FlakyReceiver
@@ -51,10 +55,7 @@ def _start_notifier(
     ]
     env = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-        "DATABASE_URL": settings.database_url,
-        "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
-        "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
+        **cli_env(settings),  # the operator: reads flagged.items in its notify group
         "OPTIMERGE_NOTIFY__CHANNELS": json.dumps(channels),
         "OPTIMERGE_NOTIFY__APP_URL": "https://review.example",
         "OPTIMERGE_NOTIFY__DIGEST_AFTER_DAYS": "0",
@@ -89,7 +90,7 @@ def test_each_flagged_item_reaches_its_channels_exactly_once_despite_failures(
     assert worker.stop() == 0  # no worker alive: the notifier also raises that alert
     topics = Topics(settings.topic_prefix)
     flagged = {}
-    for record in read_to_end(settings.kafka_bootstrap_servers, topics.flagged_items.name):
+    for record in read_to_end(settings.kafka_endpoint, topics.flagged_items.name):
         event = topics.flagged_items.decode(record.value)
         if event.kind == "flagged":
             flagged[event.document_id] = ({r.rule.value for r in event.flag_reasons}, record.value)
@@ -123,7 +124,8 @@ def test_each_flagged_item_reaches_its_channels_exactly_once_despite_failures(
 
     # A flagged item redelivered on the topic (same event id), then a restarted notifier.
     some_document = sorted(flagged)[0]
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    worker = principal_settings(settings, LocalSecrets(settings.infra.state_dir), WORKER)
+    with EventProducer(worker.kafka_endpoint) as producer:  # outputs come from workers
         producer.send(topics.flagged_items.name, flagged[some_document][1], key="p")
     accepted_before = len(receiver.accepted)
     notifier = _start_notifier(settings, receiver, log)

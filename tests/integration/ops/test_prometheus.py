@@ -11,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from config import ResolvedSettings
 from optimerge.infra._ports import free_ports
 from storage.db import connect
 from streams.topics import Topics
-from webapp import AppSettings, create_app
+from tests.integration.webapp.conftest import app_parts
+from webapp import create_app
 
 from ..pipeline._helpers import demo_feed, publish, wait_until_processed
 from ..webapp._server import AppServer
@@ -70,12 +70,15 @@ def test_prometheus_scrapes_worker_and_app_and_answers_the_dashboard_queries(
     [metrics_port] = free_ports(1)
     start_worker(None, "--metrics-port", str(metrics_port))
     # The app also keeps the windows for its console: both views must tell the same story.
-    app = create_app(settings, AppSettings(secret_key=SecretStr("p" * 48), live_updates=False))
+    app_settings, parts = app_parts(settings, live_updates=False)
+    assert parts.metrics_token is not None
+    app = create_app(app_settings, parts)
     with AppServer(app) as server:
         prometheus = Prometheus(
             tmp_path / "prometheus",
             workers=[f"127.0.0.1:{metrics_port}"],
             apps=[f"127.0.0.1:{server.port}"],
+            app_token=parts.metrics_token.get_secret_value(),
         )
         try:
             prometheus.wait_ready()

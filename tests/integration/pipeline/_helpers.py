@@ -28,7 +28,7 @@ def demo_feed(settings: ResolvedSettings, count: int, seed: int = 11) -> list[De
 def publish(settings: ResolvedSettings, results: Iterable[ExtractionResult]) -> int:
     topic = Topics(settings.topic_prefix).extraction_results.name
     n = 0
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         for result in results:
             producer.send(topic, result.model_dump_json().encode(), key=result.patient_id)
             n += 1
@@ -53,6 +53,4 @@ def wait_until_processed(settings: ResolvedSettings, expected: int, timeout: flo
 
 def read_topic(settings: ResolvedSettings, topic: str, timeout: float = 10.0) -> list[dict]:
     """Every message currently on `topic`, decoded, in partition order."""
-    return [
-        orjson.loads(r.value) for r in read_to_end(settings.kafka_bootstrap_servers, topic, timeout)
-    ]
+    return [orjson.loads(r.value) for r in read_to_end(settings.kafka_endpoint, topic, timeout)]

@@ -17,12 +17,21 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka import Producer as KafkaProducer
 
 from config import ResolvedSettings
+from optimerge.infra.secrets import LocalSecrets
 from storage.db import connect
+from streams.acls import WORKER
 from streams.app import group_id
+from streams.security import client_options
 from streams.topics import MAX_MESSAGE_BYTES, Topics
+from tests.fix_infra import principal_settings
 from tests.unit.pipeline._grammar import GRAMMAR, unknown_fields, valid_extraction
 
 from ._helpers import read_topic
+
+
+def secrets_of(settings: ResolvedSettings) -> LocalSecrets:
+    return LocalSecrets(settings.infra.state_dir)
+
 
 MALFORMED = 5_000
 VALID = 500
@@ -74,7 +83,7 @@ def _publish(
     topic = Topics(settings.topic_prefix).extraction_results.name
     producer = KafkaProducer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            **client_options(settings.kafka_endpoint),
             "compression.type": "lz4",
             "message.max.bytes": 16 * 2**20,
             "linger.ms": 20,
@@ -107,7 +116,13 @@ def _publish(
 def _lag(settings: ResolvedSettings) -> int:
     topic = Topics(settings.topic_prefix).extraction_results.name
     consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": group_id(settings)}
+        {
+            # The workers' group: its committed offsets are the worker principal's to read.
+            **client_options(
+                principal_settings(settings, secrets_of(settings), WORKER).kafka_endpoint
+            ),
+            "group.id": group_id(settings),
+        }
     )
     try:
         parts = [TopicPartition(topic, p) for p in range(settings.partitions)]

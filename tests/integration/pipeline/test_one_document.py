@@ -11,10 +11,13 @@ import orjson
 import pytest
 
 from config import ResolvedSettings
+from optimerge.infra.secrets import LocalSecrets
 from storage.db import connect
 from storage.patients import import_patients
 from storage.read import document_state, read_patient_bundle
+from streams.acls import EXTRACTOR
 from streams.producer import EventProducer
+from streams.security import client_options
 from streams.topics import Topics
 
 PATIENT = {
@@ -84,12 +87,16 @@ def test_document_published_by_kcat_lands_in_the_bundle(
         import_patients(conn, [PATIENT])
     worker = start_worker()
     line = PATIENT["id"].encode() + b"\t" + orjson.dumps(event("doc-kcat")) + b"\n"
+    # As README shows it: the extractor's properties file (`optimerge infra env` prints it).
+    properties = LocalSecrets(settings.infra.state_dir).kcat_properties(EXTRACTOR)
     subprocess.run(
         [
             kcat,
             "-P",
             "-b",
             settings.kafka_bootstrap_servers or "",
+            "-F",
+            str(properties),
             "-t",
             Topics(settings.topic_prefix).extraction_results.name,
             "-K",
@@ -117,15 +124,15 @@ def test_worker_emits_status_and_flagged_events(
 
     topics = Topics(settings.topic_prefix)
     start_worker()
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         producer.send(
             topics.extraction_results.name, orjson.dumps(event("doc-low", 0.5)), key=PATIENT["id"]
         )
     wait_for_document(settings.database_url, "doc-low")
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": f"{settings.topic_prefix}test-reader",
+            **client_options(settings.kafka_endpoint),
+            "group.id": f"optimerge-test-reader-{settings.topic_prefix}",
             "auto.offset.reset": "earliest",
         }
     )
@@ -145,7 +152,7 @@ def test_worker_emits_status_and_flagged_events(
 
 
 def test_sigterm_stops_the_worker_within_10_s_with_offsets_committed(
-    settings: ResolvedSettings, start_worker: Callable
+    settings: ResolvedSettings, start_worker: Callable, as_principal: Callable
 ) -> None:
     from confluent_kafka import Consumer, TopicPartition
 
@@ -163,7 +170,7 @@ def test_sigterm_stops_the_worker_within_10_s_with_offsets_committed(
     assert time.monotonic() - started < 10
     topic = Topics(settings.topic_prefix).extraction_results.name
     consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap_servers, "group.id": group_id(settings)}
+        {**client_options(as_principal("worker").kafka_endpoint), "group.id": group_id(settings)}
     )
     try:
         parts = [TopicPartition(topic, p) for p in range(settings.partitions)]

@@ -12,7 +12,9 @@ import pytest
 from config import InfraSettings, ResolvedSettings
 from optimerge.infra import LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
+from optimerge.infra.secrets import LocalSecrets
 from storage.migrate import apply_migrations
+from streams.acls import apply_grants, pipeline_grants, upsert_scram_users
 from streams.admin import ensure_topics
 from streams.topics import Topics
 from tests.fix_infra import make_state_dir
@@ -107,7 +109,11 @@ def test_sigterm_stops_the_worker_within_10_s_even_with_kafka_gone(
     settings: ResolvedSettings, own_kafka: LocalKafka, start_worker: Callable
 ) -> None:
     topics = Topics(settings.topic_prefix)
-    ensure_topics(own_kafka.bootstrap, topics, partitions=settings.partitions)
+    admin = own_kafka.admin_endpoint
+    ensure_topics(admin, topics, partitions=settings.partitions)
+    # The session's principals, with the same passwords, on this broker too.
+    upsert_scram_users(admin, LocalSecrets(settings.infra.state_dir).passwords())
+    apply_grants(admin, pipeline_grants(topics, f"{topics.prefix}{settings.app_id}"))
     cut_off = settings.with_overrides(kafka_bootstrap_servers=own_kafka.bootstrap)
     docs = demo_feed(cut_off, 5, seed=43)
     worker = start_worker(cut_off)

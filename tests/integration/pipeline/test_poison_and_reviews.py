@@ -17,13 +17,15 @@ from storage.db import connect
 from storage.read import document_state
 from streams.producer import EventProducer
 from streams.topics import Topics
+from tests.cli_runner import cli_env
+from tests.signing import sign_as
 
 from ._helpers import demo_feed, publish, read_topic, wait_until_processed
 
 
 def _send_raw(settings: ResolvedSettings, items: list[tuple[str, bytes]]) -> None:
     topic = Topics(settings.topic_prefix).extraction_results.name
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         for key, value in items:
             producer.send(topic, value, key=key)
 
@@ -60,13 +62,7 @@ def test_poison_input_is_dead_lettered_and_a_fixed_replay_merges(
     fixed = dict(no_type, resources=[{"resourceType": "Condition", "code": {"text": "x"}}])
     fixed_path = tmp_path / "fixed.json"
     fixed_path.write_bytes(orjson.dumps(fixed))
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers or "",
-        "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
-        "DATABASE_URL": settings.database_url or "",
-        "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
-        "OPTIMERGE_AUDIT__KEY": os.environ["OPTIMERGE_AUDIT__KEY"],
-    }
+    env = {**os.environ, **cli_env(settings)}
     run = subprocess.run(
         [
             sys.executable,
@@ -127,11 +123,9 @@ def test_review_actions_apply_in_order_and_stale_ones_conflict(
         ),
     ]
     topics = Topics(settings.topic_prefix)
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         for action in actions:
-            producer.send(
-                topics.review_actions.name, action.model_dump_json().encode(), key=action.patient_id
-            )
+            producer.publish(topics.review_actions, sign_as(settings, action))
     deadline = time.monotonic() + 60
     by_action: dict[str, dict] = {}
     while len(by_action) < 3 and time.monotonic() < deadline:

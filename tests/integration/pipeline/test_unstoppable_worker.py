@@ -37,7 +37,7 @@ def test_poison_events_do_not_stop_the_partition_nor_the_worker(
 ) -> None:
     topics = Topics(settings.topic_prefix)
     worker = start_worker(None, "--instance-id", "solo")
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         producer.send(
             topics.extraction_results.name, dumps_exact(valid_extraction("d0", PID)), key=PID
         )
@@ -51,7 +51,7 @@ def test_poison_events_do_not_stop_the_partition_nor_the_worker(
         b'"resources":[{"extension":' + b'{"x":[' * 300 + b"1" + b"]}" * 300 + b",",
         1,
     )
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         producer.publish(topics.review_actions, note)
         for value in (
             deep,

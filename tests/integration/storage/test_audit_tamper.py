@@ -5,6 +5,7 @@ the owner (who may do anything in the database) each is reported."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,9 +20,10 @@ from pipeline.audit_check import load_checkpoints, verify_audit
 from pipeline.audit_checkpointer import AuditCheckpointer
 from pipeline.service import MergeService, judge_with
 from storage.db import connect
+from streams.acls import CHECKPOINTER
 from streams.producer import EventProducer
 from tests.audit_helpers import shared_keyring
-from tests.cli_runner import run_optimerge, settings_env
+from tests.cli_runner import cli_env, run_optimerge
 from tests.integration.storage._factories import extraction, incoming
 
 PATIENT = "p-tamper"
@@ -31,6 +33,8 @@ ROLES = ("worker", "app")
 @dataclass
 class Trail:
     settings: ResolvedSettings
+    # The Kafka principal of `optimerge audit checkpoint`, the one writer of audit.checkpoints.
+    checkpointer: ResolvedSettings
 
     def url(self, role: str) -> str:
         return {
@@ -47,15 +51,16 @@ class Trail:
 
 
 @pytest.fixture
-def trail(settings: ResolvedSettings) -> Trail:
+def trail(settings: ResolvedSettings, as_principal: Callable[[str], ResolvedSettings]) -> Trail:
     """Three merges of one patient, written as the worker role, verified and checkpointed."""
     service = MergeService(judge_with(settings.rules), keyring=shared_keyring())
     with connect(settings.migration_url) as conn:
         for n in range(3):
             service.merge(conn, [incoming(extraction(f"doc-{n}", PATIENT))])
-    first = AuditCheckpointer(settings, shared_keyring()).run_once()
+    checkpointer = as_principal(CHECKPOINTER)
+    first = AuditCheckpointer(checkpointer, shared_keyring()).run_once()
     assert first.report.ok and first.published == 1
-    return Trail(settings)
+    return Trail(settings, checkpointer)
 
 
 def _as(url: str, statement: str, params: tuple[object, ...] = ()) -> None:
@@ -149,7 +154,7 @@ def test_inserting_a_forged_entry_is_refused_or_reported(trail: Trail, role: str
             _forge(conn, seq + 1, prev, key_id=None)
         # ... but cannot check a MAC: the key is not in the database.
         _forge(conn, seq + 1, prev, key_id="0" * 16)
-    run = run_optimerge("audit", "verify", **settings_env(trail.settings))
+    run = run_optimerge("audit", "verify", **cli_env(trail.settings))
     assert run.returncode == 1, run.stderr
     report = orjson.loads(run.stdout)
     assert report["first_bad_entry"] == {"patient_id": PATIENT, "seq": 4}
@@ -220,8 +225,9 @@ def test_a_checkpoint_without_the_key_is_reported_as_forged(trail: Trail) -> Non
         "signature": "0" * 64,
         "event_id": str(uuid.uuid4()),
     }
+    # Written with the checkpointer's Kafka password, but without the audit key.
     topic = trail.settings.topic_prefix + "audit.checkpoints"
-    with EventProducer(trail.settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(trail.checkpointer.kafka_endpoint) as producer:
         producer.send(topic, orjson.dumps(forged), key=PATIENT)
     report = trail.verify()
     assert [(b.patient_id, b.kind) for b in report.breaks] == [

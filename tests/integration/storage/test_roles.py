@@ -18,6 +18,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "resources": {SEL, INS, DEL},
         "resource_history": {SEL, INS},
         "review_actions": {SEL, INS},
+        "review_action_receipts": {SEL, INS},
         "_yoyo_migration": {SEL},
         "_yoyo_version": {SEL},
     },
@@ -28,8 +29,10 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "resource_history": {SEL},
         "review_actions": {SEL},
         "audit_log": {SEL},
-        "users": {SEL, INS, UPD},
-        "api_tokens": {SEL, INS, UPD},
+        "users": {SEL, INS, UPD, DEL},
+        "api_tokens": {SEL, INS},
+        "app_sessions": {SEL, INS, DEL},
+        "login_throttle": {SEL, INS, DEL},
         "metrics_windows": {SEL, INS},
         "dlq_retries": {SEL, INS},
         "notification_deliveries": {SEL, INS},
@@ -45,6 +48,9 @@ COLUMNS = {
     (APP_ROLE, "patients", INS): {"patient_id"},
     (APP_ROLE, "patients", UPD): {"updated_at"},
     (APP_ROLE, "dlq_retries", UPD): {"state", "replay_partition", "replay_offset"},
+    (APP_ROLE, "api_tokens", UPD): {"last_used_at", "revoked_at"},
+    (APP_ROLE, "app_sessions", UPD): {"last_seen_at"},
+    (APP_ROLE, "login_throttle", UPD): {"failures", "last_failure_at", "blocked_until"},
 }
 
 

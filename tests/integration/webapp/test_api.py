@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from starlette.testclient import TestClient
 
@@ -13,6 +14,7 @@ from pipeline.audit_checkpointer import AuditCheckpointer
 from schemas import ReviewAction
 from storage.accounts import create_api_token
 from storage.db import connect
+from streams.acls import CHECKPOINTER
 from streams.topics import Topics
 from webapp.passwords import new_api_token
 
@@ -24,12 +26,14 @@ def _token_for(database_url: str, name: str, role: str) -> dict[str, str]:
     add_user(database_url, name, role)
     token, digest = new_api_token()
     with connect(database_url) as conn:
-        create_api_token(conn, name, digest, "tests")
+        create_api_token(conn, name, digest, "tests", datetime.now(UTC) + timedelta(hours=1))
     return {"Authorization": f"Bearer {token}"}
 
 
 def test_reads_with_a_token(
-    settings: ResolvedSettings, make_client: Callable[[], TestClient]
+    settings: ResolvedSettings,
+    make_client: Callable[[], TestClient],
+    as_principal: Callable[[str], ResolvedSettings],
 ) -> None:
     docs = seed_documents(settings, 60)
     flagged = [d.result for d in docs if d.intended_reasons]
@@ -80,7 +84,7 @@ def test_reads_with_a_token(
     # Nothing verified the trail yet: its state is unknown, and said so.
     assert audit["chain"]["ok"] is None and audit["chain"]["problem"].startswith("not verified")
     assert audit["entries"][0]["action"] == "merge"
-    AuditCheckpointer(settings, settings.audit_keyring()).run_once()
+    AuditCheckpointer(as_principal(CHECKPOINTER), settings.audit_keyring()).run_once()
     audit = client.get(f"/api/audit?patient={doc.patient_id}", headers=auth).json()
     chain = audit["chain"]
     assert chain["ok"] is True and chain["stale"] is False and chain["mode"] == "incremental"

@@ -8,24 +8,23 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
-from pydantic import SecretStr
 
 from config import ResolvedSettings
 from domain.documents import DocumentView
 from storage.db import connect
 from storage.read import document_state
-from webapp import AppSettings, create_app
+from webapp import create_app
 
 from ..pipeline._helpers import demo_feed, publish, wait_until_processed
 from ._server import AppServer
 from ._support import PASSWORD, add_user
+from .conftest import make_app_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The machine's network is closed: without these Chromium keeps dialling Google's hosts.
@@ -103,12 +102,10 @@ def _backdate(settings: ResolvedSettings) -> None:
 
 
 def _wait_live(server: AppServer, page: Page) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if page.request.get(f"{server.url}/healthz").json().get("live") == "ready":
-            return
-        time.sleep(0.2)
-    raise AssertionError("the app's live feed did not start within 20 s")
+    # /healthz says only up or down: ask the app's own feed (the server runs in this process).
+    feed = server.server.config.app.state.ctx.feed
+    if feed is None or not feed.wait_ready(20):
+        raise AssertionError("the app's live feed did not start within 20 s")
 
 
 def _open_verify(page: Page, server: AppServer, document_id: str) -> None:
@@ -135,7 +132,11 @@ def _wait_outcome(page: Page, level: str) -> None:
 
 
 def test_review_flow_in_chromium(
-    settings: ResolvedSettings, start_worker: Callable, browser: Browser, tmp_path: Path
+    settings: ResolvedSettings,
+    app_principal: ResolvedSettings,
+    start_worker: Callable,
+    browser: Browser,
+    tmp_path: Path,
 ) -> None:
     docs = demo_feed(settings, 60, seed=22)
     by_id = {d.result.document_id: d.result for d in docs}
@@ -143,10 +144,7 @@ def test_review_flow_in_chromium(
     add_user(settings.app_url, "ana", "reviewer")
     start_worker()
     publish(settings, (d.result for d in docs if d.result.document_id not in held_back))
-    app = create_app(
-        settings,
-        AppSettings(secret_key=SecretStr("browser-test-" + "k" * 40), page_size=25),
-    )
+    app = create_app(app_principal, make_app_settings(page_size=25))
     with AppServer(app) as server:
         context = browser.new_context(viewport=VIEWPORT, base_url=server.url)
         page = context.new_page()
@@ -274,10 +272,7 @@ def test_review_flow_in_chromium(
         context.close()
 
         # Remove from record, on an app whose live feed is off: the pages fall back to polling.
-        polling_app = create_app(
-            settings,
-            AppSettings(secret_key=SecretStr("browser-test-" + "p" * 40), live_updates=False),
-        )
+        polling_app = create_app(app_principal, make_app_settings(live_updates=False))
         with AppServer(polling_app) as fallback:
             context = browser.new_context(viewport=VIEWPORT, base_url=fallback.url)
             page = context.new_page()

@@ -27,10 +27,11 @@ from optimerge.demo import load_sample
 from schemas import ExtractionResult
 from storage.db import connect
 from storage.patients import import_patients
-from webapp import AppSettings, create_app
+from webapp import create_app
 
 from ..pipeline._helpers import publish, wait_until_processed
 from ._server import AppServer
+from .conftest import app_parts
 from .test_fhir_api import token_for
 
 PER_DOCUMENT = 8
@@ -102,7 +103,7 @@ def test_fhir_clients_read_a_record_fed_by_a_worker(settings: ResolvedSettings, 
     publish(settings, results)
     wait_until_processed(settings, len(results), timeout=120)
     auth = token_for(settings.app_url, "clinic", "reviewer")
-    app = create_app(settings, AppSettings(live_updates=False))
+    app = create_app(*app_parts(settings, live_updates=False))
     with AppServer(app) as server:
         base = f"{server.url}/fhir"
         fhir = SyncFHIRClient(base, authorization=auth["Authorization"])

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from config import ResolvedSettings
 from storage.db import connect
-from webapp import AppSettings, create_app
+from webapp import create_app
 
 from ._server import AppServer
 from ._support import seed_documents
+from .conftest import app_parts
 from .test_fhir_api import token_for
 
 CHECKS = ",".join(
@@ -61,7 +62,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     seed_documents(settings, 20)
     auth = token_for(settings.app_url, "fuzzer", "admin")
     config = _config(settings, tmp_path / "schemathesis.toml")
-    app = create_app(settings, AppSettings(live_updates=False))
+    app = create_app(*app_parts(settings, live_updates=False))
     st = Path(sys.executable).with_name("st")
     with AppServer(app) as server:
         done = subprocess.run(

@@ -14,17 +14,17 @@ from collections.abc import Callable
 import orjson
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from pydantic import SecretStr
 
 from config import ResolvedSettings
 from storage.db import connect
 from streams.producer import EventProducer
 from streams.topics import Topics
-from webapp import AppSettings, create_app
+from webapp import create_app
 
 from ..pipeline._helpers import demo_feed, publish, wait_until_processed
 from ._server import AppServer
 from ._support import PASSWORD, add_user
+from .conftest import app_parts
 from .test_browser import SCREENSHOTS, VIEWPORT, browser  # noqa: F401 (the fixture)
 
 BIG = "ops-big-document"
@@ -81,7 +81,7 @@ def test_operator_console_and_dead_letters_in_chromium(
     worker = start_worker()
     publish(settings, (d.result for d in docs))
     source = Topics(settings.topic_prefix).extraction_results.name
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    with EventProducer(settings.kafka_endpoint) as producer:
         for poison in (
             b"{not json",
             orjson.dumps({"document_id": "ops-poison-schema", "confidence": "high"}),
@@ -89,7 +89,7 @@ def test_operator_console_and_dead_letters_in_chromium(
         ):
             producer.send(source, poison, key=patient)
 
-    app = create_app(settings, AppSettings(secret_key=SecretStr("ops-browser-" + "k" * 40)))
+    app = create_app(*app_parts(settings))
     with AppServer(app) as server:
         wait_until_processed(settings, len(docs))
         merged, flagged, reasons = _merged_figures(settings)
@@ -149,7 +149,8 @@ def test_operator_console_and_dead_letters_in_chromium(
         # Version 2: the refusal of the oversized event was recorded on the document it names
         # (version 1, FAILED), as the input contract says; the fixed retry merges it.
         expect(page.get_by_test_id(f"outcome-{ref}")).to_contain_text(
-            "Merged: version 2", timeout=60_000
+            "Merged: version 2",
+            timeout=60_000,
         )
         invalid_ref = page.locator("tr[data-ref][data-kind=invalid_json]").get_attribute("data-ref")
         expect(page.get_by_test_id(f"outcome-{invalid_ref}")).to_contain_text(

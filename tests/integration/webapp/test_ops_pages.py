@@ -6,10 +6,10 @@ who may see what."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
-from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from config import ResolvedSettings
@@ -22,10 +22,11 @@ from streams.dead_letters import REPLAY_HEADER, REPLAYED_BY_HEADER, read_dead_le
 from streams.producer import EventProducer
 from streams.topics import Topics
 from tests.audit_helpers import verify_trail
-from tests.cli_runner import run_optimerge
-from webapp import AppSettings, create_app
+from tests.cli_runner import cli_env, run_optimerge
+from webapp import create_app
 
 from ._support import add_user, login, page_token, seed_documents
+from .conftest import app_parts
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -47,7 +48,7 @@ def _letters(topics: Topics, patient: str) -> list[DeadLetter]:
 
 
 def _replay_headers(settings: ResolvedSettings, topic: str) -> list[dict[str, bytes]]:
-    consumer = tail_consumer(settings.kafka_bootstrap_servers, purpose="test")
+    consumer = tail_consumer(settings.kafka_endpoint, purpose="test")
     try:
         ends = assign_all(consumer, [topic], start="beginning")
         headers = []
@@ -71,16 +72,17 @@ def _window(
     )  # fmt: skip
 
 
-def test_operator_pages(settings: ResolvedSettings) -> None:
+def test_operator_pages(settings: ResolvedSettings, as_principal: Callable) -> None:
     topics = Topics(settings.topic_prefix)
     docs = seed_documents(settings, 10, seed=22)
     patient = docs[0].result.patient_id
-    with EventProducer(settings.kafka_bootstrap_servers) as producer:
+    # Dead letters come from workers: only their principal may write them.
+    with EventProducer(as_principal("worker").kafka_endpoint) as producer:
         for letter in _letters(topics, patient):
             producer.publish(topics.dlq, letter)
     refs = {
         s.letter.error_kind + (s.letter.document_id or ""): s.ref
-        for s in read_dead_letters(settings.kafka_bootstrap_servers, topics.dlq)
+        for s in read_dead_letters(settings.kafka_endpoint, topics.dlq)
     }
     invalid, poison1, poison2 = refs["invalid_json"], refs["schemapoison-1"], refs["schemapoison-2"]
     windows = [
@@ -92,10 +94,7 @@ def test_operator_pages(settings: ResolvedSettings) -> None:
         assert record_windows(conn, windows) == 0  # redelivered: stored once
     for name, role in (("olga", "operator"), ("ana", "reviewer"), ("adam", "admin")):
         add_user(settings.app_url, name, role)
-    app = create_app(
-        settings,
-        AppSettings(secret_key=SecretStr("o" * 48), live_updates=False, record_metrics=False),
-    )
+    app = create_app(*app_parts(settings, live_updates=False, record_metrics=False))
     with TestClient(app, follow_redirects=False) as reviewer:
         login(reviewer, "ana")
         for path in ("/ops/", "/ops/dlq/", "/api/dlq/stats", f"/ops/dlq/letters/{invalid}"):
@@ -163,7 +162,7 @@ def test_operator_pages(settings: ResolvedSettings) -> None:
         )
 
     # Every retry went to the source topic with the headers naming letter and operator.
-    replayed = list(read_to_end(settings.kafka_bootstrap_servers, topics.extraction_results.name))
+    replayed = list(read_to_end(settings.kafka_endpoint, topics.extraction_results.name))
     assert len(replayed) == 6
     assert sorted(r.value for r in replayed).count(b"{not json") == 1
     assert fixed.encode() in {r.value for r in replayed}
@@ -180,13 +179,7 @@ def test_operator_pages(settings: ResolvedSettings) -> None:
     assert len(rows) == 6 and {r[0] for r in rows} == {"sent"}  # the keyless one: row, no entry
     assert report.ok
 
-    done = run_optimerge(
-        "dlq", "stats", "--json",
-        KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
-        DATABASE_URL=settings.database_url,
-        OPTIMERGE_APP_DATABASE_URL=settings.app_url,
-        OPTIMERGE_TOPIC_PREFIX=settings.topic_prefix,
-    )  # fmt: skip
+    done = run_optimerge("dlq", "stats", "--json", **cli_env(settings))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["by_kind"] == {"schema": 3, "invalid_json": 1}
     assert poison2 in {e[2] for e in entries}

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from config import ResolvedSettings
 from schemas import ReviewAction
 from streams.topics import Topics
+from webapp import AppSettings
 
 from ..pipeline._helpers import read_topic
 from ._support import add_user, login, page_token, seed_documents
@@ -24,7 +25,7 @@ def _rows(html: str) -> list[str]:
 
 
 def test_widget_list_filters_and_pages(
-    settings: ResolvedSettings, make_client: Callable[[], TestClient]
+    settings: ResolvedSettings, make_client: Callable[[], TestClient], app_settings: AppSettings
 ) -> None:
     docs = seed_documents(settings, 120, seed=22)
     flagged = [d.result for d in docs if d.intended_reasons]
@@ -75,7 +76,10 @@ def test_widget_list_filters_and_pages(
     assert "default-src 'self'" in headers["content-security-policy"]
     assert headers["cache-control"] == "no-store"
 
-    metrics = client.get("/metrics").text
+    token = app_settings.metrics_token
+    assert token is not None
+    scrape = {"Authorization": f"Bearer {token.get_secret_value()}"}
+    metrics = client.get("/metrics", headers=scrape).text
     assert f"optimerge_flagged_documents {float(len(flagged))}" in metrics
 
 

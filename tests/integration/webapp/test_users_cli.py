@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx2 as httpx
 import pytest
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from config import ResolvedSettings
 from optimerge.cli.app import register
 from optimerge.infra._ports import free_ports
+from tests.cli_runner import cli_env
 
 from ._support import login
 
@@ -65,14 +67,14 @@ def test_users_add_list_and_token(cli, make_client: Callable[[], TestClient]) ->
     ]
     assert "argon2" not in listed.output
 
-    token = cli("users", "token", "carol").stdout.strip()
+    token = cli("users", "token", "create", "carol").stdout.strip()
     assert token.startswith("omt_")
     client = make_client()
     assert (
         client.get("/api/flagged", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     )
     assert login(make_client(), "ana", "a long passphrase").status_code == 303
-    assert cli("users", "token", "nobody").exit_code == 1
+    assert cli("users", "token", "create", "nobody").exit_code == 1
 
     changed = cli("users", "password", "ana", "--password-stdin", stdin="another passphrase\n")
     assert changed.exit_code == 0, changed.output
@@ -81,32 +83,84 @@ def test_users_add_list_and_token(cli, make_client: Callable[[], TestClient]) ->
     assert cli("users", "password", "nobody", "--password-stdin", stdin="x" * 12).exit_code == 1
 
 
+def test_tokens_are_listed_and_revoked_roles_changed_accounts_removed(
+    cli, make_client: Callable[[], TestClient]
+) -> None:
+    for name in ("ana", "root"):
+        assert (
+            cli(
+                "users",
+                "add",
+                name,
+                "--role",
+                "admin",
+                "--password-stdin",
+                stdin="a long passphrase\n",
+            ).exit_code
+            == 0
+        )
+    made = cli("users", "token", "create", "ana", "--label", "ci", "--expires-in-days", "7")
+    token = made.stdout.strip()
+    api = make_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.get("/api/audit", headers=headers).status_code == 200
+
+    [listed] = json.loads(cli("users", "token", "list").stdout)
+    assert (listed["user"], listed["label"], listed["active"]) == ("ana", "ci", True)
+    assert token not in json.dumps(listed) and listed["id"] in made.stderr
+
+    browser = make_client()
+    assert login(browser, "ana", "a long passphrase").status_code == 303
+    assert cli("users", "role", "ana", "--role", "auditor").exit_code == 0
+    assert browser.get("/").status_code == 302  # the session ended with the role change
+    assert api.get("/admin/users/", headers=headers).status_code == 403  # the token is demoted
+
+    assert cli("users", "token", "revoke", listed["id"]).exit_code == 0
+    assert api.get("/api/audit", headers=headers).status_code == 401
+    [after] = json.loads(cli("users", "token", "list", "--user", "ana").stdout)
+    assert after["active"] is False and after["revoked_at"]
+    assert cli("users", "token", "revoke", listed["id"]).exit_code == 1  # nothing live left
+
+    root = make_client()
+    login(root, "root", "a long passphrase")
+    assert cli("users", "remove", "root").exit_code == 0
+    assert root.get("/").status_code == 302
+    assert cli("users", "remove", "root").exit_code == 1
+
+
 def test_app_command_is_registered(cli) -> None:
     shown = cli("app", "--help")
     assert shown.exit_code == 0
     assert "--host" in shown.output and "--port" in shown.output
 
 
-def test_optimerge_app_serves_and_stops_on_sigterm(settings: ResolvedSettings, tmp_path) -> None:
+SCRIPT = "; ".join(
+    [
+        "import typer",
+        "from optimerge.cli.app import register",
+        "app = typer.Typer()",
+        "register(app)",
+        "app()",
+    ]
+)
+
+
+def _app_env(app_principal: ResolvedSettings, state_dir: Path) -> dict[str, str]:
+    env = {**os.environ, **cli_env(app_principal), "OPTIMERGE_INFRA__STATE_DIR": str(state_dir)}
+    env.pop("OPTIMERGE_APP_SECRET_KEY", None)
+    return env
+
+
+def test_optimerge_app_serves_and_stops_on_sigterm(
+    app_principal: ResolvedSettings, tmp_path: Path
+) -> None:
     """The real command in its own process: uvicorn on the given port, the session key made in
     the state dir, /healthz up, pages behind the login, a clean stop on SIGTERM."""
     [port] = free_ports(1)
-    env = dict(
-        os.environ,
-        KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers or "",
-        DATABASE_URL=settings.database_url or "",
-        OPTIMERGE_APP_DATABASE_URL=settings.app_url,
-        OPTIMERGE_TOPIC_PREFIX=settings.topic_prefix,
-        OPTIMERGE_INFRA__STATE_DIR=str(tmp_path),
-    )
-    env.pop("OPTIMERGE_APP_SECRET_KEY", None)
-    script = (
-        "import typer; from optimerge.cli.app import register; "
-        "app = typer.Typer(); register(app); app()"
-    )
+    env = _app_env(app_principal, tmp_path)
     log = (tmp_path / "app.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-c", script, "app", "--port", str(port)],
+        [sys.executable, "-c", SCRIPT, "app", "--port", str(port), "--insecure-http"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -122,7 +176,7 @@ def test_optimerge_app_serves_and_stops_on_sigterm(settings: ResolvedSettings, t
             except httpx.TransportError:
                 time.sleep(0.2)
         assert health is not None, (tmp_path / "app.log").read_text()
-        assert health.json()["database"] is True
+        assert health.json() == {"status": "ok"}
         assert httpx.get(f"{base}/", timeout=5).status_code == 302
         key = tmp_path / "app-secret-key"
         assert key.exists() and stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -133,3 +187,41 @@ def test_optimerge_app_serves_and_stops_on_sigterm(settings: ResolvedSettings, t
             proc.kill()
             proc.wait(5)
         log.close()
+
+
+def test_a_1_byte_session_key_or_insecure_http_off_loopback_refuses_to_start(
+    app_principal: ResolvedSettings, tmp_path: Path
+) -> None:
+    env = {**_app_env(app_principal, tmp_path), "OPTIMERGE_APP_SECRET_KEY": "x"}
+    weak = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "app", "--port", "1", "--insecure-http"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert weak.returncode == 1
+    assert "session key (OPTIMERGE_APP_SECRET_KEY) has 1 bytes" in weak.stderr
+    assert "at least 32 random bytes" in weak.stderr
+
+    (tmp_path / "app-secret-key").write_text("")  # an empty key file is no key
+    empty = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "app", "--port", "1", "--insecure-http"],
+        env=_app_env(app_principal, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert empty.returncode == 1 and "has 0 bytes" in empty.stderr
+
+    exposed = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "app", "--host", "0.0.0.0", "--insecure-http"],
+        env=_app_env(app_principal, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert exposed.returncode == 1 and "127.0.0.1 only" in exposed.stderr

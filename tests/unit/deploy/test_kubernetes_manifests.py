@@ -97,6 +97,41 @@ SECRETS = {
 }
 
 
+# Each pod authenticates to Kafka as its own principal (docs/contract.md#kafka-principals),
+# reading only that principal's password from optimerge-kafka, by key.
+PRINCIPALS = {
+    "optimerge-worker": "worker",
+    "optimerge-app": "app",
+    "optimerge-notifier": "operator",
+    "optimerge-checkpointer": "checkpointer",
+}
+
+
+def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in container.get("env", [])}
+
+
+def test_every_pod_is_its_own_kafka_principal_and_sees_only_its_password() -> None:
+    for name, deployment in _resources("Deployment").items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = _env(container)
+        principal = PRINCIPALS[name]
+        assert env["OPTIMERGE_KAFKA__SASL_USERNAME"]["value"] == principal, name
+        secret = env["OPTIMERGE_KAFKA__SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert secret == {"name": "optimerge-kafka", "key": f"KAFKA_{principal.upper()}_PASSWORD"}
+        keys = [
+            item["valueFrom"]["secretKeyRef"]
+            for item in env.values()
+            if "secretKeyRef" in item.get("valueFrom", {})
+        ]
+        # The app's console is the operator: its password, and nobody else's.
+        extra = [k["key"] for k in keys if k != secret]
+        assert extra == (["KAFKA_OPERATOR_PASSWORD"] if name == "optimerge-app" else []), name
+    [job] = _resources("Job").values()
+    [migrate] = job["spec"]["template"]["spec"]["containers"]
+    assert "env" not in migrate  # migrations need no Kafka
+
+
 def test_only_the_migration_job_gets_the_owners_url() -> None:
     [job] = _resources("Job").values()
     [container] = job["spec"]["template"]["spec"]["containers"]
