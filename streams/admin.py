@@ -67,7 +67,8 @@ def ensure_topics(
     may see only its own); returns the names created. Each gets `min.insync.replicas`
     (default: `min_insync_for(replication_factor)`), so that a producer with acks=all is
     acknowledged only once that many replicas have the write."""
-    wanted = topics.all() if names is None else tuple(n for n in topics.all() if n in set(names))
+    only = None if names is None else set(names)
+    wanted = tuple(n for n in topics.all() if only is None or n in only)
     admin = admin_client(kafka)
     bootstrap = endpoint_of(kafka).bootstrap
     existing = admin.list_topics(timeout=timeout).topics

@@ -24,7 +24,8 @@ from optimerge.infra import InfraError, LocalKafka, LocalPostgres, down, env, st
 from optimerge.infra._ports import free_ports
 from optimerge.infra._process import is_alive
 from optimerge.infra.secrets import LocalSecrets
-from streams.admin import TopicError, ensure_topics
+from streams.acls import apply_grants, pipeline_grants, revoke_grants
+from streams.admin import TopicError, delete_topics, ensure_topics
 from streams.security import client_options
 from streams.topics import Topics
 from tests.fix_infra import make_state_dir, stop_abandoned_test_infra
@@ -110,6 +111,39 @@ def test_ensure_topics_is_idempotent_and_refuses_other_partition_counts(
 
     with pytest.raises(TopicError, match=r"must have 4 partitions.*extraction\.results has 3"):
         ensure_topics(kafka_admin, topics, partitions=4)
+
+
+def test_the_worker_leaves_audit_checkpoints_to_the_checkpointer(
+    kafka_admin: KafkaEndpoint, kafka_principals: LocalSecrets
+) -> None:
+    """The worker's principal may not even see audit.checkpoints: at its start it ensures every
+    other topic; the checkpointer creates its own, compacted (docs/contract.md#topics)."""
+    topics = Topics(prefix=f"t-{uuid.uuid4().hex[:8]}.")
+    checkpoints = topics.audit_checkpoints.name
+    others = [name for name in topics.all() if name != checkpoints]
+    grants = pipeline_grants(topics, f"{topics.prefix}{Settings().app_id}")
+    apply_grants(kafka_admin, grants)
+    try:
+        assert sorted(ensure_topics(kafka_admin, topics, partitions=3, names=others)) == sorted(
+            others
+        )
+        worker = KafkaEndpoint(kafka_admin.bootstrap, kafka_principals.kafka_client("worker"))
+        assert ensure_topics(worker, topics, partitions=3, names=others) == []
+        with pytest.raises(TopicError, match=r"audit\.checkpoints"):
+            ensure_topics(worker, topics, partitions=3)
+        checkpointer = KafkaEndpoint(
+            kafka_admin.bootstrap, kafka_principals.kafka_client("checkpointer")
+        )
+        assert ensure_topics(checkpointer, topics, partitions=3, names=[checkpoints]) == [
+            checkpoints
+        ]
+        admin = AdminClient(client_options(kafka_admin))
+        resource = ConfigResource("topic", checkpoints)
+        config = admin.describe_configs([resource])[resource].result(10)
+        assert config["cleanup.policy"].value == "compact"
+    finally:
+        delete_topics(kafka_admin, topics.all())
+        revoke_grants(kafka_admin, grants)
 
 
 @pytest.mark.parametrize("run", [1, 2])
