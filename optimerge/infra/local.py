@@ -117,6 +117,9 @@ class Endpoints:
             env["OPTIMERGE_REPLICATION_FACTOR"] = str(self.replication_factor)
         local = self.principal(process)
         if local is not None:
+            # Blank first, as the migration URL: a shell's `infra env` (the operator's key, say)
+            # must not lend its identity to a process that signs nothing.
+            env |= {"OPTIMERGE_SIGNING__KEY_FILE": "", "OPTIMERGE_KAFKA__SASL_PASSWORD": ""}
             env |= local.env()
         if process == APP and self.secrets is not None:
             env |= console_env(self.secrets)
