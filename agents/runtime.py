@@ -15,7 +15,8 @@ from agents.heartbeat import register_heartbeat
 from agents.merge_agent import register_merge_agent
 from agents.prometheus import serve
 from agents.worker import MergeWorker
-from config import ResolvedSettings
+from config import MissingAuditKeyError, ResolvedSettings
+from pipeline.log_redaction import install_log_redaction
 from pipeline.signatures import SigningConfigError, load_keyring
 from storage.migrate import pending_migrations
 from streams.admin import ensure_topics
@@ -80,6 +81,10 @@ def _pending_migrations(database_url: str) -> list[str]:
 
 def _check_ready(settings: ResolvedSettings) -> None:
     try:
+        settings.audit_keyring()
+    except MissingAuditKeyError as exc:
+        raise WorkerStartupError(str(exc)) from None
+    try:
         keyring = load_keyring(settings.signing)
     except SigningConfigError as exc:
         raise WorkerStartupError(str(exc)) from exc
@@ -95,11 +100,14 @@ def _check_ready(settings: ResolvedSettings) -> None:
             f"the database schema is behind ({len(pending)} migration(s) pending): "
             "run `optimerge migrate` first"
         )
+    topics = Topics(settings.topic_prefix)
     ensure_topics(
         settings.kafka_endpoint,
-        Topics(settings.topic_prefix),
+        topics,
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
+        # audit.checkpoints is the checkpointer's: the worker's principal may not even see it.
+        names=[name for name in topics.all() if name != topics.audit_checkpoints.name],
     )
 
 
@@ -119,6 +127,8 @@ def run_worker(
     metrics_host: str = "127.0.0.1",
 ) -> int:
     """Blocks until SIGTERM/SIGINT; returns the exit code."""
+    # Database errors quote values: log records tell codes and names only (docs/contract.md).
+    install_log_redaction()
     _check_ready(settings)
     app, merge_worker = build_worker(settings)
     # Everything alive now lives as long as the process: keep the collector from rescanning it,

@@ -1,5 +1,6 @@
 """Configuration on the ground floor: the typed settings every part of optimerge is built from."""
 
+from config.audit import AuditSettings, MissingAuditKeyError
 from config.kafka import KafkaClientSettings, KafkaCredentialsError, KafkaEndpoint, kafka_env
 from config.settings import (
     InfraSettings,
@@ -11,10 +12,12 @@ from config.settings import (
 from config.signing import SigningSettings, signing_env
 
 __all__ = [
+    "AuditSettings",
     "InfraSettings",
     "KafkaClientSettings",
     "KafkaCredentialsError",
     "KafkaEndpoint",
+    "MissingAuditKeyError",
     "MissingEndpointError",
     "ResolvedSettings",
     "Settings",

@@ -17,8 +17,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from config.audit import AuditSettings
 from config.kafka import KafkaClientSettings, KafkaEndpoint
 from config.signing import SigningSettings
+from domain.audit_keys import AuditKeyring
 from domain.notifications import NotifySettings
 from domain.thresholds import RuleThresholds
 
@@ -84,9 +86,16 @@ class Settings(BaseSettings):
             "KAFKA_BOOTSTRAP_SERVERS", "OPTIMERGE_KAFKA_BOOTSTRAP_SERVERS"
         ),
     )
+    # The worker's role: appends to the audit trail, never alters it
+    # (docs/contract.md#database-roles).
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "OPTIMERGE_DATABASE_URL")
     )
+    # The app's role (the app, the notifier, `audit verify|checkpoint`, the reading commands),
+    # and the schema owner's (`optimerge migrate` only). Unset: DATABASE_URL's, one role for
+    # all, which then owns the audit table and could disable its triggers.
+    app_database_url: str | None = None
+    migration_database_url: str | None = None
     # Prepended to every topic name and the consumer group: lets tests (and tenants) stay apart.
     topic_prefix: str = ""
     partitions: int = Field(default=12, ge=1)
@@ -118,6 +127,7 @@ class Settings(BaseSettings):
     heartbeat_interval_seconds: float = Field(default=5.0, gt=0)
     rules: RuleThresholds = Field(default_factory=RuleThresholds)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     infra: InfraSettings = Field(default_factory=InfraSettings)
     # Who this process is on Kafka (OPTIMERGE_KAFKA__SASL_USERNAME, ...) and its signing keys.
     kafka: KafkaClientSettings = Field(default_factory=KafkaClientSettings)
@@ -141,8 +151,17 @@ class Settings(BaseSettings):
     def with_overrides(self, **changes: Any) -> Settings:
         return self.model_copy(update=changes)
 
+    def audit_keyring(self) -> AuditKeyring:
+        """The audit key ring (raises MissingAuditKeyError saying how to configure one)."""
+        return self.audit.keyring(self.infra.state_dir)
+
     def resolved(
-        self, *, kafka_bootstrap_servers: str | None = None, database_url: str | None = None
+        self,
+        *,
+        kafka_bootstrap_servers: str | None = None,
+        database_url: str | None = None,
+        app_database_url: str | None = None,
+        migration_database_url: str | None = None,
     ) -> ResolvedSettings:
         """These settings with both endpoints known (given here, or configured already)."""
         bootstrap = kafka_bootstrap_servers or self.kafka_bootstrap_servers
@@ -155,6 +174,10 @@ class Settings(BaseSettings):
             raise MissingEndpointError("DATABASE_URL is not set (run `optimerge infra up` first)")
         fields = {name: getattr(self, name) for name in type(self).model_fields}
         fields.update(kafka_bootstrap_servers=bootstrap, database_url=database)
+        if app_database_url:
+            fields["app_database_url"] = app_database_url
+        if migration_database_url:
+            fields["migration_database_url"] = migration_database_url
         return ResolvedSettings.model_construct(**fields)
 
 
@@ -163,6 +186,15 @@ class ResolvedSettings(Settings):
 
     kafka_bootstrap_servers: str
     database_url: str
+
+    @property
+    def app_url(self) -> str:
+        """The app's role, or DATABASE_URL's where the deployment has one role."""
+        return self.app_database_url or self.database_url
+
+    @property
+    def migration_url(self) -> str:
+        return self.migration_database_url or self.database_url
 
     @property
     def kafka_endpoint(self) -> KafkaEndpoint:

@@ -1,17 +1,18 @@
-"""Audit entries and their per-patient hash chain: altering an entry breaks every later hash
+"""Audit entries and their per-patient chain of MACs: each entry's HMAC covers the previous
+one, so altering, removing or forging an entry breaks the chain for anyone without the audit key
 (docs/contract.md#audit-trail)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
 
+from domain.audit_keys import AuditKeyring, Purpose
 from schemas.events import ActorKind
 
 SYSTEM_ACTOR = "optimerge-merge-agent"
@@ -42,9 +43,10 @@ class AuditEntry:
     occurred_at: datetime
 
 
-def chain_hash(prev_hash: str, seq: int, entry: AuditEntry) -> str:
-    """sha256 over the previous hash and a canonical encoding of this entry."""
-    payload = orjson.dumps(
+def entry_payload(prev_hash: str, seq: int, entry: AuditEntry) -> bytes:
+    """The canonical bytes an entry is chained and MAC'd over: sorted-key JSON of the previous
+    link, `seq` and the entry's fields."""
+    return orjson.dumps(
         {
             "prev": prev_hash,
             "seq": seq,
@@ -54,69 +56,28 @@ def chain_hash(prev_hash: str, seq: int, entry: AuditEntry) -> str:
             "actor_kind": entry.actor_kind,
             "actor": entry.actor,
             "details": entry.details,
-            # Microseconds, UTC: what PostgreSQL's timestamptz keeps, so the hash survives storage.
+            # Microseconds, UTC: what PostgreSQL's timestamptz keeps, so the MAC survives storage.
             "occurred_at": int(entry.occurred_at.timestamp() * 1_000_000),
         },
         option=orjson.OPT_SORT_KEYS,
     )
-    return hashlib.sha256(payload).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class ChainBreak:
-    patient_id: str
-    seq: int
-    reason: str
+def chain_hash(prev_hash: str, seq: int, entry: AuditEntry) -> str:
+    """The unkeyed SHA-256 of entries written before the audit key existed (migration 0007):
+    anyone can recompute it, so such entries are trusted only as far as a signed checkpoint
+    vouches for them."""
+    return hashlib.sha256(entry_payload(prev_hash, seq, entry)).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class ChainReport:
-    patients: int
-    entries: int
-    breaks: list[ChainBreak] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.breaks
+def entry_mac(
+    keyring: AuditKeyring, prev_hash: str, seq: int, entry: AuditEntry
+) -> tuple[str, str]:
+    """(key id, HMAC-SHA256) of an entry under the current audit key."""
+    return keyring.sign(Purpose.ENTRY, entry_payload(prev_hash, seq, entry))
 
 
-# One stored entry as the verifier reads it: (seq, prev_hash, hash, entry).
-ChainRow = tuple[int, str, str, AuditEntry]
-
-
-def verify_chain(patient_id: str, rows: Iterable[ChainRow]) -> ChainBreak | None:
-    """Check one patient's entries, given in seq order."""
-    expected_prev = ""
-    expected_seq = 1
-    for seq, prev_hash, stored_hash, entry in rows:
-        if seq != expected_seq:
-            return ChainBreak(patient_id, seq, f"expected entry {expected_seq}, found {seq}")
-        if prev_hash != expected_prev:
-            return ChainBreak(patient_id, seq, "previous-hash link does not match")
-        if chain_hash(prev_hash, seq, entry) != stored_hash:
-            return ChainBreak(patient_id, seq, "entry content does not match its hash")
-        expected_prev = stored_hash
-        expected_seq += 1
-    return None
-
-
-def verify_chains(
-    chains: Iterable[tuple[str, list[ChainRow]]],
-    heads: Iterable[tuple[str, int, str]],
-    last_entries: dict[str, tuple[int, str]],
-) -> ChainReport:
-    """Every patient's chain, and each stored head (patient, seq, hash) against its last entry."""
-    breaks: list[ChainBreak] = []
-    patients = entries = 0
-    for patient_id, rows in chains:
-        patients += 1
-        entries += len(rows)
-        found = verify_chain(patient_id, rows)
-        if found:
-            breaks.append(found)
-    for patient_id, seq, head in heads:
-        if last_entries.get(patient_id, (0, "")) != (seq, head):
-            breaks.append(
-                ChainBreak(patient_id, seq, "chain head on the patient row does not match")
-            )
-    return ChainReport(patients, entries, breaks)
+def entry_mac_valid(
+    keyring: AuditKeyring, key_id: str, prev_hash: str, seq: int, entry: AuditEntry, mac: str
+) -> bool:
+    return keyring.check(Purpose.ENTRY, key_id, entry_payload(prev_hash, seq, entry), mac)

@@ -46,6 +46,7 @@ from pipeline.signatures import SignatureGate
 from schemas import ExtractionResult, ReviewAction
 from schemas.events import Clock, utc_now
 from storage.db import is_transient, worker_connection
+from storage.errors import describe_error
 from streams.topics import EXTRACTION_RESULTS, REVIEW_ACTIONS, Topics
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,9 @@ class BatchProcessor:
         self.settings = settings
         self.topics = Topics(settings.topic_prefix)
         # The version activated last judges each merge; the settings' thresholds until one is.
-        self.service = MergeService(ActiveRuleSet(settings.rules), clock)
+        self.service = MergeService(
+            ActiveRuleSet(settings.rules), clock, keyring=settings.audit_keyring()
+        )
         self.signatures = SignatureGate.from_settings(settings, clock)
         self.stopping = stopping or threading.Event()
         self.clock = clock
@@ -116,7 +119,9 @@ class BatchProcessor:
                 if not is_transient(exc):
                     raise
                 self.close()
-                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+                log.warning(
+                    "database unavailable (%s); retrying in %.1f s", describe_error(exc), delay
+                )
             if self.stopping.wait(delay):
                 raise StoppingError
             delay = min(delay * 2, self.max_backoff)
@@ -196,8 +201,12 @@ class BatchProcessor:
             version = self._with_retry(work)
         except StoppingError:
             raise
-        except Exception:
-            log.exception("could not record the refusal of action %s", subject.action_id)
+        except Exception as exc:
+            log.error(
+                "could not record the refusal of action %s: %s",
+                subject.action_id,
+                describe_error(exc),
+            )
             version = 0
         result.outputs.append(
             refused_action_status(
@@ -227,7 +236,8 @@ class BatchProcessor:
                 except StoppingError:
                     raise
                 except Exception as exc:
-                    self._fail(item, f"{type(exc).__name__}: {exc}".strip(), result)
+                    # Codes and constraint names only: a database error's text can quote values.
+                    self._fail(item, describe_error(exc), result)
         result.merges.extend(reports)
         for report in reports:
             result.outputs.extend(
@@ -242,9 +252,13 @@ class BatchProcessor:
             version = self._with_retry(lambda c: self.service.record_failure(c, item, error))
         except StoppingError:
             raise
-        except Exception:
+        except Exception as exc:
             # Even the failure could not be recorded: the dead letter still carries the event.
-            log.exception("could not record the failure of document %s", item.document_id)
+            log.error(
+                "could not record the failure of document %s: %s",
+                item.document_id,
+                describe_error(exc),
+            )
             version = 0
         failure = FailureReport(item, error, version, dead_letter=dead_letter)
         result.failures.append(failure)
@@ -257,7 +271,7 @@ class BatchProcessor:
         try:
             return build()
         except Exception as exc:
-            log.exception("outputs of one event could not be built")
+            log.error("outputs of one event could not be built: %s", describe_error(exc))
             if not isinstance(item, IncomingExtraction) or item.partition is None:
                 return []
             record = RawRecord(
@@ -268,7 +282,7 @@ class BatchProcessor:
                 item.raw,
                 item.received_at,
             )
-            reason = f"its outputs could not be built: {type(exc).__name__}: {exc}"
+            reason = f"its outputs could not be built: {describe_error(exc)}"
             return [record_letter(self.topics, record, "stuck", reason, self.clock())]
 
     # --- review actions ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ from itertools import islice
 
 import psycopg
 
+from domain.audit_keys import AuditKeyring
 from domain.legacy import LegacyMapping, Unmapped, legacy_audit_entry, plan_legacy_resources
 from domain.legacy_report import ImportReport, legacy_document
 from domain.merge_plan import ChangeSet
@@ -36,6 +37,7 @@ def import_legacy(
     items: Iterable[LegacyMapping | Unmapped],
     *,
     actor: str,
+    keyring: AuditKeyring,
     batch_size: int = BATCH_SIZE,
     dry_run: bool = False,
     clock: Clock = utc_now,
@@ -52,7 +54,7 @@ def import_legacy(
             report.count_read(item)
         mappings = [item for item in batch if isinstance(item, LegacyMapping)]
         if mappings:
-            _import_batch(conn, mappings, actor, clock(), dry_run, report)
+            _import_batch(conn, mappings, actor, keyring, clock(), dry_run, report)
         if progress is not None:
             progress(len(batch))
     return report
@@ -62,6 +64,7 @@ def _import_batch(
     conn: psycopg.Connection,
     mappings: Sequence[LegacyMapping],
     actor: str,
+    keyring: AuditKeyring,
     now: datetime,
     dry_run: bool,
     report: ImportReport,
@@ -82,7 +85,10 @@ def _import_batch(
                 now,
             )
             append_audit(
-                cur, locked, [legacy_audit_entry(m, c, actor=actor, now=now) for m, c in planned]
+                cur,
+                locked,
+                [legacy_audit_entry(m, c, actor=actor, now=now) for m, c in planned],
+                keyring,
             )
         if dry_run:
             raise psycopg.Rollback(tx)

@@ -15,12 +15,14 @@ from typing import Any
 import orjson
 import psycopg
 
+from domain.audit_keys import AuditKeyring
 from domain.retry_audit import retry_entry
 from schemas.events import Clock, utc_now
 from storage import dlq_retries
 from storage.audit import append_audit
 from storage.db import transaction
 from storage.documents import lock_patients
+from storage.errors import describe_error
 from streams.dead_letters import Replay, StoredLetter, replay_each
 from streams.security import Kafka
 
@@ -58,7 +60,10 @@ class RetryRequest:
 
 
 def record_retries(
-    conn: psycopg.Connection, requests: Sequence[RetryRequest], clock: Clock = utc_now
+    conn: psycopg.Connection,
+    requests: Sequence[RetryRequest],
+    keyring: AuditKeyring,
+    clock: Clock = utc_now,
 ) -> None:
     """The retries and their audit entries, in one transaction."""
     now = clock()
@@ -79,7 +84,7 @@ def record_retries(
     ]
     with transaction(conn) as cur:
         locked = lock_patients(cur, [e.patient_id for e in entries])
-        append_audit(cur, locked, entries)
+        append_audit(cur, locked, entries, keyring)
         dlq_retries.insert_retries(
             cur,
             [
@@ -111,6 +116,7 @@ def retry_dead_letters(
     letters: Sequence[StoredLetter],
     requested_by: str,
     *,
+    keyring: AuditKeyring,
     fixed_payload: bytes | None = None,
     clock: Clock = utc_now,
 ) -> list[RetryRequest]:
@@ -125,7 +131,7 @@ def retry_dead_letters(
     ]
     if not requests:
         return []
-    run_db(record_retries, requests, clock)
+    run_db(record_retries, requests, keyring, clock)
     try:
         landed = replay_each(
             kafka,
@@ -133,6 +139,6 @@ def retry_dead_letters(
         )
     except Exception as exc:
         run_db(dlq_retries.mark_not_sent, [r.retry_id for r in requests])
-        raise RetryNotSentError(f"Kafka did not take the retries: {exc}") from exc
+        raise RetryNotSentError(f"Kafka did not take the retries: {describe_error(exc)}") from exc
     run_db(dlq_retries.mark_sent, {uuid.UUID(k): v for k, v in landed.items()})
     return requests

@@ -12,6 +12,7 @@ from datetime import UTC
 import psycopg
 
 from domain.audit_entries import review_entry
+from domain.audit_keys import AuditKeyring
 from domain.merge_plan import ChangeSet
 from domain.reports import ReviewReport
 from domain.review_plan import (
@@ -28,18 +29,22 @@ from storage import documents, resources, review_actions, verdicts
 from storage.audit import append_audit
 from storage.db import is_transient, transaction
 from storage.documents import LockedPatient
+from storage.errors import describe_error
 
 log = logging.getLogger(__name__)
 
 
 def apply_reviews(
-    conn: psycopg.Connection, actions: Sequence[ReviewAction], clock: Clock
+    conn: psycopg.Connection,
+    actions: Sequence[ReviewAction],
+    clock: Clock,
+    keyring: AuditKeyring,
 ) -> list[ReviewReport]:
     if not actions:
         return []
     with transaction(conn) as cur:
         locked = documents.lock_patients(cur, [a.patient_id for a in actions])
-        return [_isolated(conn, cur, locked, action, clock) for action in actions]
+        return [_isolated(conn, cur, locked, action, clock, keyring) for action in actions]
 
 
 def _isolated(
@@ -48,25 +53,30 @@ def _isolated(
     locked: dict[str, LockedPatient],
     action: ReviewAction,
     clock: Clock,
+    keyring: AuditKeyring,
 ) -> ReviewReport:
     head = locked[action.patient_id]
     chain = (head.audit_seq, head.audit_head)
     try:
         with conn.transaction():  # a savepoint
-            return _review_one(cur, locked, action, clock)
+            return _review_one(cur, locked, action, clock, keyring)
     except Exception as exc:
         if is_transient(exc):
             raise
         # Rolled back to the savepoint: the chain head must be too.
         head.audit_seq, head.audit_head = chain
-        error = f"{type(exc).__name__}: {exc}".strip()
+        error = describe_error(exc)
         log.error("review action %s refused: %s", action.action_id, error)
     version = _remember_refusal(conn, cur, action, clock)
     return ReviewReport(invalid(action, version, REFUSED_BY_DATABASE), error=error)
 
 
 def _review_one(
-    cur: psycopg.Cursor, locked: dict[str, LockedPatient], action: ReviewAction, clock: Clock
+    cur: psycopg.Cursor,
+    locked: dict[str, LockedPatient],
+    action: ReviewAction,
+    clock: Clock,
+    keyring: AuditKeyring,
 ) -> ReviewReport:
     seen = review_actions.decided_action(cur, action.action_id)
     if seen is not None:
@@ -81,7 +91,7 @@ def _review_one(
             change = ChangeSet(action.patient_id, action.document_id, decision.changes)
             resources.apply_resource_changes(cur, [change], now)
         documents.record_review(cur, decision, now)
-        append_audit(cur, locked, [review_entry(decision, now)])
+        append_audit(cur, locked, [review_entry(decision, now)], keyring)
     if previous is not None:
         # Conflicts are remembered too, so a redelivered action gets the same answer.
         review_actions.remember_decision(cur, decision, now)

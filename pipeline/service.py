@@ -8,11 +8,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
 from domain.audit_entries import failure_entry, merge_entry
+from domain.audit_keys import AuditKeyring
 from domain.documents import failed_document, merged_document
 from domain.failure_plan import plan_failure
 from domain.flag_rules import evaluate
@@ -35,6 +36,7 @@ from schemas.events import Clock, utc_now
 from storage import documents, resources
 from storage.audit import append_audit
 from storage.db import is_transient, transaction
+from storage.errors import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ class MergeService:
     # worker's ActiveRuleSet) is asked per transaction which version judges.
     judge: Judge | RuleSetSource
     clock: Clock = utc_now
+    # Every entry is MAC'd with the current audit key (domain/audit_keys.py).
+    keyring: AuditKeyring = field(kw_only=True)
 
     def _judge_for(self, cur: psycopg.Cursor) -> tuple[int, Judge]:
         if isinstance(self.judge, RuleSetSource):
@@ -105,7 +109,7 @@ class MergeService:
             [ChangeSet(d.patient_id, d.document_id, d.changes) for _, d in writes if d.changes],
             now,
         )
-        append_audit(cur, locked, [merge_entry(d, i.result, now) for i, d in writes])
+        append_audit(cur, locked, [merge_entry(d, i.result, now) for i, d in writes], self.keyring)
         return [
             MergeReport(
                 decision=d,
@@ -132,7 +136,7 @@ class MergeService:
             stand_in = RefusedExtraction(
                 document_id=item.document_id,
                 patient_id=item.patient_id,
-                reason=f"the extraction could not be stored ({type(exc).__name__})",
+                reason=f"the extraction could not be stored ({describe_error(exc)})",
                 payload_sha256=item.content_hash(),
                 payload_bytes=len(item.extraction_json().encode()),
                 received_at=item.received_at,
@@ -156,7 +160,7 @@ class MergeService:
                 documents.mark_failed(
                     cur, item.document_id, decision, error, item.content_hash(), now
                 )
-            append_audit(cur, locked, [failure_entry(item, decision, error, now)])
+            append_audit(cur, locked, [failure_entry(item, decision, error, now)], self.keyring)
         return decision.version
 
     def review(
@@ -165,7 +169,7 @@ class MergeService:
         """Apply actions in order, in one transaction; a redelivered action_id is answered as
         it was the first time, never applied twice; an action the database refuses is rolled
         back alone and answered `invalid` (pipeline/reviews.py)."""
-        return reviews.apply_reviews(conn, actions, self.clock)
+        return reviews.apply_reviews(conn, actions, self.clock, self.keyring)
 
     def refuse_action(
         self,

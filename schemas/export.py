@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.audit import AuditCheckpoint
 from schemas.events import (
     DeadLetter,
     DocumentStatusEvent,
@@ -29,6 +30,7 @@ EVENT_MODELS: tuple[type[BaseModel], ...] = (
     DeadLetter,
     PipelineMetricsWindow,
     WorkerHeartbeat,
+    AuditCheckpoint,
 )
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = Path(__file__).resolve().parent / "json"

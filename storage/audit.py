@@ -1,9 +1,9 @@
-"""The append-only audit trail: appended in the caller's transaction, read back for the chain
-check and the audit pages."""
+"""The append-only audit trail: appended in the caller's transaction (through audit_append(),
+the only way the worker and app roles may), read back for the audit pages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -13,102 +13,47 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from domain.audit import AuditAction, AuditEntry, ChainRow, chain_hash
-from schemas import ActorKind
+from domain.audit import AuditEntry, entry_mac
+from domain.audit_keys import AuditKeyring
 from storage.documents import LockedPatient
 from storage.queue import day_start
 
 
 def append_audit(
-    cur: psycopg.Cursor, locked: dict[str, LockedPatient], entries: Sequence[AuditEntry]
+    cur: psycopg.Cursor,
+    locked: dict[str, LockedPatient],
+    entries: Sequence[AuditEntry],
+    keyring: AuditKeyring,
 ) -> None:
-    """Append entries for patients whose rows the caller holds locked; move their chain heads."""
+    """Append entries for patients whose rows the caller holds locked, each with its MAC, in
+    one call of audit_append() (which checks that they continue the chains and moves the
+    heads); the caller's `locked` heads move along."""
     if not entries:
         return
-    touched: set[str] = set()
-    with cur.copy(
-        "COPY audit_log (patient_id, seq, document_id, action, actor_kind, actor, details, "
-        "occurred_at, prev_hash, hash) FROM STDIN"
-    ) as copy:
-        for entry in entries:
-            head = locked[entry.patient_id]
-            seq = head.audit_seq + 1
-            digest = chain_hash(head.audit_head, seq, entry)
-            copy.write_row(
-                (
-                    entry.patient_id,
-                    seq,
-                    entry.document_id,
-                    entry.action.value,
-                    entry.actor_kind.value,
-                    entry.actor,
-                    orjson.dumps(entry.details).decode(),
-                    entry.occurred_at,
-                    head.audit_head,
-                    digest,
-                )
-            )
-            head.audit_seq, head.audit_head = seq, digest
-            touched.add(entry.patient_id)
-    cur.executemany(
-        "UPDATE patients SET audit_seq = %s, audit_head = %s WHERE patient_id = %s",
-        [(locked[p].audit_seq, locked[p].audit_head, p) for p in sorted(touched)],
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredChains:
-    """What the chain check reads, in one snapshot: the entries, the heads kept on patient rows,
-    and each patient's last entry."""
-
-    chains: Iterator[tuple[str, list[ChainRow]]]
-    heads: list[tuple[str, int, str]]
-    last_entries: dict[str, tuple[int, str]]
-
-
-def read_chains(conn: psycopg.Connection, patient_id: str | None = None) -> StoredChains:
-    """Run inside a transaction: the entries stream through a server-side cursor."""
-    where, params = ("WHERE patient_id = %s", (patient_id,)) if patient_id else ("", ())
-    heads = [
-        (pid, seq, head)
-        for pid, seq, head in conn.execute(
-            f"SELECT patient_id, audit_seq, audit_head FROM patients {where}", params
-        ).fetchall()
-    ]
-    last = {
-        pid: (seq, h)
-        for pid, seq, h in conn.execute(
-            "SELECT DISTINCT ON (patient_id) patient_id, seq, hash FROM audit_log "
-            f"{where} ORDER BY patient_id, seq DESC",
-            params,
-        ).fetchall()
-    }
-    return StoredChains(_chains(conn, where, params), heads, last)
-
-
-def _chains(
-    conn: psycopg.Connection, where: str, params: tuple[Any, ...]
-) -> Iterator[tuple[str, list[ChainRow]]]:
-    with conn.cursor(name="audit_verify") as cur:
-        cur.itersize = 5000
-        cur.execute(
-            # details as text, read as it was hashed (floats as floats, not exact decimals).
-            "SELECT patient_id, seq, document_id, action, actor_kind, actor, details::text, "
-            f"occurred_at, prev_hash, hash FROM audit_log {where} ORDER BY patient_id, seq",
-            params,
+    rows = []
+    for entry in entries:
+        head = locked[entry.patient_id]
+        seq = head.audit_seq + 1
+        key_id, mac = entry_mac(keyring, head.audit_head, seq, entry)
+        rows.append(
+            {
+                "patient_id": entry.patient_id,
+                "seq": seq,
+                "document_id": entry.document_id,
+                "action": entry.action.value,
+                "actor_kind": entry.actor_kind.value,
+                "actor": entry.actor,
+                "details": entry.details,
+                # Microseconds as the MAC has them (RFC 3339 keeps all six digits).
+                "occurred_at": entry.occurred_at,
+                "prev_hash": head.audit_head,
+                "hash": mac,
+                "key_id": key_id,
+            }
         )
-        current: str | None = None
-        rows: list[ChainRow] = []
-        for pid, seq, doc, action, kind, actor, details, at, prev, digest in cur:
-            if pid != current:
-                if current is not None:
-                    yield current, rows
-                current, rows = pid, []
-            body = orjson.loads(details)
-            entry = AuditEntry(pid, doc, AuditAction(action), ActorKind(kind), actor, body, at)
-            rows.append((seq, prev, digest, entry))
-        if current is not None:
-            yield current, rows
+        head.audit_seq, head.audit_head = seq, mac
+    # One JSON text: orjson writes it at C speed, PostgreSQL parses it once.
+    cur.execute("SELECT audit_append(%s::jsonb)", (orjson.dumps(rows).decode(),))
 
 
 @dataclass(frozen=True, slots=True)

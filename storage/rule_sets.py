@@ -54,8 +54,9 @@ def create_rule_set(
 ) -> int:
     """Store a new version (the next number) and return it; it judges nothing until applied."""
     with conn.transaction(), conn.cursor() as cur:
-        # One writer at a time: the next number is max + 1 with no gap and no race.
-        cur.execute("LOCK TABLE rule_sets IN SHARE ROW EXCLUSIVE MODE")
+        # One writer at a time: the next number is max + 1 with no gap and no race. An advisory
+        # lock, as LOCK TABLE would need UPDATE on a table the app may only append to.
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('optimerge.rule_sets'))")
         row = cur.execute("SELECT coalesce(max(version), 0) + 1 FROM rule_sets").fetchone()
         version = int(row[0]) if row else 1
         cur.execute(

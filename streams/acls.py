@@ -1,7 +1,8 @@
 """Who may do what on Kafka (docs/contract.md#kafka-principals): the ACLs of each principal on one
 deployment's topics and consumer group, and the admin calls that apply them and create SCRAM
 users. Extractors only produce extraction.results; the app produces review.actions and reads
-what it shows; workers read the inputs and write the outputs; only operators read the DLQ."""
+what it shows; workers read the inputs and write the outputs; only operators read the DLQ; only
+the audit checkpointer writes audit.checkpoints (operators read it: `optimerge audit verify`)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,18 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from streams.admin import admin_client
 from streams.security import Kafka
-from streams.topics import DEAD_LETTERS, EXTRACTION_RESULTS, REVIEW_ACTIONS, Topics
+from streams.topics import (
+    AUDIT_CHECKPOINTS,
+    DEAD_LETTERS,
+    EXTRACTION_RESULTS,
+    REVIEW_ACTIONS,
+    Topics,
+)
 
 ADMIN = "admin"  # the brokers' own principal and the infra's: a super user, no ACLs needed
 EXTRACTOR, APP, WORKER, OPERATOR = "extractor", "app", "worker", "operator"
-PRINCIPALS = (EXTRACTOR, APP, WORKER, OPERATOR)
+CHECKPOINTER = "checkpointer"  # `optimerge audit checkpoint` (docs/contract.md#audit-checkpoints)
+PRINCIPALS = (EXTRACTOR, APP, WORKER, OPERATOR, CHECKPOINTER)
 # Consumers that only assign partitions still carry a group id (streams/consumers.py).
 READER_GROUP_PREFIX = "optimerge-"
 SCRAM_ITERATIONS = 8192
@@ -80,7 +88,8 @@ def pipeline_grants(topics: Topics, group: str) -> list[Grant]:
     extraction = topics.bind(EXTRACTION_RESULTS).name
     actions = topics.bind(REVIEW_ACTIONS).name
     dlq = topics.bind(DEAD_LETTERS).name
-    outputs = [name for name in topics.all() if name not in (extraction, actions)]
+    checkpoints = topics.bind(AUDIT_CHECKPOINTS).name
+    outputs = [name for name in topics.all() if name not in (extraction, actions, checkpoints)]
     grants = [
         Grant(EXTRACTOR, "TOPIC", extraction, ("WRITE", "DESCRIBE")),
         Grant(APP, "TOPIC", actions, ("WRITE", "DESCRIBE")),
@@ -93,6 +102,10 @@ def pipeline_grants(topics: Topics, group: str) -> list[Grant]:
         # The app's store of pipeline.metrics (its processes share it) and `optimerge notify`.
         Grant(APP, "GROUP", f"{group}-metrics-store", ("READ", "DESCRIBE")),
         Grant(OPERATOR, "GROUP", f"{group}-notify", ("READ", "DESCRIBE")),
+        # Signed chain heads kept outside the database: the checkpointer alone writes them
+        # (and creates its topic); `optimerge audit verify` reads them as an operator.
+        Grant(CHECKPOINTER, "TOPIC", checkpoints, ("READ", "WRITE", "DESCRIBE", "CREATE")),
+        Grant(OPERATOR, "TOPIC", checkpoints, ("READ", "DESCRIBE", "CREATE")),
     ]
     for name in (extraction, actions):
         grants.append(Grant(WORKER, "TOPIC", name, ("READ", "DESCRIBE", "CREATE")))
@@ -108,10 +121,11 @@ def pipeline_grants(topics: Topics, group: str) -> list[Grant]:
 
 
 def reader_grants() -> list[Grant]:
-    """Once per cluster: the group ids of the app's and the operator's partition readers."""
+    """Once per cluster: the group ids of the app's, the operator's and the checkpointer's
+    partition readers."""
     return [
         Grant(principal, "GROUP", READER_GROUP_PREFIX, ("READ", "DESCRIBE"), prefixed=True)
-        for principal in (APP, OPERATOR)
+        for principal in (APP, OPERATOR, CHECKPOINTER)
     ]
 
 

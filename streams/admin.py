@@ -61,17 +61,21 @@ def ensure_topics(
     replication_factor: int = 1,
     timeout: float = 30,
     min_insync_replicas: int | None = None,
+    names: Iterable[str] | None = None,
 ) -> list[str]:
-    """Create the missing topics of `topics.all()`; returns the names created. Each gets
-    `min.insync.replicas` (default: `min_insync_for(replication_factor)`), so that a producer
-    with acks=all is acknowledged only once that many replicas have the write."""
+    """Create the missing topics of `topics.all()` (or of `names` among them: a principal
+    may see only its own); returns the names created. Each gets `min.insync.replicas`
+    (default: `min_insync_for(replication_factor)`), so that a producer with acks=all is
+    acknowledged only once that many replicas have the write."""
+    only = None if names is None else set(names)
+    wanted = tuple(n for n in topics.all() if only is None or n in only)
     admin = admin_client(kafka)
     bootstrap = endpoint_of(kafka).bootstrap
     existing = admin.list_topics(timeout=timeout).topics
     wrong = [
         f"{name} has {len(existing[name].partitions)}"
         for name in topics.inputs()
-        if name in existing and len(existing[name].partitions) != partitions
+        if name in wanted and name in existing and len(existing[name].partitions) != partitions
     ]
     if wrong:
         raise TopicError(
@@ -86,7 +90,7 @@ def ensure_topics(
             replication_factor=replication_factor,
             config={"min.insync.replicas": min_isr} | _topic_config(topics, name),
         )
-        for name in topics.all()
+        for name in wanted
         if name not in existing
     ]
     if not new:
@@ -110,6 +114,8 @@ def _topic_config(topics: Topics, name: str) -> dict[str, str]:
         config["max.message.bytes"] = str(MAX_MESSAGE_BYTES)
     if (retention := topics.retention().get(name)) is not None:
         config["retention.ms"] = str(retention)
+    if name in topics.compacted():
+        config["cleanup.policy"] = "compact"
     if name == topics.review_actions.name:
         # The broker's clock stamps review actions: one appended long after it was signed is
         # a replay (pipeline/signatures.py), whatever time its producer claims.

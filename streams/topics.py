@@ -14,6 +14,7 @@ import orjson
 from pydantic import BaseModel
 
 from schemas import DeadLetter, DocumentStatusEvent, ExtractionResult, FlaggedItem, ReviewAction
+from schemas.audit import AuditCheckpoint
 from schemas.exact_json import dumps_exact, loads_exact
 from schemas.health import WorkerHeartbeat
 from schemas.metrics import PipelineMetricsWindow
@@ -38,6 +39,8 @@ class Topic(Generic[E]):
     is_large: bool = False
     # Kept this long (retention.ms) instead of the broker's default; None: the default.
     retention_ms: int | None = None
+    # cleanup.policy=compact: the newest message of each key is kept, for good.
+    compacted: bool = False
 
     def encode(self, event: E) -> bytes:
         if self.is_input:
@@ -83,6 +86,12 @@ WORKER_HEARTBEATS: Topic[WorkerHeartbeat] = Topic(
     "worker.heartbeats", WorkerHeartbeat, lambda beat: beat.worker_id, retention_ms=3_600_000
 )
 
+# Signed audit chain positions, one per patient, kept outside the database (compacted: the
+# newest of each patient stays, and is what `optimerge audit verify` checks against).
+AUDIT_CHECKPOINTS: Topic[AuditCheckpoint] = Topic(
+    "audit.checkpoints", AuditCheckpoint, _patient, compacted=True
+)
+
 REGISTRY: tuple[Topic[Any], ...] = (
     EXTRACTION_RESULTS,
     REVIEW_ACTIONS,
@@ -91,6 +100,7 @@ REGISTRY: tuple[Topic[Any], ...] = (
     PIPELINE_METRICS,
     DEAD_LETTERS,
     WORKER_HEARTBEATS,
+    AUDIT_CHECKPOINTS,
 )
 
 
@@ -146,6 +156,10 @@ class Topics:
     def worker_heartbeats(self) -> BoundTopic[WorkerHeartbeat]:
         return self.bind(WORKER_HEARTBEATS)
 
+    @property
+    def audit_checkpoints(self) -> BoundTopic[AuditCheckpoint]:
+        return self.bind(AUDIT_CHECKPOINTS)
+
     def spec_named(self, name: str) -> Topic[Any] | None:
         """The registered topic that `name` (a full name, as a record carries it) is."""
         return next((t for t in REGISTRY if f"{self.prefix}{t.base}" == name), None)
@@ -160,6 +174,9 @@ class Topics:
     def retention(self) -> dict[str, int]:
         """retention.ms of the topics that set their own."""
         return {self.bind(t).name: t.retention_ms for t in REGISTRY if t.retention_ms is not None}
+
+    def compacted(self) -> tuple[str, ...]:
+        return tuple(self.bind(t).name for t in REGISTRY if t.compacted)
 
     def all(self) -> tuple[str, ...]:
         return tuple(self.bind(t).name for t in REGISTRY)

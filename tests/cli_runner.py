@@ -21,10 +21,13 @@ def run_optimerge(*args: str, timeout: float = 120, **env: str) -> subprocess.Co
 
 
 def cli_env(settings: ResolvedSettings) -> dict[str, str]:
-    """The env of a CLI process on the test's servers, topics and principal (and its keys)."""
+    """The env a deployment sets for these settings: each database role's URL, topics, Kafka
+    as the settings' principal (and its signing keys)."""
     return {
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "DATABASE_URL": settings.database_url,
+        "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
+        "OPTIMERGE_MIGRATION_DATABASE_URL": settings.migration_url,
         "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
         "OPTIMERGE_PARTITIONS": str(settings.partitions),
         "OPTIMERGE_INFRA__STATE_DIR": str(settings.infra.state_dir),

@@ -5,8 +5,10 @@ testcontainers when a Docker engine answers; else local processes started once p
 state dir, free ports, so a developer's `optimerge infra up` is never touched).
 
 Kafka always authenticates (SASL/SCRAM) and authorises (ACLs): the session creates the
-principals (extractor, app, worker, operator) once, and each test's topics get their ACLs under
-the test's own prefix. `settings` acts as the operator; `as_principal("app")` gives another."""
+principals (extractor, app, worker, operator, checkpointer) once, and each test's topics get
+their ACLs under the test's own prefix. `settings` acts as the operator; `as_principal("app")`
+gives another. PostgreSQL has the worker's and the app's roles beside the owner (made once a
+session), and `settings` names each role's URL (docs/contract.md#database-roles)."""
 
 from __future__ import annotations
 
@@ -22,9 +24,11 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from config import InfraSettings, KafkaEndpoint, ResolvedSettings, Settings, load_settings
 from optimerge.infra import InfraError, LocalKafka, LocalPostgres
@@ -35,6 +39,7 @@ from optimerge.infra.principals import SIGNER_OF
 from optimerge.infra.secrets import LocalSecrets
 from storage.databases import create_database, drop_database
 from storage.migrate import apply_migrations
+from storage.roles import APP_ROLE, WORKER_ROLE
 from streams.acls import (
     OPERATOR,
     apply_grants,
@@ -52,12 +57,20 @@ INFRA_FIXTURES = frozenset(
         "kafka_admin",
         "kafka_principals",
         "database_server_url",
+        "database_roles",
+        "worker_database_url",
         "topics",
         "database_url",
         "settings",
     }
 )
 TEST_PARTITIONS = 3
+# Every process of the session (workers, the CLI, the app) MACs and verifies with this key.
+TEST_AUDIT_KEY = "optimerge-test-audit-key-" + "k" * 32
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["OPTIMERGE_AUDIT__KEY"] = TEST_AUDIT_KEY
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -65,6 +78,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INFRA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+
+
+def as_role(url: str, role: str, password: str) -> str:
+    """`url` logging in as `role` instead."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}:{quote(password, safe='')}@{host}"))
 
 
 def progress_log(config: pytest.Config) -> Log:
@@ -91,9 +111,9 @@ def _docker_available() -> bool:
 
 def make_state_dir(prefix: str = "optimerge-test-") -> Path:
     """A state dir for test infrastructure, marked with this session's pid."""
-    # Under /tmp and 0755: PostgreSQL runs as another OS user when we are root and must get in.
+    # Under /tmp and 0700; when PostgreSQL runs as another OS user (we are root), its start
+    # lets that user's group traverse it (0710), nothing more (optimerge/infra/_osuser.py).
     state_dir = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    state_dir.chmod(0o755)
     (state_dir / "owner.pid").write_text(f"{os.getpid()}\n")
     return state_dir
 
@@ -141,7 +161,14 @@ class _LocalServices:
         if not os.environ.get("DATABASE_URL"):
             self.services["postgres"] = LocalPostgres(infra, log=self._messages.put)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="test-infra")
-        self._started = {name: self._pool.submit(svc.start) for name, svc in self.services.items()}
+        self._started = {
+            name: self._pool.submit(self._start, svc) for name, svc in self.services.items()
+        }
+
+    @staticmethod
+    def _start(service: LocalKafka | LocalPostgres) -> str:
+        # PostgreSQL's: the owner's URL, a role that may CREATE DATABASE.
+        return service.start().migration if isinstance(service, LocalPostgres) else service.start()
 
     def _flush(self) -> None:
         while not self._messages.empty():
@@ -204,7 +231,8 @@ def test_secrets(request: pytest.FixtureRequest) -> LocalSecrets:
 
 @pytest.fixture(scope="session")
 def kafka_principals(kafka_admin: KafkaEndpoint, test_secrets: LocalSecrets) -> LocalSecrets:
-    """extractor, app, worker and operator exist (SCRAM), with their partition readers' ACLs."""
+    """extractor, app, worker, operator and checkpointer exist (SCRAM), with their partition
+    readers' ACLs."""
     upsert_scram_users(kafka_admin, test_secrets.passwords())
     apply_grants(kafka_admin, reader_grants())
     return test_secrets
@@ -228,8 +256,42 @@ def database_server_url(request: pytest.FixtureRequest, _docker_available: bool)
         yield request.getfixturevalue("_local_services").wait("postgres")
 
 
+def _local_database_in_use(docker: bool) -> bool:
+    return not os.environ.get("DATABASE_URL") and not docker
+
+
 @pytest.fixture(scope="session")
-def _template_database(database_server_url: str) -> Iterator[str]:
+def database_roles(
+    request: pytest.FixtureRequest, database_server_url: str, _docker_available: bool
+) -> dict[str, str]:
+    """Password of the worker and the app roles. Roles are cluster-wide: made once a session
+    (the local server has them from its start; elsewhere the server role must be allowed to
+    create roles)."""
+    if _local_database_in_use(_docker_available):
+        postgres = request.getfixturevalue("_local_services").services["postgres"]
+        assert isinstance(postgres, LocalPostgres)
+        return {role: postgres.roles.password(role) for role in (WORKER_ROLE, APP_ROLE)}
+    passwords = {role: uuid.uuid4().hex for role in (WORKER_ROLE, APP_ROLE)}
+    try:
+        with psycopg.connect(database_server_url, autocommit=True) as conn:
+            for role, password in passwords.items():
+                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+                verb = "ALTER" if exists.fetchone() else "CREATE"
+                conn.execute(
+                    sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+                        sql.Identifier(role), sql.Literal(password)
+                    )
+                )
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise InfraError(
+            f"the tests run the worker and the app as roles {WORKER_ROLE} and {APP_ROLE}: "
+            f"{describe_url(database_server_url)} may not create them (give it CREATEROLE)"
+        ) from exc
+    return passwords
+
+
+@pytest.fixture(scope="session")
+def _template_database(database_server_url: str, database_roles: dict[str, str]) -> Iterator[str]:
     """A migrated database that every test database is copied from: no migrations per test."""
     name = f"optimerge_template_{uuid.uuid4().hex[:8]}"
     apply_migrations(create_database(database_server_url, name))
@@ -246,9 +308,15 @@ def database_url(database_server_url: str, _template_database: str) -> Iterator[
 
 
 @pytest.fixture
+def worker_database_url(database_url: str, database_roles: dict[str, str]) -> str:
+    """This test's database as the worker's role (what an in-process worker connects as)."""
+    return as_role(database_url, WORKER_ROLE, database_roles[WORKER_ROLE])
+
+
+@pytest.fixture
 def topics(kafka_admin: KafkaEndpoint, kafka_principals: LocalSecrets) -> Iterator[Topics]:
-    """The six topics under a prefix of this test's own, 3 partitions each, with the ACLs of
-    every principal on them; deleted (topics and ACLs) afterwards."""
+    """The registry's topics under a prefix of this test's own, 3 partitions each, with the
+    ACLs of every principal on them; deleted (topics and ACLs) afterwards."""
     names = Topics(prefix=f"t-{uuid.uuid4().hex[:8]}.")
     grants = pipeline_grants(names, f"{names.prefix}{Settings().app_id}")
     ensure_topics(kafka_admin, names, partitions=TEST_PARTITIONS)
@@ -272,13 +340,18 @@ def settings(
     request: pytest.FixtureRequest,
     kafka_bootstrap: str,
     database_url: str,
+    database_roles: dict[str, str],
     topics: Topics,
     kafka_principals: LocalSecrets,
 ) -> ResolvedSettings:
-    """The test's own topics and database, as the operator (who may read every topic)."""
+    """The test's own topics and database. On Kafka, as the operator (who may read every topic);
+    on PostgreSQL, each role's own URL, as a deployment has them: the worker's (DATABASE_URL),
+    the app's and the owner's (`database_url`, which tests use to set up and look)."""
     base = Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
-        database_url=database_url,
+        database_url=as_role(database_url, WORKER_ROLE, database_roles[WORKER_ROLE]),
+        app_database_url=as_role(database_url, APP_ROLE, database_roles[APP_ROLE]),
+        migration_database_url=database_url,
         topic_prefix=topics.prefix,
         partitions=TEST_PARTITIONS,
         # Never the developer's own .state: a test calling `down(settings)` must not stop it.

@@ -49,7 +49,16 @@ class ListSink:
 
 
 class Harness:
-    def __init__(self, database_url: str, *, prefix: str = "harness.", **settings: Any) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        worker_url: str | None = None,
+        prefix: str = "harness.",
+        **settings: Any,
+    ) -> None:
+        """`database_url`: the owner's, where tests set up and look (`settings.migration_url`);
+        the worker runs as `worker_url`, the worker's role, as deployed."""
         # The app's key and an operator's, both trusted by the worker (docs/contract.md).
         self.keys = {
             kind: SigningKey.generate() for kind in (ActorKind.REVIEWER, ActorKind.OPERATOR)
@@ -59,7 +68,8 @@ class Harness:
         self.settings: ResolvedSettings = Settings(
             # Never dialled: outputs go to the sink.
             kafka_bootstrap_servers="127.0.0.1:9",
-            database_url=database_url,
+            database_url=worker_url or database_url,
+            migration_database_url=database_url,
             topic_prefix=prefix,
             partitions=3,
             **settings,

@@ -69,6 +69,7 @@ def routes() -> list[BaseRoute]:
         Route("/documents/{document_id:path}/status/", status_page.status_page),
         Route("/documents/{document_id:path}/actions", verify.submit_action, methods=["POST"]),
         Route("/audit/", audit.audit_view),
+        Route("/audit/reads/", audit.reads_view),
         Route("/admin/users/", admin.users_page, methods=["GET"]),
         Route("/admin/users/", admin.add_user, methods=["POST"]),
         Route("/events", live.events),
@@ -79,6 +80,7 @@ def routes() -> list[BaseRoute]:
         Route("/api/documents/{document_id:path}", api.api_document),
         Route("/api/patients/{patient_id:path}/bundle", api.api_bundle),
         Route("/api/audit", audit.api_audit),
+        Route("/api/audit/reads", audit.api_reads),
         Route("/ops/", console.console, name="console"),
         Route("/ops/thresholds/", thresholds.thresholds_page),
         Route("/ops/thresholds/versions", thresholds.save_recommendation, methods=["POST"]),
@@ -199,6 +201,7 @@ def create_app(
         metrics=AppMetrics.create(registry),
         registry=registry,
         throttle=LoginThrottle(clock),
+        keyring=settings.audit_keyring(),
         signer=signer,
         metrics_token=resolve_metrics_token(app_settings, settings.infra.state_dir),
     )

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from config import KafkaEndpoint, ResolvedSettings
+from domain.audit_keys import AuditKeyring
 from domain.signing import SigningKey
 from schemas.events import Clock
 from storage.accounts import schema_ready
@@ -56,6 +57,8 @@ class AppContext:
     metrics: AppMetrics
     registry: CollectorRegistry
     throttle: LoginThrottle
+    # MACs the audit entries of dead-letter retries; verifies the audit page's records.
+    keyring: AuditKeyring
     # Signs every review action the app publishes (docs/contract.md#signatures).
     signer: SigningKey
     metrics_token: SecretStr
@@ -78,7 +81,8 @@ class AppContext:
     def open(self) -> None:
         """Open the pool, the producer and the live feed (in a worker thread: all blocking)."""
         pool = ConnectionPool(
-            self.settings.database_url,
+            # The app's own role (docs/contract.md#database-roles).
+            self.settings.app_url,
             min_size=1,
             max_size=self.app_settings.db_pool_max,
             kwargs={"autocommit": True},

@@ -8,9 +8,11 @@ from datetime import date
 from typing import Generic, TypeVar
 from urllib.parse import urlencode
 
+from domain.read_audit import ReadChannel
 from schemas import FlagRule
 from storage.audit import AuditFilters
 from storage.queue import FlaggedFilters
+from storage.read_audit import ReadFilters
 
 MAX_TEXT = 200
 T = TypeVar("T")
@@ -113,5 +115,38 @@ def audit_query(filters: AuditFilters, page: int | None = None) -> str:
     return urlencode(pairs)
 
 
-def is_filtered(filters: FlaggedFilters | AuditFilters) -> bool:
+def parse_reads(query: Mapping[str, str]) -> Parsed[ReadFilters]:
+    errors: list[str] = []
+    since, until = _date_range(query, errors)
+    channel = _text(query, "channel")
+    if channel and channel not in {c.value for c in ReadChannel}:
+        errors.append(f"channel: choose one of {', '.join(c.value for c in ReadChannel)}")
+        channel = None
+    filters = ReadFilters(
+        patient=_text(query, "patient"),
+        document=_text(query, "document"),
+        actor=_text(query, "actor"),
+        channel=channel,
+        since=since,
+        until=until,
+    )
+    return Parsed(filters, parse_page(query), errors)
+
+
+def reads_query(filters: ReadFilters, page: int | None = None) -> str:
+    params = {
+        "patient": filters.patient or "",
+        "document": filters.document or "",
+        "actor": filters.actor or "",
+        "channel": filters.channel or "",
+        "from": filters.since.isoformat() if filters.since else "",
+        "to": filters.until.isoformat() if filters.until else "",
+    }
+    pairs = [(k, v) for k, v in params.items() if v]
+    if page and page > 1:
+        pairs.append(("page", str(page)))
+    return urlencode(pairs)
+
+
+def is_filtered(filters: FlaggedFilters | AuditFilters | ReadFilters) -> bool:
     return any(getattr(filters, f.name) for f in fields(filters))

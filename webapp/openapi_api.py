@@ -83,7 +83,37 @@ def api_schemas() -> dict[str, Spec]:
             page={"type": "integer"},
             pages={"type": "integer"},
             errors={"type": "array", "items": {"type": "string"}},
-            chain=_object(["ok", "breaks"], ok={"type": "boolean"}, breaks={"type": "array"}),
+            # ok: the newest signed verification found nothing (null: none yet, or forged).
+            chain=_object(
+                ["ok", "breaks", "verified_at", "stale"],
+                ok={"type": ["boolean", "null"]},
+                breaks={"type": "array"},
+                verified_at={"type": ["string", "null"]},
+                stale={"type": "boolean"},
+            ),
+        ),
+        "Reads": _object(
+            ["reads", "total", "page", "pages", "errors"],
+            reads={
+                "type": "array",
+                "items": _object(
+                    ["occurred_at", "actor", "channel", "what", "patient_ids", "document_ids"],
+                    occurred_at={"type": "string"},
+                    actor={"type": "string"},
+                    actor_role={"type": "string"},
+                    channel={"type": "string", "enum": ["page", "api", "fhir", "cli"]},
+                    what={"type": "string"},
+                    patient_ids={"type": "array", "items": {"type": "string"}},
+                    document_ids={"type": "array", "items": {"type": "string"}},
+                    resource_count={"type": "integer"},
+                    client_addr=NULLABLE_TEXT,
+                    user_agent=NULLABLE_TEXT,
+                ),
+            },
+            total={"type": "integer"},
+            page={"type": "integer"},
+            pages={"type": "integer"},
+            errors={"type": "array", "items": {"type": "string"}},
         ),
     }
 
@@ -153,9 +183,29 @@ def api_paths() -> dict[str, Spec]:
         },
         "/api/audit": {
             "get": {
-                "summary": "audit entries and the hash-chain check (auditors, admins)",
+                "summary": "audit entries and the trail's verified state (auditors, admins)",
                 "parameters": audit_query,
                 "responses": {"200": json_body(ref("Audit"), "one page")} | errors(401, 403),
+            }
+        },
+        "/api/audit/reads": {
+            "get": {
+                "summary": "who read patient records and documents, newest first (auditors, "
+                "admins)",
+                "parameters": [
+                    query("patient", TEXT, "patient id"),
+                    query("document", TEXT, "document id"),
+                    query("actor", TEXT, "who read"),
+                    query(
+                        "channel",
+                        {"type": "string", "enum": ["page", "api", "fhir", "cli"]},
+                        "through what",
+                    ),
+                    query("from", DATE, "on or after"),
+                    query("to", DATE, "on or before"),
+                    query("page", PAGE, "page number"),
+                ],
+                "responses": {"200": json_body(ref("Reads"), "one page")} | errors(401, 403),
             }
         },
     }

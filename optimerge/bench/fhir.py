@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import orjson
 
 from config import ResolvedSettings, kafka_env
+from domain.audit_keys import AuditKeyring
 from domain.reports import IncomingExtraction
 from domain.signing import SigningKey
 from domain.stats import percentile
@@ -49,7 +50,7 @@ class FhirBenchConfig:
     warmup: int = 50
 
 
-def _seed(database_url: str, resources: int) -> tuple[str, str]:
+def _seed(database_url: str, resources: int, keyring: AuditKeyring) -> tuple[str, str]:
     """One sample patient whose record holds `resources` resources (10 per document), and a
     reviewer's API token."""
     sample = load_sample()
@@ -81,7 +82,7 @@ def _seed(database_url: str, resources: int) -> tuple[str, str]:
     token, digest = new_api_token()
     with connect(database_url) as conn:
         import_patients(conn, [patient])
-        service = MergeService(judge_with(RuleThresholds()))
+        service = MergeService(judge_with(RuleThresholds()), keyring=keyring)
         for result in results:  # one document a transaction: distinct lastUpdated per document
             service.merge(conn, [IncomingExtraction(result, datetime.now(UTC))])
         create_user(conn, "bench-fhir", "reviewer", hash_password(secrets.token_urlsafe(16)))
@@ -92,7 +93,7 @@ def _seed(database_url: str, resources: int) -> tuple[str, str]:
 
 
 @contextmanager
-def _app(settings: ResolvedSettings, database_url: str, port: int) -> Iterator[None]:
+def _app(settings: ResolvedSettings, port: int) -> Iterator[None]:
     with tempfile.TemporaryDirectory(prefix="optimerge-bench-fhir-") as state:
         # The app signs the actions it would send; this one sends none: a throwaway key.
         key = Path(state) / "bench.key"
@@ -100,7 +101,9 @@ def _app(settings: ResolvedSettings, database_url: str, port: int) -> Iterator[N
         env = dict(os.environ)
         env.update(
             {
-                "DATABASE_URL": database_url,
+                "DATABASE_URL": settings.database_url,
+                "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
+                **settings.audit.child_env(settings.infra.state_dir),
                 "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
                 **kafka_env(settings.kafka),
                 "OPTIMERGE_SIGNING__KEY_FILE": str(key),
@@ -172,12 +175,12 @@ def _targets(
 
 
 def run_fhir_bench(settings: ResolvedSettings, config: FhirBenchConfig, say: Say) -> dict[str, Any]:
-    with scratch_database(settings.database_url, "fhir") as url:
+    with scratch_database(settings, "fhir") as scratch:
         say(f"seeding one patient with {config.resources} resources")
-        pid, token = _seed(url, config.resources)
+        pid, token = _seed(scratch.migration_url, config.resources, settings.audit_keyring())
         [port] = free_ports(1)
         say("starting `optimerge app` on the scratch database")
-        with _app(settings, url, port):
+        with _app(scratch, port):
             auth = {"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"}
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             paths = _targets(conn, auth, pid, config.count)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from domain.audit_keys import AuditKeyring
 from domain.flag_rules import evaluate
 from domain.patients import PatientRecord, patient_record_from_fhir
 from domain.reports import IncomingExtraction
@@ -33,13 +34,15 @@ def rule_check_us(sample: SampleData, documents: list[BenchDocument], repeats: i
     return median(runs)
 
 
-def big_merge_ms(database_url: str, sample: SampleData, iterations: int = 200) -> dict[str, float]:
+def big_merge_ms(
+    database_url: str, sample: SampleData, keyring: AuditKeyring, iterations: int = 200
+) -> dict[str, float]:
     """p50/p99 ms of merging a new 100-resource document, and of re-merging one (replace all)."""
     base = big_document(sample, 100)
     first: list[float] = []
     again: list[float] = []
     # The rules run as in the worker: a merge includes judging the document.
-    service = MergeService(judge_with(RuleThresholds()))
+    service = MergeService(judge_with(RuleThresholds()), keyring=keyring)
     with connect(database_url) as conn:
         for n in range(10):  # warm-up: connection, caches, the first pages of each index
             result = base.model_copy(update={"document_id": f"warm-{n}"})

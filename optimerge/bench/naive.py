@@ -29,7 +29,7 @@ def run_naive(
             producer.send(topics.extraction_results.name, d.stamped(datetime.now(UTC)), key=d.key)
     consumer = group_consumer(settings.kafka_endpoint, f"{topics.prefix}naive")
     consumer.subscribe([topics.extraction_results.name])
-    service = MergeService(judge_with(settings.rules))
+    service = MergeService(judge_with(settings.rules), keyring=settings.audit_keyring())
     done = 0
     try:
         with connect(settings.database_url) as conn:

@@ -41,6 +41,7 @@ def workers(
         "DATABASE_URL": settings.database_url,
         "OPTIMERGE_TOPIC_PREFIX": settings.topic_prefix,
         "OPTIMERGE_PARTITIONS": str(settings.partitions),
+        **settings.audit.child_env(settings.infra.state_dir),
         **kafka_env(settings.kafka),
         **signing_env(settings.signing),
     }

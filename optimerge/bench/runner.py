@@ -83,10 +83,11 @@ def _pipeline_run(
     """The feed through `worker_count` workers; with `full`, CPU per process and the paced
     half-rate phase as well."""
     with (
-        scratch_database(settings.database_url, "pipe") as url,
+        scratch_database(settings, "pipe") as scratch,
         scratch_topics(settings, "pipe") as topics,
     ):
-        run = settings.with_overrides(database_url=url, topic_prefix=topics.prefix)
+        run = scratch.with_overrides(topic_prefix=topics.prefix)
+        url = scratch.migration_url
         warm = bench_documents(sample, 1, seed=303)
         _load_patients(url, sample, feed + warm)
         ports = free_ports(worker_count) if full else []
@@ -169,11 +170,11 @@ def _naive_run(
 ) -> float:
     subset = feed[: config.naive_documents]
     with (
-        scratch_database(settings.database_url, "naive") as url,
+        scratch_database(settings, "naive") as scratch,
         scratch_topics(settings, "naive") as topics,
     ):
-        _load_patients(url, sample, subset)
-        run = settings.with_overrides(database_url=url, topic_prefix=topics.prefix)
+        _load_patients(scratch.migration_url, sample, subset)
+        run = scratch.with_overrides(topic_prefix=topics.prefix)
         rate, _ = run_naive(run, topics, subset, time_box=config.naive_seconds)
     return rate
 
@@ -181,9 +182,10 @@ def _naive_run(
 def _ceiling_run(
     settings: ResolvedSettings, sample: SampleData, feed: list[BenchDocument]
 ) -> float:
-    with scratch_database(settings.database_url, "ceiling") as url:
-        _load_patients(url, sample, feed)
-        return run_ceiling(url, feed)
+    with scratch_database(settings, "ceiling") as scratch:
+        _load_patients(scratch.migration_url, sample, feed)
+        # COPY as the owner: the ceiling of the database itself, no function in between.
+        return run_ceiling(scratch.migration_url, feed)
 
 
 def _repeat(
@@ -236,9 +238,9 @@ def run_bench(
         for n in range(config.repeats)
     ]
     say("pure CPU figures: rule checks, 100-resource merge")
-    with scratch_database(settings.database_url, "micro") as url:
-        _load_patients(url, sample, [])
-        big = big_merge_ms(url, sample)
+    with scratch_database(settings, "micro") as scratch:
+        _load_patients(scratch.migration_url, sample, [])
+        big = big_merge_ms(scratch.database_url, sample, settings.audit_keyring())
     return summarise(
         config={
             "documents": config.documents,

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from config import ResolvedSettings
 from domain.documents import merged_document
 from domain.merge_plan import plan_merge
 from domain.reports import IncomingExtraction
@@ -91,26 +92,30 @@ def _verdict(
 
 
 def run_thresholds_bench(
-    database_url: str, documents: int, say: Say, *, target: float = 0.12
+    settings: ResolvedSettings, documents: int, say: Say, *, target: float = 0.12
 ) -> dict[str, Any]:
     sample = load_sample()
     say(f"building a reviewed history of {documents} documents")
     history = build_history(sample, documents)
     now = datetime.now(UTC)
-    with scratch_database(database_url, "thresholds") as url, connect(url) as conn:
-        import_patients(conn, sample.patients)
-        began = time.perf_counter()
-        store_history(conn, history, now)
-        stored = time.perf_counter() - began
-        with connect(url, autocommit=True) as maintenance:  # as autovacuum would have by then
-            maintenance.execute("VACUUM ANALYZE documents")
+    with scratch_database(settings, "thresholds") as scratch:
+        # The history is written as the owner (as merges and reviews would have, without Kafka),
+        # then replayed as `thresholds evaluate` and `recommend` run: as the app role.
+        with connect(scratch.migration_url) as owner:
+            import_patients(owner, sample.patients)
+            began = time.perf_counter()
+            store_history(owner, history, now)
+            stored = time.perf_counter() - began
+        with connect(scratch.migration_url, autocommit=True) as maintenance:
+            maintenance.execute("VACUUM ANALYZE documents")  # as autovacuum would have by then
         say(f"stored in {stored:.1f} s; replaying")
         current = history[-1].judged_by
         candidate = RuleSet(-1, current.thresholds.model_copy(update={"min_confidence": 0.75}))
-        evaluation = evaluate_thresholds(conn, candidate, current, Scope())
-        began = time.perf_counter()
-        cases = load_cases(conn, Scope())
-        loaded = time.perf_counter() - began
+        with connect(scratch.app_url) as conn:
+            evaluation = evaluate_thresholds(conn, candidate, current, Scope())
+            began = time.perf_counter()
+            cases = load_cases(conn, Scope())
+            loaded = time.perf_counter() - began
         proposal = recommend_thresholds(cases, current, target=target)
     chosen = proposal.recommendation.proposed
     return {

@@ -10,6 +10,7 @@ import orjson
 import typer
 
 from config import KafkaEndpoint, ResolvedSettings, Settings, SigningSettings, load_settings
+from domain.audit_keys import AuditKeyring
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -52,10 +53,38 @@ def with_kafka(principal: str = "operator") -> tuple[Settings, KafkaEndpoint]:
 
 
 def with_database() -> tuple[Settings, str]:
-    """Settings and the DATABASE_URL: from the env vars or the running local infra."""
+    """Settings and the DATABASE_URL (the worker's role): from the env vars or the running
+    local infra."""
     from optimerge.infra.local import database_url
 
     return _local(database_url)
+
+
+def with_app_database() -> tuple[Settings, str]:
+    """Settings and the app role's URL (OPTIMERGE_APP_DATABASE_URL, else DATABASE_URL): what
+    the reading and account commands use (docs/contract.md#database-roles)."""
+    from optimerge.infra.local import database_urls
+
+    settings, urls = _local(database_urls)
+    return settings, urls.app
+
+
+def with_migration_database() -> tuple[Settings, str]:
+    """Settings and the schema owner's URL (OPTIMERGE_MIGRATION_DATABASE_URL, else
+    DATABASE_URL): for `optimerge migrate` only."""
+    from optimerge.infra.local import database_urls
+
+    settings, urls = _local(database_urls)
+    return settings, urls.migration
+
+
+def audit_keyring(settings: Settings) -> AuditKeyring:
+    from config import MissingAuditKeyError
+
+    try:
+        return settings.audit_keyring()
+    except MissingAuditKeyError as exc:
+        fail(str(exc))
 
 
 def resolved(principal: str = "operator") -> ResolvedSettings:
@@ -66,12 +95,17 @@ def resolved(principal: str = "operator") -> ResolvedSettings:
     settings, endpoints = _local(env)
     if endpoints.replication_factor:  # the local cluster's topics: as durable as `infra up` made
         settings = settings.with_overrides(replication_factor=endpoints.replication_factor)
+    if endpoints.audit_key_file is not None:
+        audit = settings.audit.model_copy(update={"key_file": endpoints.audit_key_file})
+        settings = settings.with_overrides(audit=audit)
     local = endpoints.principal(principal)
     if local is not None:
         settings = settings.with_overrides(kafka=local.kafka, signing=local.signing)
     return settings.resolved(
         kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
         database_url=endpoints.database_url,
+        app_database_url=endpoints.app_database_url,
+        migration_database_url=endpoints.migration_database_url,
     )
 
 

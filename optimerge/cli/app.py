@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from optimerge.cli._common import fail, print_json, resolved, with_database
+from optimerge.cli._common import fail, print_json, resolved, with_app_database
 from optimerge.cli.tokens import NOT_MIGRATED, token_app
 
 users_app = typer.Typer(help="Accounts of the reviewer app (reviewer, auditor, admin, operator).")
@@ -42,10 +42,14 @@ def serve_app(
     Review actions are signed with OPTIMERGE_SIGNING__KEY_FILE."""
     import uvicorn
 
-    from config import load_settings
+    from config import MissingAuditKeyError, load_settings
+    from pipeline.log_redaction import install_log_redaction
     from webapp import AppSettings, create_app
+    from webapp.access_log import log_config
     from webapp.settings import AppConfigError
 
+    # Error texts and queries can hold patient data: never into the log (docs/contract.md).
+    install_log_redaction()
     app_settings = AppSettings()
     if insecure_http:
         app_settings = app_settings.model_copy(update={"insecure_http": True})
@@ -64,7 +68,7 @@ def serve_app(
             app_settings = app_settings.model_copy(update={"console_kafka": local.kafka})
     try:
         app = create_app(settings, app_settings)
-    except AppConfigError as exc:
+    except (AppConfigError, MissingAuditKeyError) as exc:
         fail(str(exc))
     scheme = "http" if app_settings.insecure_http else "https (behind your TLS proxy)"
     typer.echo(f"optimerge app on {scheme} at {host}:{port} (Ctrl-C stops it)", err=True)
@@ -80,6 +84,7 @@ def serve_app(
         # Open event streams must not hold a shutdown for long.
         timeout_graceful_shutdown=3,
         log_level="info",
+        log_config=log_config(),
     )
 
 
@@ -120,7 +125,7 @@ def users_add(
     password = _read_password(password_stdin)
     if problem := check_password(password):
         fail(problem)
-    _, url = with_database()
+    _, url = with_app_database()
     try:
         with connect(url) as conn:
             create_user(conn, name, chosen.value, hash_password(password))
@@ -148,7 +153,7 @@ def users_password(
     password = _read_password(password_stdin)
     if problem := check_password(password):
         fail(problem)
-    _, url = with_database()
+    _, url = with_app_database()
     try:
         with connect(url) as conn:
             if get_user(conn, name) is None:
@@ -167,7 +172,7 @@ def users_list() -> None:
     from storage.accounts import list_users
     from storage.db import connect
 
-    _, url = with_database()
+    _, url = with_app_database()
     try:
         with connect(url) as conn:
             users = list_users(conn)
@@ -191,7 +196,7 @@ def users_role(
         chosen = parse_role(role)
     except ValueError as exc:
         fail(str(exc))
-    _, url = with_database()
+    _, url = with_app_database()
     with connect(url) as conn:
         if not set_role(conn, name, chosen.value):
             fail(f"there is no account {name}")
@@ -206,7 +211,7 @@ def users_remove(
     from storage.accounts import remove_user
     from storage.db import connect
 
-    _, url = with_database()
+    _, url = with_app_database()
     with connect(url) as conn:
         if not remove_user(conn, name):
             fail(f"there is no account {name}")

@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     group.callback(invoke_without_command=True)(bench)
     group.command("fhir")(bench_fhir)
     group.command("thresholds")(bench_thresholds)
+    group.command("audit")(bench_audit)
     app.add_typer(group, name="bench")
 
 
@@ -199,11 +200,9 @@ def bench_thresholds(
     from rich.console import Console
 
     from optimerge.bench.thresholds import run_thresholds_bench
-    from optimerge.cli._common import with_database
 
-    _, url = with_database()
     console = Console(file=sys.stderr)
-    result = run_thresholds_bench(url, documents, say=console.print)
+    result = run_thresholds_bench(resolved("admin"), documents, say=console.print)
     if as_json:
         print_json(result)
         return
@@ -213,4 +212,42 @@ def bench_thresholds(
         f"(read {e['read_seconds']:.1f} s, rules {e['rules_seconds']:.1f} s, "
         f"{e['us_per_document']:.0f} us a document); recommend: read {r['read_seconds']:.1f} s, "
         f"search {r['search_seconds']:.1f} s"
+    )
+
+
+def bench_audit(
+    entries: Annotated[
+        int, typer.Option(help="Audit entries written before the checkpoint.")
+    ] = 100_000,
+    patients: Annotated[int, typer.Option(help="Patients they belong to.")] = 10_000,
+    new_entries: Annotated[
+        int, typer.Option(help="Entries written after it, for the incremental run.")
+    ] = 1_000,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object with every figure.")
+    ] = False,
+) -> None:
+    """The audit trail on a scratch database: appends through audit_append() as the worker role
+    against COPY as the owner; `audit verify --full` on every entry, then incremental after
+    more entries (checkpoints read from Kafka included)."""
+    from rich.console import Console
+
+    from optimerge.bench.audit import AuditBenchConfig, run_audit_bench
+
+    # Its topics are its own (scratch_topics): locally it runs as the admin, like `bench`.
+    settings = resolved("admin")
+    console = Console(file=sys.stderr)
+    config = AuditBenchConfig(entries=entries, patients=patients, new_entries=new_entries)
+    result = run_audit_bench(settings, config, say=console.print)
+    if as_json:
+        print_json(result)
+        return
+    full, incremental = result["full"], result["incremental"]
+    Console().print(
+        f"append: {result['append_entries_per_s']:,.0f} entries/s through audit_append() "
+        f"(COPY and UPDATE as the owner, before: {result['copy_entries_per_s']:,.0f}/s)\n"
+        f"audit verify --full, {full['entries_checked']:,} entries: {full['total_ms']:,.0f} ms\n"
+        f"incremental after {new_entries:,} more: {incremental['total_ms']:,.0f} ms "
+        f"({result['incremental_over_full']:.1%} of the full run); the checkpointer's own "
+        f"incremental run: {result['checkpointer_incremental_ms']:,.0f} ms"
     )

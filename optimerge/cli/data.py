@@ -10,11 +10,13 @@ from typing import Annotated
 import typer
 
 from config import Settings
+from domain.read_audit import ReadEntry
 from optimerge.cli._common import (
     fail,
     print_json,
     resolved,
     signing_of,
+    with_app_database,
     with_database,
     with_kafka,
 )
@@ -108,31 +110,70 @@ def patients_import(
         typer.echo(f"  skipped {path}: {why}", err=True)
 
 
+ReadBy = Annotated[
+    str | None,
+    typer.Option("--actor", help="Who reads, for the read audit (default: the OS user)."),
+]
+
+
+def _cli_read(
+    actor: str | None, what: str, patients: list[str], documents: list[str], count: int
+) -> ReadEntry:
+    import getpass
+    import socket
+
+    from domain.read_audit import ReadChannel
+
+    try:
+        who = actor or getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (some containers)
+        who = "cli"
+    return ReadEntry(
+        actor=who,
+        actor_role="cli",
+        channel=ReadChannel.CLI,
+        what=what,
+        patient_ids=tuple(patients),
+        document_ids=tuple(documents),
+        resource_count=count,
+        client_addr=socket.gethostname(),
+        user_agent="optimerge CLI",
+    )
+
+
 @patient_app.command("bundle")
-def patient_bundle(patient_id: str) -> None:
-    """Print the patient's record as a FHIR R4 Bundle (JSON), with Provenance per document."""
+def patient_bundle(patient_id: str, actor: ReadBy = None) -> None:
+    """Print the patient's record as a FHIR R4 Bundle (JSON), with Provenance per document.
+    The read is recorded in the read audit."""
     from storage.db import connect
     from storage.read import read_patient_bundle
+    from storage.read_audit import record_read
 
-    _, url = with_database()
+    _, url = with_app_database()
     with connect(url) as conn:
         bundle = read_patient_bundle(conn, patient_id)
-    if bundle is None:
-        fail(f"patient {patient_id} does not exist")
+        if bundle is None:
+            fail(f"patient {patient_id} does not exist")
+        count = len(bundle.get("entry", []))
+        record_read(conn, _cli_read(actor, "patient_bundle", [patient_id], [], count))
     print_json(bundle)
 
 
 @document_app.command("show")
-def document_show(document_id: str) -> None:
-    """Print the document's stored state as JSON (exit 1 if it does not exist)."""
+def document_show(document_id: str, actor: ReadBy = None) -> None:
+    """Print the document's stored state as JSON (exit 1 if it does not exist). The read is
+    recorded in the read audit."""
     from storage.db import connect
     from storage.read import document_state
+    from storage.read_audit import record_read
 
-    _, url = with_database()
+    _, url = with_app_database()
     with connect(url) as conn:
         state = document_state(conn, document_id)
-    if state is None:
-        fail(f"document {document_id} does not exist")
+        if state is None:
+            fail(f"document {document_id} does not exist")
+        entry = _cli_read(actor, "document_show", [state.patient_id], [document_id], 0)
+        record_read(conn, entry)
     print_json(state.model_dump())
 
 
@@ -158,7 +199,7 @@ def document_rollback(
     from streams.actions import NoOutcomeError, send_and_wait
 
     settings = resolved()
-    with connect(settings.database_url) as conn:
+    with connect(settings.app_url) as conn:
         state = document_state(conn, document_id)
     if state is None:
         fail(f"document {document_id} does not exist")

@@ -42,48 +42,44 @@ def run(
     count: Annotated[int, typer.Option(help="Documents in the demo feed.")] = 300,
     app_port: Annotated[int, typer.Option(help="Port of the reviewer app.")] = 8000,
 ) -> None:
-    """Everything locally: Kafka, PostgreSQL, topics, schema, workers, the reviewer app and a
-    demo feed.
+    """Everything locally: Kafka, PostgreSQL, topics, schema, workers, the reviewer app, the
+    audit checkpointer and a demo feed.
 
     Leaves it all running; `optimerge infra down` (or `make stop`) stops it."""
+    import os
+
     from config import load_settings
     from optimerge.demo.publish import ensure_demo_users, import_demo_patients, publish_demo
     from optimerge.infra import InfraError
     from optimerge.infra.bootstrap import bring_up
-    from optimerge.infra.local_run import start_app, start_workers
-    from optimerge.infra.principals import console_env
+    from optimerge.infra.local_run import start_app, start_checkpointer, start_workers
 
+    os.umask(0o077)  # the state dir's files (logs, secrets) are this user's only
     loaded = load_settings()
     try:
         endpoints = bring_up(loaded)
     except InfraError as exc:
         fail(str(exc))
+    if endpoints.audit_key_file is not None:
+        audit = loaded.audit.model_copy(update={"key_file": endpoints.audit_key_file})
+        loaded = loaded.with_overrides(audit=audit)
     settings = loaded.resolved(
         kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers,
         database_url=endpoints.database_url,
+        app_database_url=endpoints.app_database_url,
+        migration_database_url=endpoints.migration_database_url,
     )
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap_servers,
-        "DATABASE_URL": endpoints.database_url,
-    }
-    if endpoints.replication_factor:  # the workers' own topics as durable as the cluster's
-        env["OPTIMERGE_REPLICATION_FACTOR"] = str(endpoints.replication_factor)
-    logs = start_workers(settings, workers, {**env, **_principal_env(endpoints, "worker")})
-    app_env = {**env, **_principal_env(endpoints, "app")}
-    if endpoints.secrets is not None:  # the operator console acts as the operator
-        app_env |= console_env(endpoints.secrets)
-    logs.append(start_app(settings, app_port, app_env))
-    passwords = ensure_demo_users(settings.database_url, settings.infra.state_dir)
+    # Each process with its own database role and Kafka principal
+    # (docs/contract.md#database-roles, docs/contract.md#kafka-principals).
+    logs = start_workers(settings, workers, endpoints.process_env("worker"))
+    logs.append(start_app(settings, app_port, endpoints.process_env("app")))
+    logs.append(start_checkpointer(settings, endpoints.process_env("checkpointer")))
+    passwords = ensure_demo_users(settings.app_url, settings.infra.state_dir)
     imported = import_demo_patients(settings.database_url)
     typer.echo(f"imported {imported} patients from the Synthea sample")
     # The feed comes in as an extractor would send it: that principal may do nothing else.
     publish_demo(settings, count, log=typer.echo, kafka=endpoints.endpoint("extractor"))
     _where_to_look(endpoints, logs, app_port, passwords)
-
-
-def _principal_env(endpoints: Endpoints, principal: str) -> dict[str, str]:
-    local = endpoints.principal(principal)
-    return {} if local is None else local.env()
 
 
 def _where_to_look(

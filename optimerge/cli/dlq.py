@@ -12,7 +12,7 @@ import typer
 
 from config import KafkaEndpoint
 from domain.dead_letter_stats import dead_letter_stats
-from optimerge.cli._common import fail, print_json, resolved, with_kafka
+from optimerge.cli._common import audit_keyring, fail, print_json, resolved, with_kafka
 from streams.dead_letters import LetterFilter, StoredLetter, read_dead_letters
 from streams.topics import Topics
 
@@ -131,13 +131,16 @@ def dlq_replay(
             )
     settings = resolved()
 
+    keyring = audit_keyring(settings)
+
     def run_db(fn: Callable[..., T], *args: object) -> T:
-        with connect(settings.database_url, autocommit=True) as conn:
+        # Retries are the app's to write (docs/contract.md#database-roles).
+        with connect(settings.app_url, autocommit=True) as conn:
             return fn(conn, *args)
 
     try:
         done = retry_dead_letters(
-            run_db, bootstrap, found, actor or _os_user(), fixed_payload=payload
+            run_db, bootstrap, found, actor or _os_user(), keyring=keyring, fixed_payload=payload
         )
     except RetryNotSentError as exc:
         fail(str(exc))

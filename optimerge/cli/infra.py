@@ -46,14 +46,20 @@ def up(
 ) -> None:
     """Start Kafka and PostgreSQL (reusing running ones), create topics, migrate the schema.
 
-    Prints `export KAFKA_BOOTSTRAP_SERVERS=...` and `export DATABASE_URL=...` lines (and, on a
-    cluster, `export OPTIMERGE_REPLICATION_FACTOR=...`): `eval "$(optimerge infra up)"`.
+    Prints `export KAFKA_BOOTSTRAP_SERVERS=...`, `export DATABASE_URL=...` (the worker's role),
+    `OPTIMERGE_APP_DATABASE_URL`, `OPTIMERGE_MIGRATION_DATABASE_URL` and
+    `OPTIMERGE_AUDIT__KEY_FILE` lines (and, on a cluster, `OPTIMERGE_REPLICATION_FACTOR`):
+    `eval "$(optimerge infra up)"`. Each database role has its own password, and the audit key
+    its own file, in the state dir (0600).
     The number of brokers and the standby are fixed when first started: later `up`, `status`,
     `env` and `down` find them in the state dir."""
+    import os
+
     from config import load_settings
     from optimerge.infra._process import InfraError
     from optimerge.infra.bootstrap import bring_up
 
+    os.umask(0o077)  # what it writes to the state dir (configs, secrets, logs): ours only
     settings = load_settings()
     if partitions is not None:
         settings = settings.with_overrides(partitions=partitions)
@@ -116,7 +122,8 @@ def env(
         str,
         typer.Option(
             help="Whose client settings: operator (the default: your shell), app, worker, "
-            "extractor or admin. Passwords and keys stay in files; only their paths print.",
+            "extractor, checkpointer or admin. Passwords and keys stay in files; only their "
+            "paths print.",
         ),
     ] = "operator",
 ) -> None:

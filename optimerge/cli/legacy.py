@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 
-from optimerge.cli._common import fail, print_json, with_database
+from optimerge.cli._common import audit_keyring, fail, print_json, with_database
 
 if TYPE_CHECKING:
     from domain.legacy import LegacyMapping, Unmapped
@@ -51,7 +51,8 @@ def import_legacy(
     from storage.db import connect
 
     total, items = _read(file)
-    _, url = with_database()
+    settings, url = with_database()
+    keyring = audit_keyring(settings)
     who = actor or _os_user()
     done = 0
     with _progress_bar(total, enabled=total > BATCH_SIZE) as advance:
@@ -63,10 +64,14 @@ def import_legacy(
 
         try:
             with connect(url) as conn:
-                report = run_import(conn, items, actor=who, dry_run=dry_run, progress=progress)
+                report = run_import(
+                    conn, items, actor=who, keyring=keyring, dry_run=dry_run, progress=progress
+                )
         except psycopg.Error as exc:
+            from storage.errors import describe_error
+
             fail(
-                f"database error after {done} of {total} record(s): {exc}\n"
+                f"database error after {done} of {total} record(s): {describe_error(exc)}\n"
                 "Batches before it are committed; run the same command again to continue "
                 "(documents already imported are skipped)."
             )

@@ -21,7 +21,9 @@ def notify() -> None:
     docs/contract.md#notifications). Each notification is delivered once, retried with backoff
     while the receiver fails."""
     from optimerge.notify.runner import Notifier, NotifyConfigError
+    from pipeline.log_redaction import install_log_redaction
 
+    install_log_redaction()
     try:
         notifier = Notifier(resolved())
     except NotifyConfigError as exc:

@@ -1,4 +1,4 @@
-"""Commands that run or check the system: migrate, worker, audit verify."""
+"""Commands that run or check the system: migrate, worker, audit verify|checkpoint."""
 
 from __future__ import annotations
 
@@ -6,9 +6,15 @@ from typing import Annotated
 
 import typer
 
-from optimerge.cli._common import fail, print_json, resolved, with_database
+from optimerge.cli._common import (
+    audit_keyring,
+    fail,
+    print_json,
+    resolved,
+    with_migration_database,
+)
 
-audit_app = typer.Typer(help="The append-only, hash-chained audit trail.")
+audit_app = typer.Typer(help="The append-only audit trail: MAC chains and signed checkpoints.")
 
 
 def register(app: typer.Typer) -> None:
@@ -18,10 +24,11 @@ def register(app: typer.Typer) -> None:
 
 
 def migrate() -> None:
-    """Apply pending database migrations (yoyo-migrations)."""
+    """Apply pending database migrations (yoyo-migrations), as the schema owner
+    (OPTIMERGE_MIGRATION_DATABASE_URL, else DATABASE_URL)."""
     from storage.migrate import apply_migrations
 
-    _, url = with_database()
+    _, url = with_migration_database()
     applied = apply_migrations(url)
     typer.echo(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
 
@@ -80,24 +87,65 @@ def worker(
 @audit_app.command("verify")
 def audit_verify(
     patient: Annotated[str | None, typer.Option(help="Check one patient's chain only.")] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Recompute every entry from the first, not only those since each patient's "
+            "newest checkpoint.",
+        ),
+    ] = False,
 ) -> None:
-    """Recompute every patient's hash chain; exit 1 and name the entry if one was altered."""
-    from pipeline.audit_check import verify_audit_chains
+    """Check the audit chains against the audit key and the newest signed checkpoint on
+    audit.checkpoints, in one snapshot; print JSON, exit 1 naming the first bad entry of each
+    broken chain (altered, forged, missing, or truncated since a checkpoint)."""
+    import time
+
+    from domain.audit_verify import report_json
+    from pipeline.audit_check import load_checkpoints, verify_audit
     from storage.db import connect
 
-    _, url = with_database()
-    with connect(url) as conn:
-        report = verify_audit_chains(conn, patient)
+    settings = resolved()
+    keyring = audit_keyring(settings)
+    started = time.perf_counter()
+    checkpoints = load_checkpoints(settings, keyring)
+    with connect(settings.app_url) as conn:
+        report = verify_audit(conn, keyring, checkpoints, full=full, patient_id=patient)
     print_json(
-        {
-            "ok": report.ok,
-            "patients": report.patients,
-            "entries": report.entries,
-            "breaks": [
-                {"patient_id": b.patient_id, "seq": b.seq, "reason": b.reason}
-                for b in report.breaks
-            ],
-        }
+        {**report_json(report), "elapsed_ms": round((time.perf_counter() - started) * 1000, 1)}
     )
     if not report.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    once: Annotated[
+        bool, typer.Option("--once", help="One run, then exit (for cron); exit 1 on a break.")
+    ] = False,
+    full: Annotated[bool, typer.Option("--full", help="With --once: a full run.")] = False,
+) -> None:
+    """Verify every chain and sign each intact head to audit.checkpoints, every
+    OPTIMERGE_AUDIT__CHECKPOINT_INTERVAL_SECONDS (default 60; a full run at start and daily);
+    each run is recorded, signed, for the audit page. Stops on SIGTERM or SIGINT (exit 0)."""
+    import logging
+    import signal
+    import threading
+
+    from optimerge.infra.principals import CHECKPOINTER
+    from pipeline.audit_checkpointer import AuditCheckpointer
+    from pipeline.log_redaction import install_log_redaction
+
+    install_log_redaction()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = resolved(CHECKPOINTER)  # locally; its own principal from the env otherwise
+    checkpointer = AuditCheckpointer(settings, audit_keyring(settings))
+    if once:
+        result = checkpointer.run_once(full=full)
+        if not result.report.ok:
+            raise typer.Exit(1)
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    checkpointer.run_forever(stop)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from optimerge.cli._common import fail, print_json, with_database
+from optimerge.cli._common import fail, print_json, with_app_database
 
 thresholds_app = typer.Typer(
     help="Flag-rule thresholds: what-if on the judged history, recommendations from reviewers' "
@@ -64,7 +64,7 @@ def evaluate(
     from storage.db import connect
     from storage.rule_sets import UnknownRuleSetError, load_rule_set
 
-    settings, url = with_database()
+    settings, url = with_app_database()
     scope, shown = _scope(since, model)
     with connect(url) as conn:
         current = active_rule_set(conn, settings.rules)
@@ -128,7 +128,7 @@ def recommend(
 
     if save and not (actor and reason):
         fail("--save needs --actor and --reason (they are kept with the version)", code=2)
-    settings, url = with_database()
+    settings, url = with_app_database()
     scope, shown = _scope(since, model)
     saved: int | None = None
     with connect(url) as conn:
@@ -175,7 +175,7 @@ def create(
     from pipeline.thresholds import active_rule_set, save_rule_set
     from storage.db import connect
 
-    settings, url = with_database()
+    settings, url = with_app_database()
     with connect(url) as conn:
         current = active_rule_set(conn, settings.rules)
         try:
@@ -202,7 +202,7 @@ def apply(
     from storage.db import connect
     from storage.rule_sets import UnknownRuleSetError
 
-    _, url = with_database()
+    _, url = with_app_database()
     with connect(url) as conn:
         try:
             activation = apply_rule_set(conn, version, actor=actor, reason=reason)
@@ -226,7 +226,7 @@ def list_versions(as_json: JsonOption = False) -> None:
     from storage.db import connect
     from storage.rule_sets import activations, rule_set_versions
 
-    settings, url = with_database()
+    settings, url = with_app_database()
     with connect(url) as conn:
         versions = rule_set_versions(conn)
         history = activations(conn)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from optimerge.cli._common import fail, print_json, with_database
+from optimerge.cli._common import fail, print_json, with_app_database
 
 NOT_MIGRATED = "the database has no users table: run `optimerge migrate` first"
 
@@ -37,7 +37,7 @@ def token_create(
 
     days = expires_in_days or AppSettings().token_days
     expires = datetime.now(UTC) + timedelta(days=days)
-    _, url = with_database()
+    _, url = with_app_database()
     token, digest = new_api_token()
     try:
         with connect(url) as conn:
@@ -62,7 +62,7 @@ def token_list(
     from storage.accounts import list_tokens
     from storage.db import connect
 
-    _, url = with_database()
+    _, url = with_app_database()
     with connect(url) as conn:
         tokens = list_tokens(conn, user)
     now = datetime.now(UTC)
@@ -98,7 +98,7 @@ def token_revoke(
 
     if (token_id is None) == (user is None):
         fail("name one token id, or --user NAME for all of an account's tokens")
-    _, url = with_database()
+    _, url = with_app_database()
     with connect(url) as conn:
         count = revoke_tokens(conn, token_id=token_id, user=user)
     if count == 0:

@@ -96,3 +96,15 @@ def run_as_for(os_user: str, log: Log) -> RunAs:
             f"OPTIMERGE_INFRA__POSTGRES_OS_USER={os_user!r} is root; PostgreSQL refuses"
         )
     return RunAs(os_user, entry.pw_uid, entry.pw_gid)
+
+
+def secure_state_dir(state_dir: Path, run_as: RunAs) -> None:
+    """The state dir holds secrets, data and logs: its owner only (0700). When PostgreSQL runs
+    as another account (we are root), that account's group may traverse it (0710), to reach its
+    own subdirectory, and read nothing else."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if run_as.uid is None or run_as.gid is None:
+        state_dir.chmod(0o700)
+        return
+    os.chown(state_dir, -1, run_as.gid)
+    state_dir.chmod(0o710)

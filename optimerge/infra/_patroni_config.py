@@ -114,6 +114,10 @@ def render_member_config(
                 "logging_collector": "on",
                 "log_directory": str(member.dir / "log"),
                 "log_filename": "postgresql.log",
+                # No data in the server log (see optimerge/infra/postgres.py render_conf).
+                "log_min_messages": "log",
+                "log_min_error_statement": "panic",
+                "log_error_verbosity": "terse",
             },
             "pg_hba": [
                 *(f"host all all {network} scram-sha-256" for network in clients),

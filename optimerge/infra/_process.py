@@ -93,15 +93,18 @@ def spawn(
     """Start a detached process (own session, so Ctrl-C in this terminal doesn't reach it).
 
     posix_spawn rather than Popen: a Popen dropped while its process runs warns at exit, and
-    this process is meant to outlive us (`optimerge infra up` returns at once)."""
+    this process is meant to outlive us (`optimerge infra up` returns at once). It runs with
+    umask 077 (through a shell that execs it: same pid), so its logs and data (Kafka's
+    segments, say) are its owner's only; its output file is 0600."""
     output.parent.mkdir(parents=True, exist_ok=True)
+    wrapped = ["/bin/sh", "-c", 'umask 077 && exec "$0" "$@"', *argv]
     pid = os.posix_spawn(
-        argv[0],
-        list(argv),
+        wrapped[0],
+        wrapped,
         dict(os.environ if env is None else env),
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, str(output), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_OPEN, 1, str(output), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
             (os.POSIX_SPAWN_DUP2, 1, 2),
         ],
         setsid=True,

@@ -115,7 +115,10 @@ class LocalKafka:
 
     def _run_tool(self, *args: str) -> str:
         argv = self._java("kafka.tools.StorageTool", *args)
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=self.dir)
+        # umask 077: the tool writes the broker's log file too, which is its owner's only.
+        done = subprocess.run(
+            argv, capture_output=True, text=True, check=False, cwd=self.dir, umask=0o077
+        )
         if done.returncode != 0:
             raise InfraError(
                 f"kafka-storage {args[0]} failed (exit {done.returncode}):\n"

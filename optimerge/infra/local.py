@@ -16,15 +16,20 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from config import InfraSettings, KafkaEndpoint, Settings
+from config.audit import STATE_KEY_FILE
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
+from optimerge.infra._roles import DatabaseUrls
 from optimerge.infra.kafka_cluster import KafkaCluster
 from optimerge.infra.kafka_health import cluster_report
 from optimerge.infra.patroni import PatroniPostgres
 from optimerge.infra.postgres import LocalPostgres
 from optimerge.infra.principals import (
     ADMIN,
+    APP,
     OPERATOR,
+    WORKER,
     PrincipalSettings,
+    console_env,
     hints,
     principal_settings,
 )
@@ -36,9 +41,15 @@ from streams.topics import Topics
 @dataclass(frozen=True)
 class Endpoints:
     kafka_bootstrap_servers: str
+    # The worker's role (docs/contract.md#database-roles).
     database_url: str
     # Of the local Kafka's topics; None when Kafka is external (settings.replication_factor).
     replication_factor: int | None = None
+    # The app's and the schema owner's roles; None: DATABASE_URL's (one role for all).
+    app_database_url: str | None = None
+    migration_database_url: str | None = None
+    # The audit key `infra up` made in the state dir; None when the settings name one.
+    audit_key_file: Path | None = None
     # The local Kafka's state dir, where its secrets are; None when Kafka is external (its
     # security settings then come from the environment, as for any client).
     state_dir: Path | None = None
@@ -69,11 +80,50 @@ class Endpoints:
         # Topics that workers create themselves must be as durable as those of `infra up`.
         if self.replication_factor and self.replication_factor > 1:
             lines.append(f"export OPTIMERGE_REPLICATION_FACTOR={self.replication_factor}")
+        lines += [f"export {k}={shlex.quote(v)}" for k, v in self.role_env().items()]
         local = self.principal(principal)
         if local is not None and self.secrets is not None:
             lines += [f"export {k}={shlex.quote(v)}" for k, v in local.env().items()]
             lines += hints(self.kafka_bootstrap_servers, self.secrets, Topics(topic_prefix))
         return lines
+
+    def role_env(self) -> dict[str, str]:
+        """The settings beside DATABASE_URL that processes of this system need."""
+        env = {}
+        if self.app_database_url:
+            env["OPTIMERGE_APP_DATABASE_URL"] = self.app_database_url
+        if self.migration_database_url:
+            env["OPTIMERGE_MIGRATION_DATABASE_URL"] = self.migration_database_url
+        if self.audit_key_file is not None:
+            env["OPTIMERGE_AUDIT__KEY_FILE"] = str(self.audit_key_file)
+        return env
+
+    def process_env(self, process: str = WORKER) -> dict[str, str]:
+        """What a process `optimerge run` starts is given: its own database role's URL only,
+        its own Kafka principal (with its signing keys), the audit key. `worker`, `app` (its
+        operator console acting as the operator) or `checkpointer` (the app's database role:
+        it reads the trail and records its runs; docs/contract.md#database-roles)."""
+        url = self.database_url if process == WORKER else self.app_database_url or self.database_url
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "DATABASE_URL": url,
+            "OPTIMERGE_APP_DATABASE_URL": url,
+            # Blank, should the shell have them from `eval "$(optimerge infra env)"`.
+            "OPTIMERGE_MIGRATION_DATABASE_URL": "",
+        }
+        if self.audit_key_file is not None:
+            env["OPTIMERGE_AUDIT__KEY_FILE"] = str(self.audit_key_file)
+        if self.replication_factor:  # the workers' own topics as durable as the cluster's
+            env["OPTIMERGE_REPLICATION_FACTOR"] = str(self.replication_factor)
+        local = self.principal(process)
+        if local is not None:
+            # Blank first, as the migration URL: a shell's `infra env` (the operator's key, say)
+            # must not lend its identity to a process that signs nothing.
+            env |= {"OPTIMERGE_SIGNING__KEY_FILE": "", "OPTIMERGE_KAFKA__SASL_PASSWORD": ""}
+            env |= local.env()
+        if process == APP and self.secrets is not None:
+            env |= console_env(self.secrets)
+        return env
 
 
 def describe_url(url: str) -> str:
@@ -103,7 +153,7 @@ def local_database(
     return single
 
 
-def start_local_database(infra: InfraSettings, log: Log, timeout: float) -> str:
+def start_local_database(infra: InfraSettings, log: Log, timeout: float) -> DatabaseUrls:
     database = local_database(infra, log)
     wanted = infra.postgres_standby
     if wanted is not None and wanted != isinstance(database, PatroniPostgres):
@@ -128,14 +178,30 @@ def _check_kafka(kafka: KafkaEndpoint, log: Log) -> str:
     return kafka.bootstrap
 
 
-def _check_database(url: str, log: Log) -> str:
-    try:
-        with psycopg.connect(url, connect_timeout=10) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        raise InfraError(f"DATABASE_URL ({describe_url(url)}) does not answer: {exc}") from exc
-    log(f"using PostgreSQL at {describe_url(url)} (DATABASE_URL)")
-    return url
+def configured_urls(settings: Settings, worker: str) -> DatabaseUrls:
+    """The roles' URLs an existing server is configured with (one role where only
+    DATABASE_URL is set)."""
+    return DatabaseUrls(
+        worker,
+        settings.app_database_url or worker,
+        settings.migration_database_url or worker,
+    )
+
+
+def _check_database(settings: Settings, log: Log) -> DatabaseUrls:
+    urls = configured_urls(settings, settings.database_url or "")
+    for name, url in (
+        ("DATABASE_URL", urls.worker),
+        ("OPTIMERGE_APP_DATABASE_URL", urls.app),
+        ("OPTIMERGE_MIGRATION_DATABASE_URL", urls.migration),
+    ):
+        try:
+            with psycopg.connect(url, connect_timeout=10) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            raise InfraError(f"{name} ({describe_url(url)}) does not answer: {exc}") from exc
+    log(f"using PostgreSQL at {describe_url(urls.worker)} (DATABASE_URL)")
+    return urls
 
 
 def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> Endpoints:
@@ -146,21 +212,39 @@ def up(settings: Settings, log: Log = log_to_stderr, timeout: float = 90.0) -> E
         if settings.kafka_bootstrap_servers
         else partial(cluster.start, timeout)
     )
-    database: Callable[[], str] = (
-        partial(_check_database, settings.database_url, log)
+    database: Callable[[], DatabaseUrls] = (
+        partial(_check_database, settings, log)
         if settings.database_url
         else partial(start_local_database, settings.infra, log, timeout)
     )
     # Side by side: the JVM's start dominates, PostgreSQL is ready long before.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="infra-up") as pool:
-        futures = [pool.submit(kafka), pool.submit(database)]
-    errors = [str(exc) for f in futures if (exc := f.exception()) is not None]
+        kafka_future, database_future = pool.submit(kafka), pool.submit(database)
+    errors = [
+        str(exc) for f in (kafka_future, database_future) if (exc := f.exception()) is not None
+    ]
     if errors:
         raise InfraError("\n\n".join(errors))
     local = not settings.kafka_bootstrap_servers
     factor = cluster.replication_factor if local else None
-    state_dir = settings.infra.state_dir if local else None
-    return Endpoints(futures[0].result(), futures[1].result(), factor, state_dir)
+    return _endpoints(settings, kafka_future.result(), database_future.result(), factor)
+
+
+def _endpoints(
+    settings: Settings, bootstrap: str, urls: DatabaseUrls, factor: int | None
+) -> Endpoints:
+    key_file = settings.infra.state_dir / STATE_KEY_FILE
+    configured = settings.audit.key is not None or settings.audit.key_file is not None
+    local = not settings.kafka_bootstrap_servers
+    return Endpoints(
+        bootstrap,
+        urls.worker,
+        factor,
+        app_database_url=urls.app,
+        migration_database_url=urls.migration,
+        audit_key_file=None if configured or not key_file.exists() else key_file.resolve(),
+        state_dir=settings.infra.state_dir if local else None,
+    )
 
 
 def down(settings: Settings, log: Log = log_to_stderr) -> None:
@@ -203,24 +287,28 @@ def kafka_bootstrap(settings: Settings) -> str:
     return kafka.bootstrap
 
 
-def database_url(settings: Settings) -> str:
-    """DATABASE_URL, or the URL of the local PostgreSQL (or Patroni pair) that runs."""
+def database_urls(settings: Settings) -> DatabaseUrls:
+    """The configured URLs, or those of the local PostgreSQL (or Patroni pair) that runs."""
     if settings.database_url:
-        return settings.database_url
+        return configured_urls(settings, settings.database_url)
     database = local_database(settings.infra)
     if not database.running():
         raise InfraError(
             f"local PostgreSQL is not running ({database.dir}): run `optimerge infra up`"
         )
-    return database.url()
+    return database.urls()
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL (the worker's role), or the local PostgreSQL's."""
+    return database_urls(settings).worker
 
 
 def env(settings: Settings) -> Endpoints:
     """The endpoints of running infrastructure, rebuilt from settings and the state dir."""
     local = not settings.kafka_bootstrap_servers
     factor = KafkaCluster(settings.infra).replication_factor if local else None
-    state_dir = settings.infra.state_dir if local else None
-    return Endpoints(kafka_bootstrap(settings), database_url(settings), factor, state_dir)
+    return _endpoints(settings, kafka_bootstrap(settings), database_urls(settings), factor)
 
 
 def admin_endpoint(settings: Settings, endpoints: Endpoints) -> KafkaEndpoint:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from config import Settings
 from optimerge.infra._process import Log, is_alive, log_to_stderr, read_pid
@@ -18,6 +19,13 @@ FIRST_METRICS_PORT = 9101
 
 def _dir(settings: Settings) -> Path:
     return settings.infra.state_dir / "workers"
+
+
+def _private_log(path: Path) -> BinaryIO:
+    """A log file its owner only reads (0600, also when it existed with another mode)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
 
 
 def running_workers(settings: Settings) -> list[tuple[int, Path]]:
@@ -37,11 +45,11 @@ def start_workers(
     """Start `count` detached `optimerge worker` processes (one consumer group); returns logs."""
     directory = _dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
-    have = len(running_workers(settings))
+    have = len([p for _, p in running_workers(settings) if p.name.startswith("worker-")])
     logs = []
     for index in range(have, count):
         log_path = directory / f"worker-{index}.log"
-        with log_path.open("ab") as out:
+        with _private_log(log_path) as out:
             proc = subprocess.Popen(
                 [
                     sys.executable,
@@ -85,17 +93,35 @@ def stop_workers(settings: Settings, log: Log = log_to_stderr, timeout: float = 
 
 def start_app(settings: Settings, port: int, env: dict[str, str], log: Log = log_to_stderr) -> Path:
     """Start `optimerge app` detached (stopped with the workers); returns its log file."""
+    # Plain HTTP on loopback only: `optimerge app` refuses --insecure-http elsewhere.
+    return _start_one(
+        settings, "app", ["app", "--port", str(port), "--insecure-http"], env, log,
+        f"reviewer app started on http://127.0.0.1:{port}/",
+    )  # fmt: skip
+
+
+def start_checkpointer(settings: Settings, env: dict[str, str], log: Log = log_to_stderr) -> Path:
+    """Start `optimerge audit checkpoint` detached (stopped with the workers): it verifies the
+    audit trail and signs checkpoints every minute (docs/contract.md#audit-checkpoints)."""
+    return _start_one(
+        settings, "checkpointer", ["audit", "checkpoint"], env, log,
+        "audit checkpointer started",
+    )  # fmt: skip
+
+
+def _start_one(
+    settings: Settings, name: str, args: list[str], env: dict[str, str], log: Log, said: str
+) -> Path:
     directory = _dir(settings)
     directory.mkdir(parents=True, exist_ok=True)
-    log_path = directory / "app.log"
-    pidfile = directory / "app.pid"
+    log_path = directory / f"{name}.log"
+    pidfile = directory / f"{name}.pid"
     if read_pid(pidfile, "optimerge") is not None:
-        log(f"reviewer app already running (log: {log_path})")
+        log(f"{name} already running (log: {log_path})")
         return log_path
-    with log_path.open("ab") as out:
+    with _private_log(log_path) as out:
         proc = subprocess.Popen(
-            # Plain HTTP on loopback only: `optimerge app` refuses --insecure-http elsewhere.
-            [sys.executable, "-m", "optimerge", "app", "--port", str(port), "--insecure-http"],
+            [sys.executable, "-m", "optimerge", *args],
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -103,5 +129,5 @@ def start_app(settings: Settings, port: int, env: dict[str, str], log: Log = log
             start_new_session=True,
         )
     pidfile.write_text(str(proc.pid))
-    log(f"reviewer app started on http://127.0.0.1:{port}/ (pid {proc.pid}, log: {log_path})")
+    log(f"{said} (pid {proc.pid}, log: {log_path})")
     return log_path

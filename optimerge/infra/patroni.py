@@ -9,23 +9,18 @@ import shutil
 import time
 import urllib.request
 from typing import Any
-from urllib.parse import quote
 
 import psycopg
 
 from config import InfraSettings
 from optimerge.infra import _ports, _process
-from optimerge.infra._osuser import RunAs, run_as_for
+from optimerge.infra._osuser import RunAs, run_as_for, secure_state_dir
 from optimerge.infra._patroni_config import MemberPaths, Passwords, render_member_config
 from optimerge.infra._patroni_member import PatroniMember, stop_orphan_postmaster
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
+from optimerge.infra._roles import DatabaseUrls, RoleSecrets, ensure_roles_and_database
 from optimerge.infra.etcd import LocalEtcd
-from optimerge.infra.postgres import (
-    SUPERUSER,
-    ensure_role_and_database,
-    find_bindir,
-    write_secret_once,
-)
+from optimerge.infra.postgres import SUPERUSER, find_bindir, write_secret_once
 
 MEMBERS = 2
 LAYOUT_FILE = "layout.json"
@@ -55,17 +50,21 @@ class PatroniPostgres:
             )
         ]
         self.etcd = LocalEtcd(self.dir / "etcd", int(self.layout["etcd_port"]), log)
-        self.password_file = self.dir / "password"
+        self.roles = RoleSecrets(self.dir, infra.postgres_user)
+        self.password_file = self.roles.path(infra.postgres_user)
 
     @property
     def hosts(self) -> str:
         return ",".join(f"{self.host}:{m.paths.postgres_port}" for m in self.members)
 
     def url(self) -> str:
-        """DATABASE_URL of the application role: every member, and only the primary will do."""
-        user, db = self.infra.postgres_user, self.infra.postgres_database
-        password = quote(self.password_file.read_text().strip(), safe="")
-        return f"postgresql://{user}:{password}@{self.hosts}/{db}?target_session_attrs=read-write"
+        """URL of the schema owner: every member, and only the primary will do."""
+        return self.urls().migration
+
+    def urls(self) -> DatabaseUrls:
+        """The worker's (DATABASE_URL), the app's and the owner's URLs."""
+        query = "?target_session_attrs=read-write"
+        return self.roles.urls(self.hosts, self.infra.postgres_database, query)
 
     def _passwords(self) -> Passwords:
         return Passwords(
@@ -76,10 +75,11 @@ class PatroniPostgres:
     def running(self) -> bool:
         return any(m.pid() is not None for m in self.members) or self.etcd.pid() is not None
 
-    def start(self, timeout: float = 90.0) -> str:
-        """Start (or reuse) etcd and both members; returns DATABASE_URL once a leader and a
+    def start(self, timeout: float = 90.0) -> DatabaseUrls:
+        """Start (or reuse) etcd and both members; returns the roles' URLs once a leader and a
         streaming synchronous standby exist."""
         run_as = run_as_for(self.infra.postgres_os_user, self.log)
+        secure_state_dir(self.infra.state_dir, run_as)
         run_as.check_can_reach(self.dir, purpose="PostgreSQL (Patroni)")
         patroni = shutil.which("patroni")
         if not patroni:
@@ -87,7 +87,8 @@ class PatroniPostgres:
         self._check_ports()
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / LAYOUT_FILE).write_text(json.dumps(self.layout) + "\n")
-        write_secret_once(self.password_file)
+        for role in self.roles.roles():
+            write_secret_once(self.roles.path(role))
         passwords, bindir = self._passwords(), find_bindir()
         for member in self.members:
             (member.paths.dir / "log").mkdir(parents=True, exist_ok=True)
@@ -102,13 +103,13 @@ class PatroniPostgres:
         spawned = {m.paths.name: self._start_member(m, patroni, run_as) for m in self.members}
         self._wait_for_sync_pair(timeout, spawned)
         self.log(f"PostgreSQL primary + sync standby ready in {time.monotonic() - started:.1f} s")
-        ensure_role_and_database(
+        ensure_roles_and_database(
             self.superuser_params(),
             self.infra.postgres_user,
-            self.password_file.read_text().strip(),
+            self.roles.passwords(),
             self.infra.postgres_database,
         )
-        return self.url()
+        return self.urls()
 
     def _check_ports(self) -> None:
         for member in self.members:

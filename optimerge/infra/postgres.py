@@ -10,16 +10,13 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
-
-import psycopg
-from psycopg import sql
 
 from config import InfraSettings
 from optimerge.infra import _ports, _process
-from optimerge.infra._osuser import RunAs, run_as_for
+from optimerge.infra._osuser import RunAs, run_as_for, secure_state_dir
 from optimerge.infra._patroni_config import SERVER_TCP
 from optimerge.infra._process import InfraError, Log, ServiceStatus, log_to_stderr
+from optimerge.infra._roles import DatabaseUrls, RoleSecrets, ensure_roles_and_database
 
 SUPERUSER = "postgres"
 _INCLUDE = "include_if_exists = 'optimerge.conf'"
@@ -50,6 +47,11 @@ def render_conf(infra: InfraSettings) -> str:
         "unix_socket_directories = ''\n"
         "password_encryption = 'scram-sha-256'\n"
         "max_connections = 200\n"
+        # No data in the server log: an ERROR's text can quote values ("Failing row contains
+        # (...)"), so errors are left to the clients, which log only codes and constraint names.
+        "log_min_messages = log\n"
+        "log_min_error_statement = panic\n"
+        "log_error_verbosity = terse\n"
         # A client gone silent is dropped within seconds (see _patroni_config.SERVER_TCP).
         + "".join(f"{key} = {value}\n" for key, value in SERVER_TCP.items())
     )
@@ -69,28 +71,13 @@ def write_secret_once(path: Path) -> str:
     """A random password kept in `path` (0600), made on the first call."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(24) + "\n")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(24) + "\n")
     return path.read_text().strip()
-
-
-def ensure_role_and_database(superuser: dict[str, Any], role: str, password: str, db: str) -> None:
-    """The application role (LOGIN, CREATEDB) and its database, via the superuser's `superuser`
-    connection parameters; both are left alone when they exist."""
-    with psycopg.connect(**superuser, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-            # CREATEDB: the tests make a database per test.
-            conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(
-                    sql.Identifier(role), sql.Literal(password)
-                )
-            )
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(db), sql.Identifier(role)
-                )
-            )
 
 
 class LocalPostgres:
@@ -99,7 +86,8 @@ class LocalPostgres:
         self.log = log
         self.dir = (infra.state_dir / "postgres").resolve()
         self.data_dir = self.dir / "data"
-        self.password_file = self.dir / "password"
+        self.roles = RoleSecrets(self.dir, infra.postgres_user)
+        self.password_file = self.roles.path(infra.postgres_user)
         self.superuser_password_file = self.dir / "superuser-password"
         self.log_path = self.dir / "postgres.log"
 
@@ -108,10 +96,12 @@ class LocalPostgres:
         return f"127.0.0.1:{self.infra.postgres_port}"
 
     def url(self) -> str:
-        """DATABASE_URL of the application role (rebuilt from the password in the state dir)."""
-        user, db = self.infra.postgres_user, self.infra.postgres_database
-        password = quote(self.password_file.read_text().strip(), safe="")
-        return f"postgresql://{user}:{password}@{self.address}/{db}"
+        """URL of the schema owner (rebuilt from the password in the state dir)."""
+        return self.urls().migration
+
+    def urls(self) -> DatabaseUrls:
+        """The worker's (DATABASE_URL), the app's and the owner's URLs."""
+        return self.roles.urls(self.address, self.infra.postgres_database)
 
     def _run(self, run_as: RunAs, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
         argv = [str(find_bindir() / tool), *args]
@@ -136,8 +126,8 @@ class LocalPostgres:
     def initialised(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
 
-    def start(self, timeout: float = 60.0) -> str:
-        """Start (or reuse) the cluster; returns the application role's DATABASE_URL."""
+    def start(self, timeout: float = 60.0) -> DatabaseUrls:
+        """Start (or reuse) the cluster; returns the URLs of its three roles."""
         if self.pid() is None and _ports.port_in_use(self.infra.postgres_port):
             raise _ports.port_conflict(
                 "cannot start PostgreSQL",
@@ -145,6 +135,7 @@ class LocalPostgres:
                 "OPTIMERGE_INFRA__POSTGRES_PORT",
             )
         run_as = run_as_for(self.infra.postgres_os_user, self.log)
+        secure_state_dir(self.infra.state_dir, run_as)
         run_as.check_can_reach(self.dir, purpose="PostgreSQL")
         self._init_once(run_as)
         conf = self.data_dir / "optimerge.conf"
@@ -169,8 +160,8 @@ class LocalPostgres:
                     f"{self.log_path}:\n{_process.tail(self.log_path)}"
                 )
             self.log(f"PostgreSQL ready in {time.monotonic() - started:.1f} s")
-        self._ensure_role_and_database()
-        return self.url()
+        self._ensure_roles_and_database()
+        return self.urls()
 
     def _leftovers(self) -> list[int]:
         """Processes still working in the data dir: the backends of a postmaster that was
@@ -208,7 +199,7 @@ class LocalPostgres:
             return
         shutil.rmtree(self.data_dir, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
-        for path in (self.password_file, self.superuser_password_file):
+        for path in (self.superuser_password_file, *map(self.roles.path, self.roles.roles())):
             write_secret_once(path)
         run_as.own(self.dir)
         self.log(f"initialising PostgreSQL data dir {self.data_dir} (first run only)")
@@ -225,7 +216,10 @@ class LocalPostgres:
             f.write(f"\n{_INCLUDE}\n")
         run_as.own(self.dir)
 
-    def _ensure_role_and_database(self) -> None:
+    def _ensure_roles_and_database(self) -> None:
+        # A state dir from before the worker and app roles: their passwords are made now.
+        for role in self.roles.roles():
+            write_secret_once(self.roles.path(role))
         params: dict[str, Any] = {
             "host": "127.0.0.1",
             "port": self.infra.postgres_port,
@@ -234,11 +228,8 @@ class LocalPostgres:
             "dbname": "postgres",
             "connect_timeout": 10,
         }
-        ensure_role_and_database(
-            params,
-            self.infra.postgres_user,
-            self.password_file.read_text().strip(),
-            self.infra.postgres_database,
+        ensure_roles_and_database(
+            params, self.infra.postgres_user, self.roles.passwords(), self.infra.postgres_database
         )
 
     def stop(self, timeout: float = 60.0) -> bool:

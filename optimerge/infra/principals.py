@@ -13,6 +13,7 @@ from schemas import ActorKind
 from streams.acls import (
     ADMIN,
     APP,
+    CHECKPOINTER,
     EXTRACTOR,
     OPERATOR,
     PRINCIPALS,
@@ -89,4 +90,4 @@ def hints(bootstrap: str, secrets: LocalSecrets, topics: Topics) -> list[str]:
     ]
 
 
-__all__ = ["ADMIN", "ALL_PRINCIPALS", "APP", "EXTRACTOR", "OPERATOR", "WORKER"]
+__all__ = ["ADMIN", "ALL_PRINCIPALS", "APP", "CHECKPOINTER", "EXTRACTOR", "OPERATOR", "WORKER"]

@@ -65,7 +65,8 @@ class Notifier:
 
     def _db(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = connect(self.settings.database_url, autocommit=True)
+            # The app's role: the notifier reads what the app shows, writes its deliveries.
+            self._conn = connect(self.settings.app_url, autocommit=True)
         return self._conn
 
     def run(self) -> None:

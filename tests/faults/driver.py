@@ -172,9 +172,11 @@ def run_faults(infra: Infrastructure, plan: FaultPlan, workdir: Path, log: Any =
         _terminate_mid_batch(pool, feed, rng, report, clock, log)
         for _ in range(plan.postgres_kills):
             time.sleep(plan.settle)
+            pool.wait_all_ready()  # a server outage, not a worker's start checks meeting it
             outages.append(_server_outage("PostgreSQL", infra, plan, report, clock, log))
         for _ in range(plan.kafka_kills):
             time.sleep(plan.settle)
+            pool.wait_all_ready()
             outages.append(_server_outage("Kafka", infra, plan, report, clock, log))
         log("all faults done; publishing the rest of the feed")
         feed.finish()
@@ -192,7 +194,7 @@ def run_faults(infra: Infrastructure, plan: FaultPlan, workdir: Path, log: Any =
     }
     figures = measure(feed.published, done, monitor, downs, outages)
     _fill_figures(report, figures, clock)
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         report.problems = {
             "documents at newest version once": invariants.documents_at_newest_version(
                 conn, feed.expected
@@ -254,6 +256,7 @@ def _terminate_mid_batch(
     pool: WorkerPool, feed: Feed, rng: random.Random, report: Report, clock: _Clock, log: Any
 ) -> None:
     victim = rng.choice(pool.alive())
+    pool.wait_ready(victim)
     feed.burst(400)  # every worker gets full batches: the SIGTERM lands inside one
     time.sleep(0.3)
     took = pool.terminate(victim)
@@ -264,6 +267,7 @@ def _terminate_mid_batch(
     )
     time.sleep(1.0)
     pool.start(victim)
+    pool.wait_ready(victim)
     log(f"SIGTERM of {instance}: exited in {took:.1f} s")
 
 
@@ -285,7 +289,7 @@ def _drain(settings: ResolvedSettings, feed: Feed, timeout: float) -> dict[str, 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with connect(settings.database_url) as conn:
+            with connect(settings.migration_url) as conn:
                 done = processed_times(conn)
         except Exception:
             done = {}

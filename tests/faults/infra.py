@@ -15,6 +15,7 @@ from config import InfraSettings, KafkaEndpoint, ResolvedSettings, Settings
 from domain.signing import SigningKey
 from optimerge.infra import LocalKafka, LocalPostgres
 from optimerge.infra._ports import free_ports
+from optimerge.infra._roles import DatabaseUrls
 from optimerge.infra.secrets import LocalSecrets
 from schemas import ActorKind
 from storage.migrate import apply_migrations
@@ -35,14 +36,19 @@ class FaultInfra:
         self.kafka = LocalKafka(self.infra, log=log)
         self.postgres = LocalPostgres(self.infra, log=log)
         self.bootstrap = ""
-        self.database_url = ""
+        self.urls: DatabaseUrls | None = None
+
+    @property
+    def database_url(self) -> str:
+        assert self.urls is not None, "start() first"
+        return self.urls.worker
 
     def start(self) -> None:
         with ThreadPoolExecutor(2) as pool:
             kafka = pool.submit(self.kafka.start)
             postgres = pool.submit(self.postgres.start)
-            self.bootstrap, self.database_url = kafka.result(), postgres.result()
-        apply_migrations(self.database_url)
+            self.bootstrap, self.urls = kafka.result(), postgres.result()
+        apply_migrations(self.urls.migration)
 
     @property
     def signer(self) -> SigningKey:
@@ -56,7 +62,9 @@ class FaultInfra:
         return self.kafka.admin_endpoint
 
     def settings(self, prefix: str, partitions: int) -> ResolvedSettings:
-        """Settings on `prefix` as the admin; workers started from them run as the worker."""
+        """Settings on `prefix` as the admin; workers started from them run as the worker
+        principal and the worker's database role."""
+        assert self.urls is not None, "start() first"
         topics = Topics(prefix)
         secrets = LocalSecrets(self.infra.state_dir)
         ensure_topics(self.admin, topics, partitions=partitions)
@@ -65,9 +73,12 @@ class FaultInfra:
             self.admin,
             [*pipeline_grants(topics, f"{prefix}{Settings().app_id}"), *reader_grants()],
         )
+        # Each role its own, as deployed: the workers append to the trail, never alter it.
         return Settings(
             kafka_bootstrap_servers=self.bootstrap,
-            database_url=self.database_url,
+            database_url=self.urls.worker,
+            app_database_url=self.urls.app,
+            migration_database_url=self.urls.migration,
             topic_prefix=prefix,
             partitions=partitions,
             infra=self.infra,

@@ -8,7 +8,7 @@ from collections import Counter
 import psycopg
 
 from domain.resources import content_of
-from pipeline.audit_check import verify_audit_chains
+from tests.audit_helpers import verify_trail
 from tests.faults.feed import Expected, Published
 
 
@@ -63,7 +63,7 @@ def one_audit_entry_per_change(
 
 
 def chains_verified(conn: psycopg.Connection) -> list[str]:
-    report = verify_audit_chains(conn)
+    report = verify_trail(conn)
     return [f"{b.patient_id} seq {b.seq}: {b.reason}" for b in report.breaks]
 
 

@@ -52,6 +52,23 @@ class WorkerPool:
         for index in range(len(self.slots)):
             self.start(index)
 
+    def wait_ready(self, index: int, timeout: float = 90.0) -> None:
+        """Until the worker's faust says it is ready: a SIGTERM before that (on a loaded machine
+        the imports alone take seconds) meets Python's default action, and a server killed
+        meanwhile fails its start checks, neither of which is the fault meant."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.slots[index].process
+            if process is None or process.proc.poll() is not None:
+                return  # gone: check_exits records it
+            if "[^_Worker]: Ready" in process.log_text():
+                return
+            time.sleep(0.2)
+
+    def wait_all_ready(self) -> None:
+        for index in self.alive():
+            self.wait_ready(index)
+
     def alive(self) -> list[int]:
         return [i for i, s in enumerate(self.slots) if s.process and s.process.proc.poll() is None]
 

@@ -40,6 +40,8 @@ class Cluster:
     bootstrap: str
     database_url: str
     say: Callable[[str], None]
+    # The schema owner's URL: the worker's role (DATABASE_URL) may create no table.
+    owner_url: str
 
     @property
     def admin(self) -> KafkaEndpoint:
@@ -98,7 +100,14 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         took = time.monotonic() - started
         say(f"3 brokers + Patroni pair up, topics created, schema migrated in {took:.1f} s")
         exports = _exports(done.stdout)
-        yield Cluster(env, infra, exports["KAFKA_BOOTSTRAP_SERVERS"], exports["DATABASE_URL"], say)
+        yield Cluster(
+            env,
+            infra,
+            exports["KAFKA_BOOTSTRAP_SERVERS"],
+            exports["DATABASE_URL"],
+            say,
+            exports["OPTIMERGE_MIGRATION_DATABASE_URL"],
+        )
     finally:
         down(Settings(kafka_bootstrap_servers=None, database_url=None, infra=infra), log=say)
         shutil.rmtree(state_dir, ignore_errors=True)
@@ -107,11 +116,16 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 def test_up_prints_every_broker_both_servers_and_the_replication_factor(cluster: Cluster) -> None:
     base, pg = cluster.infra.kafka_port, cluster.infra.postgres_port
     assert cluster.bootstrap == f"127.0.0.1:{base},127.0.0.1:{base + 2},127.0.0.1:{base + 4}"
-    assert cluster.database_url.endswith(
-        f"@127.0.0.1:{pg},127.0.0.1:{pg + 1}/optimerge?target_session_attrs=read-write"
-    )
     done = run_optimerge("infra", "env", **cluster.env)
-    assert _exports(done.stdout)["OPTIMERGE_REPLICATION_FACTOR"] == "3"
+    exports = _exports(done.stdout)
+    assert exports["OPTIMERGE_REPLICATION_FACTOR"] == "3"
+    both = f"@127.0.0.1:{pg},127.0.0.1:{pg + 1}/optimerge?target_session_attrs=read-write"
+    for name, role in (
+        ("DATABASE_URL", "optimerge_worker"),
+        ("OPTIMERGE_APP_DATABASE_URL", "optimerge_app"),
+        ("OPTIMERGE_MIGRATION_DATABASE_URL", "optimerge"),
+    ):
+        assert exports[name].startswith(f"postgresql://{role}:") and exports[name].endswith(both)
 
 
 def test_status_shows_three_brokers_the_quorum_and_no_under_replicated_partition(
@@ -200,7 +214,7 @@ def test_a_killed_broker_is_shown_down_and_acks_all_still_delivers(cluster: Clus
 
 
 def test_a_crashed_primary_fails_over_to_the_sync_standby(cluster: Cluster) -> None:
-    with psycopg.connect(cluster.database_url, autocommit=True) as conn:
+    with psycopg.connect(cluster.owner_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE failover_probe (n int)")
         for n in range(200):  # each acknowledged on its own
             conn.execute("INSERT INTO failover_probe VALUES (%s)", (n,))
@@ -215,14 +229,14 @@ def test_a_crashed_primary_fails_over_to_the_sync_standby(cluster: Cluster) -> N
 
     def writes_again() -> bool:
         try:
-            with psycopg.connect(cluster.database_url, connect_timeout=3, autocommit=True) as c:
+            with psycopg.connect(cluster.owner_url, connect_timeout=3, autocommit=True) as c:
                 c.execute("INSERT INTO failover_probe VALUES (-1)")
                 return True
         except psycopg.Error:
             return False
 
     failover = _wait_for("a writable primary after the crash", writes_again, 60, interval=0.1)
-    with psycopg.connect(cluster.database_url) as conn:
+    with psycopg.connect(cluster.owner_url) as conn:
         assert conn.info.port != old_port  # the standby, promoted
         assert conn.execute("SELECT count(*) FROM failover_probe").fetchone() == (201,)
 

@@ -24,7 +24,8 @@ from optimerge.infra import InfraError, LocalKafka, LocalPostgres, down, env, st
 from optimerge.infra._ports import free_ports
 from optimerge.infra._process import is_alive
 from optimerge.infra.secrets import LocalSecrets
-from streams.admin import TopicError, ensure_topics
+from streams.acls import apply_grants, pipeline_grants, revoke_grants
+from streams.admin import TopicError, delete_topics, ensure_topics
 from streams.security import client_options
 from streams.topics import Topics
 from tests.fix_infra import make_state_dir, stop_abandoned_test_infra
@@ -112,6 +113,39 @@ def test_ensure_topics_is_idempotent_and_refuses_other_partition_counts(
         ensure_topics(kafka_admin, topics, partitions=4)
 
 
+def test_the_worker_leaves_audit_checkpoints_to_the_checkpointer(
+    kafka_admin: KafkaEndpoint, kafka_principals: LocalSecrets
+) -> None:
+    """The worker's principal may not even see audit.checkpoints: at its start it ensures every
+    other topic; the checkpointer creates its own, compacted (docs/contract.md#topics)."""
+    topics = Topics(prefix=f"t-{uuid.uuid4().hex[:8]}.")
+    checkpoints = topics.audit_checkpoints.name
+    others = [name for name in topics.all() if name != checkpoints]
+    grants = pipeline_grants(topics, f"{topics.prefix}{Settings().app_id}")
+    apply_grants(kafka_admin, grants)
+    try:
+        assert sorted(ensure_topics(kafka_admin, topics, partitions=3, names=others)) == sorted(
+            others
+        )
+        worker = KafkaEndpoint(kafka_admin.bootstrap, kafka_principals.kafka_client("worker"))
+        assert ensure_topics(worker, topics, partitions=3, names=others) == []
+        with pytest.raises(TopicError, match=r"audit\.checkpoints"):
+            ensure_topics(worker, topics, partitions=3)
+        checkpointer = KafkaEndpoint(
+            kafka_admin.bootstrap, kafka_principals.kafka_client("checkpointer")
+        )
+        assert ensure_topics(checkpointer, topics, partitions=3, names=[checkpoints]) == [
+            checkpoints
+        ]
+        admin = AdminClient(client_options(kafka_admin))
+        resource = ConfigResource("topic", checkpoints)
+        config = admin.describe_configs([resource])[resource].result(10)
+        assert config["cleanup.policy"].value == "compact"
+    finally:
+        delete_topics(kafka_admin, topics.all())
+        revoke_grants(kafka_admin, grants)
+
+
 @pytest.mark.parametrize("run", [1, 2])
 def test_each_test_gets_its_own_migrated_database(database_url: str, run: int) -> None:
     with psycopg.connect(database_url) as conn:
@@ -136,7 +170,10 @@ def test_settings_point_at_this_tests_topics_and_database(
     settings: Settings, topics: Topics, database_url: str, kafka_bootstrap: str
 ) -> None:
     assert settings.kafka_bootstrap_servers == kafka_bootstrap
-    assert settings.database_url == database_url
+    # Each role its own URL of the same database: the owner is the fixture's.
+    assert settings.migration_url == database_url
+    assert settings.database_url.startswith("postgresql://optimerge_worker:")
+    assert settings.app_url.startswith("postgresql://optimerge_app:")
     assert settings.topic_prefix == topics.prefix
     assert settings.partitions == 3
     assert settings.infra.state_dir != InfraSettings().state_dir  # never the developer's own
@@ -201,8 +238,16 @@ def test_up_is_idempotent_and_down_leaves_no_process(own_infra: Settings) -> Non
     assert stat.S_IMODE(secrets.dir.stat().st_mode) == 0o700
     files = [f for f in secrets.dir.rglob("*") if f.is_file()]
     assert len(files) >= 9 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
-    with psycopg.connect(endpoints.database_url) as conn:
-        assert conn.execute("SELECT current_user").fetchone() == ("optimerge",)
+    # One role per URL, each with its own password (docs/contract.md#database-roles).
+    for url, role in (
+        (endpoints.database_url, "optimerge_worker"),
+        (endpoints.app_database_url, "optimerge_app"),
+        (endpoints.migration_database_url, "optimerge"),
+    ):
+        assert url is not None
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (role,)
+    _assert_private(own_infra.infra.state_dir)
 
     # The postmaster's children (checkpointer, walwriter, ...) must go too.
     ours = _process_tree(pids["kafka"] or 0) | _process_tree(pids["postgres"] or 0)
@@ -215,6 +260,21 @@ def test_up_is_idempotent_and_down_leaves_no_process(own_infra: Settings) -> Non
     logs.clear()
     down(own_infra, log=logs.append)
     assert logs == ["nothing of ours was running"]
+
+
+def _assert_private(state_dir: Path) -> None:
+    """Nobody but its owner gets into the state dir (PostgreSQL's OS user, when we are root,
+    may only pass through it); logs, data and secrets in it are 0600."""
+    mode = state_dir.stat().st_mode & 0o777
+    assert mode in (0o700, 0o710), oct(mode)
+    exposed = [
+        f"{path.relative_to(state_dir)} {oct(path.stat().st_mode & 0o777)}"
+        for path in state_dir.rglob("*")
+        if path.is_file()
+        and (path.suffix in {".log", ".index", ".timeindex"} or "password" in path.name)
+        and path.stat().st_mode & 0o077
+    ]
+    assert exposed == []
 
 
 @pytest.mark.parametrize("service", ["kafka", "postgres"])

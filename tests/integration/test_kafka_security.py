@@ -152,6 +152,35 @@ def test_only_operators_read_the_dead_letters(
         assert not reads("extractor", name), name
 
 
+def test_only_the_checkpointer_writes_audit_checkpoints_and_only_operators_read_them(
+    settings: ResolvedSettings, as_principal: Callable[[str], ResolvedSettings], topics: Topics
+) -> None:
+    """Whoever holds the worker's or the app's configuration can neither move nor read the
+    checkpoints the audit trail is verified against (docs/contract.md#audit-checkpoints)."""
+    _fill(settings, topics)
+    checkpoints = topics.audit_checkpoints.name
+
+    def reads(principal: str) -> bool:
+        try:
+            return _read(as_principal(principal).kafka_endpoint, checkpoints) == [b"{}"]
+        except PermissionError:
+            return False
+
+    writers = {
+        p
+        for p in ("extractor", "app", "worker", "operator", "checkpointer")
+        if _produce(as_principal(p).kafka_endpoint, checkpoints) is None
+    }
+    assert writers == {"checkpointer"}
+    assert {p for p in ("extractor", "app", "worker", "operator", "checkpointer") if reads(p)} == {
+        "checkpointer",
+        "operator",
+    }
+    # And the checkpointer writes nothing else.
+    for name in (topics.extraction_results.name, topics.review_actions.name, topics.dlq.name):
+        assert _produce(as_principal("checkpointer").kafka_endpoint, name) is not None, name
+
+
 def test_a_refused_write_names_the_authorization_failure(
     as_principal: Callable[[str], ResolvedSettings], topics: Topics
 ) -> None:

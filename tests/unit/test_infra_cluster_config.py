@@ -174,14 +174,19 @@ def test_patroni_runs_a_synchronous_pair_that_fails_over_on_a_crash(tmp_path: Pa
 def test_the_database_url_lists_both_servers_and_asks_for_the_primary(tmp_path: Path) -> None:
     patroni = PatroniPostgres(InfraSettings(state_dir=tmp_path, postgres_port=25432))
     patroni.password_file.parent.mkdir(parents=True)
-    patroni.password_file.write_text("p w\n")
+    for role in patroni.roles.roles():
+        patroni.roles.path(role).write_text(f"{role[-3:]} w\n")
 
     url = patroni.url()
 
     assert url == (
-        "postgresql://optimerge:p%20w@127.0.0.1:25432,127.0.0.1:25433/optimerge"
+        "postgresql://optimerge:rge%20w@127.0.0.1:25432,127.0.0.1:25433/optimerge"
         "?target_session_attrs=read-write"
     )
+    urls = patroni.urls()  # one role each: the worker's, the app's, the owner's
+    assert urls.worker.startswith("postgresql://optimerge_worker:ker%20w@127.0.0.1:25432,")
+    assert urls.app.startswith("postgresql://optimerge_app:app%20w@127.0.0.1:25432,")
+    assert urls.migration == url
     assert describe_url(url) == "optimerge@127.0.0.1:25432,127.0.0.1:25433/optimerge"
     assert current_primary_url("postgresql://u:p@h:1/db") == "postgresql://u:p@h:1/db"
 

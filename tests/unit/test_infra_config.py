@@ -128,3 +128,38 @@ def test_unreachable_state_dir_is_named() -> None:
         nobody.check_can_reach(Path(top) / "open" / "data", purpose="PostgreSQL")
         with pytest.raises(InfraError, match=r"cannot enter .*/locked \(mode 0700\)"):
             nobody.check_can_reach(locked / "postgres" / "data", purpose="PostgreSQL")
+
+
+def test_each_process_of_optimerge_run_gets_its_own_role_and_principal(tmp_path: Path) -> None:
+    """docs/contract.md#kafka-principals, "Who runs as whom": `optimerge run` gives each process
+    its database role's URL only, its principal, and no signing key it does not sign with."""
+    worker_url, app_url = "postgresql://w:x@h/db", "postgresql://a:x@h/db"
+    endpoints = Endpoints(
+        "127.0.0.1:19092",
+        worker_url,
+        app_database_url=app_url,
+        migration_database_url="postgresql://owner:x@h/db",
+        audit_key_file=tmp_path / "audit-key",
+        state_dir=tmp_path,
+    )
+    worker, app, checkpointer = (
+        endpoints.process_env(p) for p in ("worker", "app", "checkpointer")
+    )
+    for env, url, principal in (
+        (worker, worker_url, "worker"),
+        (app, app_url, "app"),
+        (checkpointer, app_url, "checkpointer"),
+    ):
+        assert env["DATABASE_URL"] == env["OPTIMERGE_APP_DATABASE_URL"] == url, principal
+        assert env["OPTIMERGE_MIGRATION_DATABASE_URL"] == "", principal
+        assert env["OPTIMERGE_KAFKA__SASL_USERNAME"] == principal
+        assert env["OPTIMERGE_KAFKA__SASL_PASSWORD"] == ""  # the file's, never a shell's
+        assert env["OPTIMERGE_AUDIT__KEY_FILE"] == str(tmp_path / "audit-key")
+        assert env["OPTIMERGE_SIGNING__TRUSTED_KEYS_FILE"].endswith("trusted-keys")
+    # Only the app signs (reviewers' actions); its console reads dead letters as the operator.
+    assert app["OPTIMERGE_SIGNING__KEY_FILE"].endswith("signing/app.key")
+    assert (
+        worker["OPTIMERGE_SIGNING__KEY_FILE"] == checkpointer["OPTIMERGE_SIGNING__KEY_FILE"] == ""
+    )
+    assert app["OPTIMERGE_APP_CONSOLE_KAFKA__SASL_USERNAME"] == "operator"
+    assert "OPTIMERGE_APP_CONSOLE_KAFKA__SASL_USERNAME" not in worker | checkpointer

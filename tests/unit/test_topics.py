@@ -22,8 +22,9 @@ def test_names_take_the_prefix_and_the_inputs_are_the_two_co_partitioned_topics(
         "t1.review.actions",
         "t1.extraction.results.dlq",
     }
-    assert len(topics.all()) == len(REGISTRY) == 7
+    assert len(topics.all()) == len(REGISTRY) == 8
     assert topics.retention() == {"t1.worker.heartbeats": 3_600_000}
+    assert topics.compacted() == ("t1.audit.checkpoints",)
     assert topics.spec_named("t1.review.actions") is topics.review_actions.spec
     assert topics.spec_named("review.actions") is None  # another tenant's
     assert MAX_MESSAGE_BYTES == 8 * 1024 * 1024

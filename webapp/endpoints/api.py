@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from domain.documents import DocumentView
+from domain.read_audit import ReadChannel
 from schemas.exact_json import loads_exact
 from storage.db import snapshot
 from storage.queue import action_outcome
@@ -27,6 +28,7 @@ from webapp.endpoints.verify import max_correction_bytes, parse_action_id
 from webapp.filters import parse_flagged
 from webapp.present import describe_outcome
 from webapp.queue_view import flagged_row
+from webapp.read_audit import audit_read
 from webapp.render import JSON, FhirJSON, doc_url
 from webapp.roles import Permission
 
@@ -56,10 +58,21 @@ def _document(conn: psycopg.Connection, document_id: str) -> dict[str, Any] | No
 
 
 async def api_document(request: Request) -> Response:
-    require(request, Permission.VIEW_QUEUE)
+    user = require(request, Permission.VIEW_QUEUE)
     document_id = request.path_params["document_id"]
     found = await db(request, _document, document_id) if _stored_id(document_id) else None
-    return _not_found(document_id) if found is None else JSON(found)
+    if found is None:
+        return _not_found(document_id)
+    await audit_read(
+        request,
+        user,
+        ReadChannel.API,
+        "document",
+        patients=[found["patient_id"]],
+        documents=[document_id],
+        count=len(found["resources"]),
+    )
+    return JSON(found)
 
 
 STATUS_FIELDS = (
@@ -127,11 +140,19 @@ async def api_status(request: Request) -> Response:
 
 
 async def api_bundle(request: Request) -> Response:
-    require(request, Permission.VIEW_QUEUE)
+    user = require(request, Permission.VIEW_QUEUE)
     patient_id = request.path_params["patient_id"]
     bundle = await db(request, read_bundle, patient_id) if _stored_id(patient_id) else None
     if bundle is None:
         return JSON({"error": f"patient {patient_id} does not exist"}, status_code=404)
+    await audit_read(
+        request,
+        user,
+        ReadChannel.API,
+        "bundle",
+        patients=[patient_id],
+        count=len(bundle.get("entry", [])),
+    )
     return FhirJSON(bundle)
 
 

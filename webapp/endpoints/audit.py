@@ -1,22 +1,28 @@
-"""The audit trail for compliance officers: filters, entries, and the hash-chain check."""
+"""The audit trail for compliance officers: filters, entries, and the state of its integrity
+(the newest signed verification; one patient's chain recomputed on a page about them)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
 
-from domain.audit import ChainReport
-from pipeline.audit_check import verify_audit_chains
+from domain.audit_checkpoints import Checkpoints
+from domain.read_audit import ReadChannel
+from pipeline.audit_check import verify_audit
 from storage.audit import AuditFilters, audit_actions, audit_page
+from storage.audit_verifications import newest_verification
 from storage.db import snapshot
+from storage.read_audit import read_page
+from webapp.audit_state import AuditState, audit_state
 from webapp.auth import require
-from webapp.context import ctx, db
-from webapp.filters import audit_query, is_filtered, parse_audit
+from webapp.context import AppContext, ctx, db
+from webapp.filters import audit_query, is_filtered, parse_audit, parse_reads, reads_query
 from webapp.present import Pagination, audit_action_label
 from webapp.render import JSON, render
 from webapp.roles import Permission
@@ -27,19 +33,37 @@ class AuditListing:
     rows: list[dict[str, Any]]
     pagination: Pagination
     actions: list[str]
-    chain: ChainReport
+    chain: AuditState
 
 
 def load_audit(
-    conn: psycopg.Connection, filters: AuditFilters, page: int, per_page: int
+    conn: psycopg.Connection,
+    filters: AuditFilters,
+    page: int,
+    per_page: int,
+    context: AppContext,
 ) -> AuditListing:
-    # One snapshot: the entries shown are the ones whose chain is checked (which also needs a
-    # transaction for its server-side cursor). One patient's chain when the view is about one
-    # patient; every chain otherwise.
+    # One snapshot: entries, the newest verification record and (for a page about one patient)
+    # that patient's chain, recomputed now. Every chain is never recomputed per view: the
+    # checkpointer does that each minute and signs what it found.
     with snapshot(conn):
         rows, total = audit_page(conn, filters, limit=per_page, offset=(page - 1) * per_page)
-        chain = verify_audit_chains(conn, filters.patient)
         actions = audit_actions(conn)
+        stored = newest_verification(conn)
+        patient = None
+        if filters.patient:
+            none = Checkpoints({}, [])
+            patient = verify_audit(
+                conn, context.keyring, none, full=True, patient_id=filters.patient
+            )
+    audit = context.settings.audit
+    chain = audit_state(
+        stored,
+        context.keyring,
+        now=context.clock(),
+        stale_after=timedelta(seconds=audit.stale_after_seconds),
+        patient=patient,
+    )
     return AuditListing(rows, Pagination(page, per_page, total), actions, chain)
 
 
@@ -96,8 +120,9 @@ def _entries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def _load(request: Request) -> tuple[AuditListing, Any]:
     require(request, Permission.VIEW_AUDIT)
     parsed = parse_audit(request.query_params)
+    context = ctx(request)
     listing = await db(
-        request, load_audit, parsed.filters, parsed.page, ctx(request).app_settings.page_size
+        request, load_audit, parsed.filters, parsed.page, context.app_settings.page_size, context
     )
     return listing, parsed
 
@@ -131,14 +156,47 @@ async def api_audit(request: Request) -> Response:
             "page": listing.pagination.page,
             "pages": listing.pagination.pages,
             "errors": parsed.errors,
-            "chain": {
-                "ok": chain.ok,
-                "patients": chain.patients,
-                "entries": chain.entries,
-                "breaks": [
-                    {"patient_id": b.patient_id, "seq": b.seq, "reason": b.reason}
-                    for b in chain.breaks
-                ],
-            },
+            "chain": chain.as_json(),
+        }
+    )
+
+
+async def _load_reads(request: Request) -> tuple[list[dict[str, Any]], Pagination, Any]:
+    require(request, Permission.VIEW_AUDIT)
+    parsed = parse_reads(request.query_params)
+    per_page = ctx(request).app_settings.page_size
+    offset = (parsed.page - 1) * per_page
+    rows, total = await db(request, read_page, parsed.filters, limit=per_page, offset=offset)
+    return rows, Pagination(parsed.page, per_page, total), parsed
+
+
+async def reads_view(request: Request) -> Response:
+    """Who read which patient's record or document, newest first (docs/contract.md#read-audit)."""
+    rows, pagination, parsed = await _load_reads(request)
+    filters = parsed.filters
+    return render(
+        request,
+        "audit_reads.html",
+        {
+            "reads": rows,
+            "pagination": pagination,
+            "filters": filters,
+            "filtered": is_filtered(filters),
+            "errors": parsed.errors,
+            "channels": [c.value for c in ReadChannel],
+            "page_query": lambda page: reads_query(filters, page),
+        },
+    )
+
+
+async def api_reads(request: Request) -> Response:
+    rows, pagination, parsed = await _load_reads(request)
+    return JSON(
+        {
+            "reads": rows,
+            "total": pagination.total,
+            "page": pagination.page,
+            "pages": pagination.pages,
+            "errors": parsed.errors,
         }
     )

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from config import KafkaEndpoint
 from domain.dead_letter_stats import dead_letter_stats
+from domain.read_audit import ReadChannel
 from pipeline.retries import RetryNotSentError, retry_dead_letters
 from storage.dlq_retries import recent_retries, retries_of
 from streams.dead_letters import LetterFilter, StoredLetter, read_dead_letters
@@ -20,6 +21,7 @@ from webapp import csrf
 from webapp.auth import require
 from webapp.context import AppContext, ctx, db
 from webapp.dlq_view import KIND_LABELS, KINDS, new_letters, parse_filter, retry_outcome
+from webapp.read_audit import audit_read
 from webapp.render import JSON, error, render
 from webapp.roles import Permission
 
@@ -101,13 +103,24 @@ async def letter_page(request: Request) -> Response:
         return error(request, 404, "No such dead letter", f"There is no dead letter {ref}.")
     retried = await db(request, retries_of, [ref])
     rejected = new_letters(letters)
+    show_payload = user.can(Permission.VIEW_DEAD_LETTER_PAYLOAD)
+    if show_payload:  # the event as sent: a document's patient data
+        letter = found.letter
+        await audit_read(
+            request,
+            user,
+            ReadChannel.PAGE,
+            "dlq_payload",
+            patients=[letter.key] if letter.key else [],
+            documents=[letter.document_id] if letter.document_id else [],
+        )
     return render(
         request,
         "dlq_letter.html",
         {
             "stored": found,
             "kind_labels": KIND_LABELS,
-            "show_payload": user.can(Permission.VIEW_DEAD_LETTER_PAYLOAD),
+            "show_payload": show_payload,
             "can_retry": user.can(Permission.RETRY_DEAD_LETTERS),
             "retry": retried.get(ref),
             "outcome": retry_outcome(retried[ref], rejected) if ref in retried else None,
@@ -148,6 +161,7 @@ async def retry(request: Request) -> Response:
                 _console(context),
                 chosen,
                 user.name,
+                keyring=context.keyring,
                 fixed_payload=fixed,
                 clock=context.clock,
             )

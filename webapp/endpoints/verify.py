@@ -9,12 +9,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from domain.read_audit import ReadChannel
 from storage.read import document_state
 from webapp import csrf
 from webapp.actions import ActionInvalid, ActionNotSent, build_action
-from webapp.auth import require
+from webapp.auth import current_user, require
 from webapp.context import ctx, db
 from webapp.present import ACTION_LABELS, describe_outcome
+from webapp.read_audit import audit_read
 from webapp.render import doc_url, error, render
 from webapp.roles import Permission
 from webapp.verify_view import load_verify, verify_view
@@ -61,6 +63,17 @@ async def _render_verify(
             "Document not found",
             f"There is no document {document_id}. It may not have been processed yet; "
             "check the id, or go back to the flagged list.",
+        )
+    user = current_user(request)
+    if user is not None:  # always: the page needs VIEW_QUEUE
+        await audit_read(
+            request,
+            user,
+            ReadChannel.PAGE,
+            "verify_page",
+            patients=[data.state.patient_id],
+            documents=[document_id],
+            count=len(data.resources),
         )
     view = verify_view(data, editor_text)
     outcome = None

@@ -1,6 +1,6 @@
 """The /fhir/ R4 read API: read, vread, history, search, Patient/$everything, metadata
 (docs/contract.md#fhir-api). Every error is an OperationOutcome; every answer holding patient
-data goes through `record_read` once."""
+data goes through `record_read` once (docs/contract.md#read-audit)."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ async def read(request: Request, user: User) -> Response:
     latest = versions[0]
     if latest.resource is None:
         raise gone(resource_type, resource_id)
-    record_read(request, user, "read", [latest.resource])
+    await record_read(request, user, "read", [latest.resource])
     return resource_response(request, latest.resource)
 
 
@@ -118,7 +118,7 @@ async def vread(request: Request, user: User) -> Response:
     versions = await versions_of(request, resource_type, resource_id)
     for v in versions:
         if v.resource is not None and str(v.version_id) == wanted:
-            record_read(request, user, "vread", [v.resource])
+            await record_read(request, user, "vread", [v.resource])
             return resource_response(request, v.resource)
     raise FhirProblem(404, f"{resource_type}/{resource_id} has no version {wanted}")
 
@@ -142,7 +142,7 @@ async def instance_history(request: Request, user: User) -> Response:
     page, count = _window(query, versions, all_by_default=True)
     url = f"{_base(request)}/{resource_type}/{resource_id}/_history"
     links = page_links(url, query.used, count, query.offset, len(versions))
-    record_read(request, user, "history", [v.resource for v in page if v.resource])
+    await record_read(request, user, "history", [v.resource for v in page if v.resource])
     bundle = history(
         _base(request), url, page, total=len(versions), links=links, now=ctx(request).clock()
     )
@@ -158,7 +158,7 @@ async def search(request: Request, user: User) -> Response:
     count = 0 if query.summary_count else query.count
     links = page_links(url, query.used, count, query.offset, total)
     if matches:
-        record_read(request, user, "search", matches)
+        await record_read(request, user, "search", matches)
     bundle = searchset(
         _base(request), url, matches, total=total, links=links, now=ctx(request).clock()
     )
@@ -200,7 +200,7 @@ async def everything(request: Request, user: User) -> Response:
     page_matches, page_included = page[:split], page[split:]
     url = f"{_base(request)}/Patient/{patient_id}/$everything"
     links = page_links(url, query.used, count, query.offset, len(everything_entries))
-    record_read(request, user, "everything", page)
+    await record_read(request, user, "everything", page, patient_id=patient_id)
     bundle = searchset(
         _base(request),
         url,

@@ -1,9 +1,7 @@
 """The one place a FHIR read of patient data is recorded: every /fhir/ endpoint that answers
-with PHI calls `record_read` exactly once, with what it is about to send.
-
-A no-op today: the read audit (every read of PHI in the audit trail) has not landed. When it
-does, this function writes its entry (who, when, which patients and resources) and nothing else
-in the FHIR module changes."""
+with PHI awaits `record_read` exactly once, with what it is about to send
+(docs/contract.md#read-audit). A search returning many resources is one entry naming their
+patients and the count."""
 
 from __future__ import annotations
 
@@ -12,12 +10,29 @@ from typing import Any
 
 from starlette.requests import Request
 
+from domain.read_audit import ReadChannel, fhir_subjects
+from webapp.read_audit import audit_read
 from webapp.roles import User
 
 
-def record_read(
-    request: Request, user: User, interaction: str, resources: Sequence[dict[str, Any]]
+async def record_read(
+    request: Request,
+    user: User,
+    interaction: str,
+    resources: Sequence[dict[str, Any]],
+    *,
+    patient_id: str | None = None,
 ) -> None:
     """`interaction`: read, vread, history, search or everything; `resources`: the resources
-    in the answer (their ids, types and meta.source name the patients and documents)."""
-    del request, user, interaction, resources
+    in the answer (their ids, types and meta.source name the patients and documents);
+    `patient_id`: the patient the request names ($everything)."""
+    patients, documents = fhir_subjects(resources)
+    await audit_read(
+        request,
+        user,
+        ReadChannel.FHIR,
+        f"fhir_{interaction}",
+        patients=[*patients, *([patient_id] if patient_id else [])],
+        documents=documents,
+        count=len(resources),
+    )

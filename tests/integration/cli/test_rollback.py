@@ -28,7 +28,7 @@ from ..pipeline._helpers import publish, read_topic, wait_until_processed
 from ..storage._factories import extraction, incoming, merge
 from ..webapp._server import AppServer
 from ..webapp._support import add_user
-from ..webapp.conftest import make_app_settings
+from ..webapp.conftest import app_identity, make_app_settings
 
 PATIENT = {
     "resourceType": "Patient",
@@ -68,16 +68,16 @@ def _listen(base: str, token: str, seen: list[dict], ready: threading.Event) -> 
 
 
 def test_an_operator_rollback_travels_the_stream_and_leaves_the_open_queue_live(
-    settings: ResolvedSettings, start_worker: Callable, as_principal: Callable
+    settings: ResolvedSettings, start_worker: Callable
 ) -> None:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         import_patients(conn, [PATIENT])
-    token = _token(settings.database_url)
+    token = _token(settings.app_url)
     worker = start_worker()
     publish(settings, [extraction("doc-rb", PATIENT["id"], confidence=0.5)])  # flagged
     wait_until_processed(settings, 1, timeout=90)
 
-    with AppServer(create_app(as_principal("app"), make_app_settings())) as server:
+    with AppServer(create_app(app_identity(settings), make_app_settings())) as server:
         headers = {"Authorization": f"Bearer {token}"}
         queue = httpx.get(f"{server.url}/api/flagged", headers=headers, timeout=10).json()
         assert [i["document_id"] for i in queue["items"]] == ["doc-rb"]
@@ -116,7 +116,7 @@ def test_an_operator_rollback_travels_the_stream_and_leaves_the_open_queue_live(
     statuses = read_topic(settings, Topics(settings.topic_prefix).document_status.name)
     outcome = [s for s in statuses if s.get("action_id") == printed["action_id"]]
     assert [(s["outcome"], s["status"]) for s in outcome] == [("applied", "COMPLETE")]
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         entry = conn.execute(
             "SELECT actor_kind, actor, details->>'note', details->>'signed_by' FROM audit_log "
             "WHERE action = 'rollback' AND document_id = 'doc-rb'"
@@ -132,9 +132,9 @@ def test_an_operator_rollback_travels_the_stream_and_leaves_the_open_queue_live(
 def test_rollback_without_a_worker_says_so_and_leaves_the_action_queued(
     settings: ResolvedSettings,
 ) -> None:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         import_patients(conn, [PATIENT])
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         merge(conn, [incoming(extraction("doc-idle", PATIENT["id"]))])
     run = _optimerge(
         settings, "document", "rollback", "doc-idle", "--actor", "ops", "--timeout", "3"

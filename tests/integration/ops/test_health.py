@@ -71,8 +71,8 @@ def test_status_goes_red_when_the_last_worker_stops_and_green_after_a_restart(
     assert seen["alive"] and seen["assigned_partitions"] == 6 and seen["batches"] >= 1
 
     # The app says the same to an operator, and refuses a reviewer.
-    add_user(settings.database_url, "olga", "operator")
-    add_user(settings.database_url, "ana", "reviewer")
+    add_user(settings.app_url, "olga", "operator")
+    add_user(settings.app_url, "ana", "reviewer")
     app = create_app(*app_parts(settings, live_updates=False))
     with TestClient(app) as client:
         assert client.get("/readyz").json()["status"] == "ready"

@@ -96,7 +96,7 @@ def test_each_flagged_item_reaches_its_channels_exactly_once_despite_failures(
             flagged[event.document_id] = ({r.rule.value for r in event.flag_reasons}, record.value)
     identity = {d for d, (rules, _) in flagged.items() if rules & set(IDENTITY_RULES)}
     assert 0 < len(identity) < len(flagged)
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         row = conn.execute(
             "SELECT count(*) FROM documents WHERE review_status = 'flagged'"
         ).fetchone()
@@ -162,7 +162,7 @@ def test_each_flagged_item_reaches_its_channels_exactly_once_despite_failures(
     }
     bodies = b"".join(r.body for r in receiver.accepted).decode()
     assert [n for n in names if n in bodies] == []
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         logged = conn.execute("SELECT count(*) FROM notification_deliveries").fetchone()
     assert logged is not None and logged[0] == len(receiver.accepted)
     print(

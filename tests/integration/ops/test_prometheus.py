@@ -35,7 +35,7 @@ def dashboard_queries(title: str) -> list[str]:
 
 def _database_figures(settings: ResolvedSettings) -> tuple[int, int, Counter[str]]:
     """Merged documents, flagged ones and the rules that fired, as PostgreSQL stores them."""
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         rows = conn.execute(
             "SELECT review_status, flag_reasons FROM documents WHERE processing_status = 'COMPLETE'"
         ).fetchall()
@@ -47,7 +47,7 @@ def _database_figures(settings: ResolvedSettings) -> tuple[int, int, Counter[str
 
 def _stored_windows(settings: ResolvedSettings) -> tuple[int, int, Counter[str]]:
     """What the console reads: the pipeline.metrics windows the app keeps in PostgreSQL."""
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         row = conn.execute(
             "SELECT coalesce(sum(documents), 0), coalesce(sum(flagged), 0) FROM metrics_windows"
         ).fetchone()

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from config import ResolvedSettings
-from pipeline.audit_check import verify_audit_chains
 from storage.db import connect
 from streams.topics import Topics
+from tests.audit_helpers import verify_trail
 
 from ._helpers import demo_feed, publish, read_topic, wait_until_processed
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def check_exactly_once(settings: ResolvedSettings, docs: list) -> None:
     expected_resources = {d.result.document_id: len(d.result.resources) for d in docs}
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         per_doc = Counter(
             d for (d,) in conn.execute("SELECT document_id FROM resources").fetchall()
         )
@@ -33,7 +33,7 @@ def check_exactly_once(settings: ResolvedSettings, docs: list) -> None:
             "SELECT processing_status, count(*) FROM documents GROUP BY 1"
         ).fetchall()
         assert statuses == [("COMPLETE", len(docs))]
-        assert verify_audit_chains(conn).ok
+        assert verify_trail(conn).ok
 
 
 def test_mixed_feed_is_merged_once_and_the_right_ones_flagged(
@@ -44,7 +44,7 @@ def test_mixed_feed_is_merged_once_and_the_right_ones_flagged(
     publish(settings, (d.result for d in docs))
     wait_until_processed(settings, FEED)
     check_exactly_once(settings, docs)
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         stored = dict(conn.execute("SELECT document_id, flag_reasons FROM documents").fetchall())
     wrong = {
         d.result.document_id: (

@@ -152,7 +152,7 @@ def test_5000_malformed_events_through_real_workers(
     merged = 0
     dlq = Topics(settings.topic_prefix).dlq.name
     while time.monotonic() < deadline:
-        with connect(settings.database_url) as conn:
+        with connect(settings.migration_url) as conn:
             row = conn.execute(
                 "SELECT count(*) FROM documents WHERE document_id LIKE 'good-%%' "
                 "AND processing_status = 'COMPLETE'"

@@ -29,10 +29,10 @@ PID = PATIENT["id"]
 
 
 @pytest.fixture
-def harness(database_url: str) -> Iterator[Harness]:
+def harness(database_url: str, worker_database_url: str) -> Iterator[Harness]:
     with connect(database_url) as conn:
         import_patients(conn, [PATIENT])
-    h = Harness(database_url)
+    h = Harness(database_url, worker_url=worker_database_url)
     yield h
     h.close()
 
@@ -62,7 +62,7 @@ def test_merges_and_reviews_of_one_batch_apply_in_arrival_order(harness: Harness
         ("d1", "applied", 2),
     ]
     assert [(f.kind, f.version) for f in harness.flagged()] == [("flagged", 1), ("resolved", 2)]
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         state = document_state(conn, "d1")
     assert state is not None and (state.review_status, state.reviewer) == ("reviewed", "ana")
 
@@ -73,7 +73,7 @@ def test_a_document_the_database_refuses_does_not_sink_its_batch(harness: Harnes
     # from before collision-proof ids): the database refuses bad on the primary key.
     harness.run(harness.extraction(extraction("squatter", "someone-else")))
     [needed, *_] = resource_ids_for("bad", bad.resources, patient_id=PID)
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         conn.execute(
             "UPDATE resources SET resource_id = %s WHERE resource_id = "
             "(SELECT min(resource_id) FROM resources WHERE document_id = 'squatter')",
@@ -92,7 +92,7 @@ def test_a_document_the_database_refuses_does_not_sink_its_batch(harness: Harnes
     assert "UniqueViolation" in (by_doc["bad"].error or "")
     [letter] = harness.dead_letters()
     assert (letter.error_kind, letter.document_id) == ("merge_error", "bad")
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         state = document_state(conn, "bad")
     assert state is not None and state.processing_status == "FAILED"
     assert [r.rule for r in state.flag_reasons] == ["merge_error"]
@@ -106,13 +106,13 @@ def test_a_redelivered_batch_changes_nothing_and_sends_its_events_again_as_they_
         harness.extraction(extraction("d2", PID)),
     ]
     harness.run(*records)
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         before = conn.execute("SELECT count(*) FROM audit_log").fetchone()
     first_flags = [f.event_id for f in harness.flagged()]
 
     harness.run(*records)  # the same offsets again, as after a crash before the ack
 
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         after = conn.execute("SELECT count(*) FROM audit_log").fetchone()
     assert before == after == (2,)
     statuses = harness.statuses()
@@ -162,7 +162,7 @@ def test_an_operators_rollback_is_applied_in_order_and_audited_as_theirs(
         "rollback",
         "ops-oncall",
     )
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         entry = conn.execute(
             "SELECT actor_kind, actor, details FROM audit_log ORDER BY seq DESC LIMIT 1"
         ).fetchone()

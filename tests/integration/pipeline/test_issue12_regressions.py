@@ -13,7 +13,6 @@ import pytest
 
 from domain.resources import correction_ids_for
 from domain.review_plan import REFUSED_AT_INPUT, REFUSED_BY_DATABASE
-from pipeline.audit_check import verify_audit_chains
 from pipeline.letters import PAYLOAD_LIMIT
 from schemas import ReviewAction
 from schemas.exact_json import dumps_exact
@@ -21,6 +20,7 @@ from storage.db import connect
 from storage.patients import import_patients
 from storage.read import document_extraction, document_resources, document_state
 from streams.topics import MAX_MESSAGE_BYTES
+from tests.audit_helpers import verify_trail
 from tests.harness import Harness
 from tests.unit.pipeline._grammar import valid_extraction
 
@@ -34,10 +34,10 @@ PATIENT = {
 
 
 @pytest.fixture
-def harness(database_url: str) -> Iterator[Harness]:
+def harness(database_url: str, worker_database_url: str) -> Iterator[Harness]:
     with connect(database_url) as conn:
         import_patients(conn, [PATIENT])
-    h = Harness(database_url)
+    h = Harness(database_url, worker_url=worker_database_url)
     yield h
     h.close()
 
@@ -62,13 +62,13 @@ def action(document_id: str, kind: str, version: int, **kw: Any) -> ReviewAction
 def merged_next(harness: Harness, document_id: str) -> None:
     """The next event of the same patient (so the same partition) is merged."""
     harness.run(harness.extraction(doc(document_id)))
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         state = document_state(conn, document_id)
     assert state is not None and state.processing_status == "COMPLETE"
 
 
 def state_of(harness: Harness, document_id: str):
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         return document_state(conn, document_id)
 
 
@@ -89,7 +89,7 @@ def test_nul_in_a_note_is_refused_as_invalid_and_answered_the_same_on_redelivery
     assert answers[0].event_id == answers[1].event_id
     [letter, _] = harness.dead_letters()
     assert letter.error_kind == "schema" and "note: a string holds NUL" in letter.reason
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         row = conn.execute(
             "SELECT outcome FROM review_actions WHERE action_id = %s", (bad.action_id,)
         ).fetchone()
@@ -117,7 +117,7 @@ def test_a_squatted_correction_id_is_refused_alone_and_the_chain_stays_whole(har
     # Another patient's row holds the id d1's corrected resource will get (a squatter).
     harness.run(harness.extraction(valid_extraction("squat", "someone-else"), key=b"someone-else"))
     [needed] = correction_ids_for(PID, "d1", 2, [{"resourceType": "Condition"}], ())
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         conn.execute(
             "UPDATE resources SET resource_id = %s WHERE resource_id = "
             "(SELECT min(resource_id) FROM resources WHERE document_id = 'squat')",
@@ -132,8 +132,8 @@ def test_a_squatted_correction_id_is_refused_alone_and_the_chain_stays_whole(har
     assert [s.outcome for s in status_of(harness, good)] == ["applied"]
     [letter] = [x for x in harness.dead_letters() if x.error_kind == "action_error"]
     assert "UniqueViolation" in letter.reason and letter.document_id == "d1"
-    with connect(harness.settings.database_url) as conn:
-        assert verify_audit_chains(conn).ok
+    with connect(harness.settings.migration_url) as conn:
+        assert verify_trail(conn).ok
     merged_next(harness, "d2")
 
 
@@ -191,7 +191,7 @@ def test_a_year_9999_timestamp_is_refused_and_traced(harness):
 
 def test_stored_timestamps_past_year_9999_still_read_back(harness):
     harness.run(harness.extraction(doc("d1", confidence=0.5)))
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         conn.execute(
             "UPDATE documents SET uploaded_at = '9999-12-31T23:59:59-14:00' "
             "WHERE document_id = 'd1'"
@@ -208,7 +208,7 @@ def test_decimals_keep_their_precision_through_storage(harness):
         for i, v in enumerate(values)
     ]
     harness.run(harness.extraction(dumps_exact(doc("dec", resources=resources)), key=PID.encode()))
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         stored = document_resources(conn, "dec")
         # Stored compressed as received since migration 0009 (storage/extraction_blob.py).
         extraction = dumps_exact(document_extraction(conn, "dec")).decode()
@@ -222,7 +222,7 @@ def test_decimals_keep_their_precision_through_storage(harness):
         )
     )
     assert [r.outcome for r in harness.statuses()][-1] == "remerged"
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         versions = conn.execute(
             "SELECT DISTINCT version_id FROM resources WHERE document_id = 'dec'"
         ).fetchall()
@@ -243,7 +243,7 @@ def test_nul_in_the_model_name_traces_nul_in_the_document_id_cannot(harness):
         harness.extraction(doc("id-nul\x00")),
     )
     assert state_of(harness, "model-nul").processing_status == "FAILED"
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         count = conn.execute("SELECT count(*) FROM documents").fetchone()
     assert count == (1,)  # the NUL-named one is unusable as an id: its dead letter says why
     assert len(harness.dead_letters()) == 2
@@ -259,7 +259,7 @@ def test_a_null_key_is_refused_and_traced(harness):
 
 def test_references_to_another_patients_data_flag_the_document(harness):
     harness.run(harness.extraction(valid_extraction("theirs", "someone-else"), key=b"someone-else"))
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         [(theirs,)] = conn.execute(
             "SELECT resource_id FROM resources WHERE document_id = 'theirs' LIMIT 1"
         ).fetchall()
@@ -274,7 +274,7 @@ def test_references_to_another_patients_data_flag_the_document(harness):
     [reason] = [r for r in state.flag_reasons if r.rule == "foreign_reference"]
     assert f"Condition/{theirs}" in reason.text and "Patient/someone-else" in reason.text
     # Kept as written, never followed.
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         bodies = document_resources(conn, "mine")
     assert any(b.get("subject", {}).get("reference") == "Patient/someone-else" for b in bodies)
 

@@ -83,7 +83,7 @@ def test_document_published_by_kcat_lands_in_the_bundle(
     kcat = shutil.which("kcat")
     if kcat is None:
         pytest.fail("kcat is not installed: run scripts/setup.sh (Debian package kcat)")
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         import_patients(conn, [PATIENT])
     worker = start_worker()
     line = PATIENT["id"].encode() + b"\t" + orjson.dumps(event("doc-kcat")) + b"\n"
@@ -109,7 +109,7 @@ def test_document_published_by_kcat_lands_in_the_bundle(
     state = wait_for_document(settings.database_url, "doc-kcat")
     assert state.processing_status == "COMPLETE", worker.log_text()[-3000:]
     assert state.review_status == "auto_approved"
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         bundle = read_patient_bundle(conn, PATIENT["id"])
     assert bundle is not None
     sources = {e["resource"].get("meta", {}).get("source") for e in bundle["entry"]}

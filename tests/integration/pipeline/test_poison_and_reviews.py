@@ -83,7 +83,7 @@ def test_poison_input_is_dead_lettered_and_a_fixed_replay_merges(
     )
     assert run.returncode == 0, run.stderr
     wait_until_processed(settings, 2)
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         state = document_state(conn, "poison-no-type")
     assert state is not None and state.processing_status == "COMPLETE"
 
@@ -136,7 +136,7 @@ def test_review_actions_apply_in_order_and_stale_ones_conflict(
     outcomes = [by_action[str(a.action_id)] for a in actions]
     assert [o["conflict"] for o in outcomes] == [False, False, True]
     assert "expected version 1, current version 2" in outcomes[2]["reason"]
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         first_state = document_state(conn, first.document_id)
         second_state = document_state(conn, second.document_id)
         left = conn.execute(
@@ -161,7 +161,7 @@ def test_a_document_holding_nul_is_refused_flagged_and_dead_lettered(
     start_worker()
     publish(settings, [*(d.result for d in docs[:10]), bad, *(d.result for d in docs[10:])])
     wait_until_processed(settings, 21)
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         state = document_state(conn, "poison-nul")
         merged = conn.execute(
             "SELECT count(*) FROM documents WHERE processing_status = 'COMPLETE'"

@@ -22,17 +22,17 @@ from .test_in_process import PATIENT, PID, action
 
 
 @pytest.fixture
-def harness(database_url: str) -> Iterator[Harness]:
+def harness(database_url: str, worker_database_url: str) -> Iterator[Harness]:
     with connect(database_url) as conn:
         import_patients(conn, [PATIENT])
-    h = Harness(database_url)
+    h = Harness(database_url, worker_url=worker_database_url)
     h.run(h.extraction(extraction("d1", PID, confidence=0.5)))  # flagged, version 1
     yield h
     h.close()
 
 
 def _audit_count(harness: Harness) -> int:
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         row = conn.execute("SELECT count(*) FROM audit_log").fetchone()
     return row[0] if row else 0
 
@@ -50,7 +50,7 @@ def _refused(harness: Harness, signed: ReviewAction, reason: str) -> None:
     letter = harness.dead_letters()[-1]
     assert letter.error_kind == "signature" and letter.document_id == "d1"
     assert str(signed.action_id) in letter.payload
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         state = document_state(conn, "d1")
     assert state is not None and (state.version, state.review_status) == (1, "flagged")
     assert _audit_count(harness) == before
@@ -111,7 +111,7 @@ def test_a_replay_is_refused_and_a_redelivery_answered_as_before(harness: Harnes
 
 def test_the_audit_entry_names_the_verified_actor_and_key(harness: Harness) -> None:
     harness.run(harness.action(action("d1", "mark_correct", 1, reviewer="ana")))
-    with connect(harness.settings.database_url) as conn:
+    with connect(harness.settings.migration_url) as conn:
         entry = conn.execute(
             "SELECT actor_kind, actor, details->>'signed_by' FROM audit_log "
             "WHERE action = 'mark_correct'"

@@ -25,14 +25,14 @@ from .test_one_document import PATIENT, event, wait_for_document
 
 
 def _merged(settings: ResolvedSettings, start_worker: Callable, as_principal: Callable) -> None:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         import_patients(conn, [PATIENT])
     start_worker()
     extractor = as_principal("extractor")
     topic = Topics(settings.topic_prefix).extraction_results.name
     with EventProducer(extractor.kafka_endpoint) as producer:
         producer.send(topic, orjson.dumps(event("doc-s", confidence=0.5)), key=PATIENT["id"])
-    wait_for_document(settings.database_url, "doc-s")
+    wait_for_document(settings.migration_url, "doc-s")
 
 
 def _rollback(**changes: object) -> ReviewAction:
@@ -75,7 +75,7 @@ def _assert_never_applied(settings: ResolvedSettings, reason: str, outcome: dict
     letters = read_topic(settings, Topics(settings.topic_prefix).dlq.name)
     assert [lt["error_kind"] for lt in letters] == ["signature"]
     assert letters[0]["document_id"] == "doc-s"
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         row = conn.execute(
             "SELECT version, review_status, "
             "(SELECT count(*) FROM resources WHERE document_id = 'doc-s'), "
@@ -122,7 +122,7 @@ def test_a_replayed_action_is_refused_and_dead_lettered(
     letters = read_topic(settings, topics.dlq.name)
     assert [(lt["error_kind"], lt["document_id"]) for lt in letters] == [("signature", "doc-s")]
     assert "replayed" in letters[0]["reason"]
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         row = conn.execute(
             "SELECT version, (SELECT count(*) FROM audit_log WHERE action = 'mark_correct') "
             "FROM documents WHERE document_id = 'doc-s'"
@@ -142,7 +142,7 @@ def test_publish_review_signs_unsigned_actions_with_the_operators_key(
     assert done.returncode == 0, done.stderr
     [outcome] = _outcomes(settings, unsigned, 1)
     assert outcome["outcome"] == "applied"
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         entry = conn.execute(
             "SELECT actor_kind, actor, details->>'signed_by' FROM audit_log "
             "WHERE action = 'rollback'"

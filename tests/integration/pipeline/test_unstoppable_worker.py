@@ -23,7 +23,7 @@ PID = "unstoppable-patient"
 
 def _wait_for(settings: ResolvedSettings, document_id: str, timeout: float) -> float:
     started = time.monotonic()
-    with connect(settings.database_url, autocommit=True) as conn:
+    with connect(settings.migration_url, autocommit=True) as conn:
         while time.monotonic() - started < timeout:
             state = document_state(conn, document_id)
             if state is not None and state.processing_status == "COMPLETE":
@@ -64,7 +64,7 @@ def test_poison_events_do_not_stop_the_partition_nor_the_worker(
     assert _wait_for(settings, "after", 30) < 30
     letters = {letter["error_kind"] for letter in read_topic(settings, topics.dlq.name)}
     assert letters == {"schema", "invalid_json"}
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         traced = {
             doc: document_state(conn, doc).processing_status  # type: ignore[union-attr]
             for doc in ("deep", "late", "big")

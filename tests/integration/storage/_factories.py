@@ -13,6 +13,7 @@ from domain.review_plan import ReviewOutcome
 from pipeline.service import Judge, MergeService
 from schemas import ActorKind, ExtractionResult, FlagReason, FlagRule, ReviewAction, ReviewStatus
 from storage.read import document_state
+from tests.audit_helpers import shared_keyring
 
 RECEIVED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -75,11 +76,11 @@ def low_confidence_flags(
 def merge(
     conn: psycopg.Connection, items: list[IncomingExtraction], judge: Judge = no_flags
 ) -> list[MergeReport]:
-    return MergeService(judge).merge(conn, items)
+    return MergeService(judge, keyring=shared_keyring()).merge(conn, items)
 
 
 def review(conn: psycopg.Connection, actions: list[ReviewAction]) -> list[ReviewReport]:
-    return MergeService(no_flags).review(conn, actions)
+    return MergeService(no_flags, keyring=shared_keyring()).review(conn, actions)
 
 
 class DocumentNotFoundError(LookupError):

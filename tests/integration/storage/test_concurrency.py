@@ -7,8 +7,8 @@ import threading
 from collections import Counter
 from contextlib import suppress
 
-from pipeline.audit_check import verify_audit_chains
 from storage.db import connect
+from tests.audit_helpers import verify_trail
 
 from ._factories import DocumentNotFoundError, extraction, incoming, merge, rollback
 
@@ -65,7 +65,7 @@ def test_eight_concurrent_writers_lose_and_duplicate_nothing(database_url):
             "WHERE r.patient_id <> d.patient_id"
         ).fetchone()
         assert mismatched == (0,)
-        assert verify_audit_chains(conn).ok
+        assert verify_trail(conn).ok
         seqs = conn.execute(
             "SELECT patient_id, count(*), max(seq) FROM audit_log GROUP BY patient_id"
         ).fetchall()

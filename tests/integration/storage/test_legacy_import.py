@@ -15,10 +15,10 @@ import pytest
 from domain.legacy import LegacyMapping, Unmapped, map_legacy, mark_duplicates
 from domain.legacy_report import ImportReport
 from domain.resources import resource_ids_for
-from pipeline.audit_check import verify_audit_chains
 from pipeline.legacy_import import import_legacy
 from storage.db import connect
 from storage.read import document_state
+from tests.audit_helpers import shared_keyring, verify_trail
 from tests.cli_runner import run_optimerge
 
 from ._factories import extraction, incoming, merge
@@ -46,7 +46,12 @@ def run(
     **kw: Any,
 ) -> ImportReport:
     return import_legacy(
-        conn, sample() if items is None else items, actor="ops", clock=lambda: NOW, **kw
+        conn,
+        sample() if items is None else items,
+        actor="ops",
+        keyring=shared_keyring(),
+        clock=lambda: NOW,
+        **kw,
     )
 
 
@@ -156,7 +161,7 @@ def test_one_audit_entry_per_imported_document(conn: psycopg.Connection) -> None
     assert details["1002"]["resources"] == {"Condition": 1, "Observation": 1}
     assert details["1008"]["resources"] == {}
     assert details["1008"]["resources_in_record"] == {"Condition": 1}
-    assert verify_audit_chains(conn).ok
+    assert verify_trail(conn).ok
 
 
 def test_reimport_changes_nothing_and_counts_already_present(conn: psycopg.Connection) -> None:

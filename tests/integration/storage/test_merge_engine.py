@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from pipeline.audit_check import verify_audit_chains
 from schemas import ReviewAction
 from storage.db import connect
 from storage.read import document_state
+from tests.audit_helpers import verify_trail
 
 from ._factories import extraction, incoming, low_confidence_flags, merge, review, rollback
 
@@ -145,7 +145,7 @@ def test_correct_data_replaces_the_resources_with_the_reviewers_version(conn):
 
 def test_audit_log_is_append_only_and_chain_verifies(conn):
     merge(conn, [incoming(extraction(f"d{i}")) for i in range(3)])
-    assert verify_audit_chains(conn).ok
+    assert verify_trail(conn).ok
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("UPDATE audit_log SET actor = 'mallory'")
     conn.rollback()
@@ -160,6 +160,6 @@ def test_audit_verify_names_a_tampered_entry(conn):
     conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
     conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_delete")
     conn.commit()
-    report = verify_audit_chains(conn)
+    report = verify_trail(conn)
     assert not report.ok
     assert [(b.patient_id, b.seq) for b in report.breaks] == [("p-1", 2)]

@@ -16,6 +16,7 @@ from pipeline.service import MergeService, judge_with
 from storage.accounts import create_user
 from storage.db import connect
 from storage.patients import import_patients
+from tests.audit_helpers import shared_keyring
 from webapp.passwords import hash_password
 
 PASSWORD = "correct horse battery"
@@ -34,7 +35,7 @@ def seed_documents(
     for tests of what the app reads, where no action is applied."""
     sample = load_sample()
     docs = build_documents(sample, count, seed=seed)
-    service = MergeService(judge_with(RuleThresholds()))
+    service = MergeService(judge_with(RuleThresholds()), keyring=shared_keyring())
     with connect(settings.database_url) as conn:
         import_patients(conn, sample.patients)
         service.merge(conn, [IncomingExtraction(d.result, datetime.now(UTC)) for d in docs])

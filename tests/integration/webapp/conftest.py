@@ -29,14 +29,22 @@ def make_app_settings(**changes: object) -> AppSettings:
     return base.model_copy(update=changes)
 
 
+def app_identity(settings: ResolvedSettings) -> ResolvedSettings:
+    """The test's settings as the app is deployed: its Kafka principal and signing key, and its
+    database role for every connection (DATABASE_URL too: nothing in the app runs as the
+    worker; docs/contract.md#database-roles)."""
+    app = principal_settings(settings, LocalSecrets(settings.infra.state_dir), APP)
+    return app.with_overrides(database_url=settings.app_url, app_database_url=settings.app_url)
+
+
 def app_parts(
     settings: ResolvedSettings, **changes: object
 ) -> tuple[ResolvedSettings, AppSettings]:
-    """What `create_app` takes for the test's settings: the app's principal and signing key,
-    its operator console acting as the operator, plain HTTP to the test hosts."""
+    """What `create_app` takes for the test's settings: the app's principal, signing key and
+    database role, its operator console acting as the operator, plain HTTP to the test hosts."""
     secrets_ = LocalSecrets(settings.infra.state_dir)
     changes.setdefault("console_kafka", secrets_.kafka_client(OPERATOR))
-    return principal_settings(settings, secrets_, APP), make_app_settings(**changes)
+    return app_identity(settings), make_app_settings(**changes)
 
 
 @pytest.fixture
@@ -45,9 +53,9 @@ def app_settings() -> AppSettings:
 
 
 @pytest.fixture
-def app_principal(as_principal: Callable[[str], ResolvedSettings]) -> ResolvedSettings:
-    """The test's settings as the app's Kafka principal, with the app's signing key."""
-    return as_principal("app")
+def app_principal(settings: ResolvedSettings) -> ResolvedSettings:
+    """The test's settings as the app: its Kafka principal, signing key and database role."""
+    return app_identity(settings)
 
 
 @pytest.fixture

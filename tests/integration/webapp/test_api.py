@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 from starlette.testclient import TestClient
 
 from config import ResolvedSettings
+from pipeline.audit_checkpointer import AuditCheckpointer
 from schemas import ReviewAction
 from storage.accounts import create_api_token
 from storage.db import connect
+from streams.acls import CHECKPOINTER
 from streams.topics import Topics
 from webapp.passwords import new_api_token
 
@@ -29,11 +31,13 @@ def _token_for(database_url: str, name: str, role: str) -> dict[str, str]:
 
 
 def test_reads_with_a_token(
-    settings: ResolvedSettings, make_client: Callable[[], TestClient]
+    settings: ResolvedSettings,
+    make_client: Callable[[], TestClient],
+    as_principal: Callable[[str], ResolvedSettings],
 ) -> None:
     docs = seed_documents(settings, 60)
     flagged = [d.result for d in docs if d.intended_reasons]
-    auth = _token_for(settings.database_url, "robot", "auditor")
+    auth = _token_for(settings.app_url, "robot", "auditor")
     client = make_client()
 
     listing = client.get("/api/flagged?per_page=4", headers=auth).json()
@@ -77,7 +81,20 @@ def test_reads_with_a_token(
     assert client.get("/api/patients/nobody/bundle", headers=auth).status_code == 404
 
     audit = client.get(f"/api/audit?document={doc.document_id}", headers=auth).json()
-    assert audit["chain"]["ok"] and audit["entries"][0]["action"] == "merge"
+    # Nothing verified the trail yet: its state is unknown, and said so.
+    assert audit["chain"]["ok"] is None and audit["chain"]["problem"].startswith("not verified")
+    assert audit["entries"][0]["action"] == "merge"
+    AuditCheckpointer(as_principal(CHECKPOINTER), settings.audit_keyring()).run_once()
+    audit = client.get(f"/api/audit?patient={doc.patient_id}", headers=auth).json()
+    chain = audit["chain"]
+    assert chain["ok"] is True and chain["stale"] is False and chain["mode"] == "incremental"
+    assert chain["patient"]["ok"] and chain["patient"]["entries"] >= 1
+    # The reads of this test, each recorded once: the document, the bundle (404s are not).
+    reads = client.get("/api/audit/reads?actor=robot", headers=auth).json()["reads"]
+    assert [(r["what"], r["channel"]) for r in reads] == [("bundle", "api"), ("document", "api")]
+    assert reads[1]["patient_ids"] == [doc.patient_id]
+    assert reads[1]["document_ids"] == [doc.document_id]
+    assert reads[1]["client_addr"] == "testclient" and reads[1]["user_agent"]
 
 
 def test_an_action_is_accepted_and_published(
@@ -85,7 +102,7 @@ def test_an_action_is_accepted_and_published(
 ) -> None:
     docs = seed_documents(settings, 60)
     first, second = [d.result for d in docs if d.intended_reasons][:2]
-    auth = _token_for(settings.database_url, "robot", "reviewer")
+    auth = _token_for(settings.app_url, "robot", "reviewer")
     client = make_client()
 
     accepted = client.post(
@@ -99,7 +116,7 @@ def test_an_action_is_accepted_and_published(
     action_id = uuid.UUID(body["action_id"])
 
     # With a session instead of a token, the CSRF token rides in a header.
-    add_user(settings.database_url, "ana", "reviewer")
+    add_user(settings.app_url, "ana", "reviewer")
     browser = make_client()
     login(browser, "ana")
     resources = [{"resourceType": "Condition", "code": {"text": "Asthma"}}]

@@ -68,14 +68,14 @@ def browser() -> Iterator[Browser]:
 
 
 def _db_state(settings: ResolvedSettings, document_id: str) -> DocumentView:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         state = document_state(conn, document_id)
     assert state is not None
     return state
 
 
 def _resources_by_document(settings: ResolvedSettings, patient_id: str) -> dict[str, set[str]]:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         rows = conn.execute(
             "SELECT document_id, resource_id FROM resources WHERE patient_id = %s", (patient_id,)
         ).fetchall()
@@ -86,13 +86,13 @@ def _resources_by_document(settings: ResolvedSettings, patient_id: str) -> dict[
 
 
 def _flagged_count(settings: ResolvedSettings) -> int:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         row = conn.execute("SELECT count(*) FROM documents WHERE review_status = 'flagged'")
         return int(row.fetchone()[0])  # type: ignore[index]
 
 
 def _backdate(settings: ResolvedSettings) -> None:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         for document_id, days in WAITED_DAYS.items():
             conn.execute(
                 "UPDATE documents SET created_at = now() - make_interval(days => %s) "
@@ -141,7 +141,7 @@ def test_review_flow_in_chromium(
     docs = demo_feed(settings, 60, seed=22)
     by_id = {d.result.document_id: d.result for d in docs}
     held_back = {LIVE_ON_DASHBOARD, LIVE_ON_LIST}
-    add_user(settings.database_url, "ana", "reviewer")
+    add_user(settings.app_url, "ana", "reviewer")
     start_worker()
     publish(settings, (d.result for d in docs if d.result.document_id not in held_back))
     app = create_app(app_principal, make_app_settings(page_size=25))
@@ -259,7 +259,7 @@ def test_review_flow_in_chromium(
         page.screenshot(path=str(SCREENSHOTS / "verify-outcome.png"))
         state = _db_state(settings, CORRECT)
         assert (state.review_status, state.resource_count) == ("reviewed", 11)
-        with connect(settings.database_url) as conn:
+        with connect(settings.migration_url) as conn:
             texts = [
                 r[0]
                 for r in conn.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from starlette.testclient import TestClient
@@ -47,8 +48,8 @@ def outcome_of(response: Any, status: int, code: str) -> str:
 def fhir(settings: ResolvedSettings, make_client: Callable[[], TestClient]):
     seed_documents(settings, 30)
     client = make_client()
-    client.headers.update(token_for(settings.database_url, "clinic", "reviewer"))
-    with connect(settings.database_url) as conn:
+    client.headers.update(token_for(settings.app_url, "clinic", "reviewer"))
+    with connect(settings.migration_url) as conn:
         row = conn.execute(
             "SELECT r.patient_id FROM resources r JOIN patients p USING (patient_id) "
             "WHERE r.resource_type = 'Condition' AND p.record IS NOT NULL "
@@ -77,7 +78,7 @@ def test_without_a_token_or_the_role_answers_outcome(
     assert anonymous.get("/fhir/Condition").headers["www-authenticate"].startswith("Bearer")
     assert make_client().get("/openapi.json").json()["openapi"] == "3.1.0"
     auditor = make_client()
-    auditor.headers.update(token_for(settings.database_url, "compliance", "auditor"))
+    auditor.headers.update(token_for(settings.app_url, "compliance", "auditor"))
     assert auditor.get("/fhir/Condition").status_code == 200  # auditors read records already
 
 
@@ -193,3 +194,28 @@ def test_provenance_device_and_everything(fhir):
     assert read.json()["id"] == patient and read.headers["etag"].startswith('W/"')
     later = read.json()["meta"]["lastUpdated"]
     assert client.get(f"/fhir/Patient?_id={patient}&_lastUpdated=gt{later}").json()["total"] == 0
+
+
+def test_each_fhir_answer_with_patient_data_is_one_read_audit_entry(
+    fhir: tuple[TestClient, str], settings: ResolvedSettings
+) -> None:
+    client, patient = fhir
+    search = client.get("/fhir/Condition", params={"patient": patient, "_count": 3})
+    shown = len(search.json()["entry"])
+    assert client.get(f"/fhir/Patient/{patient}/$everything").status_code == 200
+    assert client.get(f"/fhir/Patient/{patient}").status_code == 200
+    assert client.get("/fhir/Condition/no-such-id").status_code == 404  # nothing was read
+    with connect(settings.migration_url) as conn:
+        rows = conn.execute(
+            "SELECT what, patient_ids, resource_count, actor, actor_role, channel "
+            "FROM read_audit ORDER BY read_id"
+        ).fetchall()
+    assert [r[0] for r in rows] == ["fhir_search", "fhir_everything", "fhir_read"]
+    assert all(r[1] == [patient] and r[3:] == ("clinic", "reviewer", "fhir") for r in rows)
+    assert (rows[0][2], rows[2][2]) == (shown, 1)
+    # Append-only, and the app's role may only add to it.
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), connect(settings.app_url) as conn:
+        conn.execute("DELETE FROM read_audit")
+    owner = connect(settings.migration_url)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), owner as conn:
+        conn.execute("UPDATE read_audit SET actor = 'nobody'")

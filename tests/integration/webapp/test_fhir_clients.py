@@ -97,12 +97,12 @@ def security_codes(resource: Any) -> list[str]:
 def test_fhir_clients_read_a_record_fed_by_a_worker(settings: ResolvedSettings, start_worker):
     patient, results = documents_for_one_patient()
     pid = patient["id"]
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         import_patients(conn, [patient])
     worker = start_worker()
     publish(settings, results)
     wait_until_processed(settings, len(results), timeout=120)
-    auth = token_for(settings.database_url, "clinic", "reviewer")
+    auth = token_for(settings.app_url, "clinic", "reviewer")
     app = create_app(*app_parts(settings, live_updates=False))
     with AppServer(app) as server:
         base = f"{server.url}/fhir"

@@ -31,7 +31,7 @@ MAX_EXAMPLES = 20
 
 def _config(settings: ResolvedSettings, path: Path) -> Path:
     """Real ids for the operations that would otherwise only ever meet 404s."""
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         row = conn.execute(
             "SELECT patient_id, resource_id FROM resources WHERE resource_type = 'Condition' "
             "ORDER BY resource_id LIMIT 1"
@@ -60,7 +60,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     settings: ResolvedSettings, tmp_path: Path
 ) -> None:
     seed_documents(settings, 20)
-    auth = token_for(settings.database_url, "fuzzer", "admin")
+    auth = token_for(settings.app_url, "fuzzer", "admin")
     config = _config(settings, tmp_path / "schemathesis.toml")
     app = create_app(*app_parts(settings, live_updates=False))
     st = Path(sys.executable).with_name("st")

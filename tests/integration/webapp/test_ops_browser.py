@@ -31,7 +31,7 @@ BIG = "ops-big-document"
 
 
 def _merged_figures(settings: ResolvedSettings) -> tuple[int, int, Counter[str]]:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         rows = conn.execute(
             "SELECT review_status, flag_reasons FROM documents WHERE processing_status = 'COMPLETE'"
         ).fetchall()
@@ -42,7 +42,7 @@ def _merged_figures(settings: ResolvedSettings) -> tuple[int, int, Counter[str]]
 
 
 def _stored_window_documents(settings: ResolvedSettings) -> int:
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         row = conn.execute("SELECT coalesce(sum(documents), 0) FROM metrics_windows").fetchone()
     return int(row[0]) if row else 0
 
@@ -75,7 +75,7 @@ def test_operator_console_and_dead_letters_in_chromium(
     big = orjson.loads(encoded[0]) | {"document_id": BIG, "scan_notes": "n" * (limit + 2000)}
     patient = docs[0].result.patient_id
     for name, role in (("olga", "operator"), ("ana", "reviewer")):
-        add_user(settings.database_url, name, role)
+        add_user(settings.app_url, name, role)
     monkeypatch.setenv("OPTIMERGE_METRICS_WINDOW_SECONDS", "1")
     monkeypatch.setenv("OPTIMERGE_MAX_EVENT_BYTES", str(limit))
     worker = start_worker()
@@ -146,8 +146,9 @@ def test_operator_console_and_dead_letters_in_chromium(
         page.locator("tr[data-ref][data-kind=invalid_json] input[type=checkbox]").check()
         page.get_by_test_id("retry-selected").click()
         expect(page.get_by_test_id("sent-banner")).to_contain_text("Sent 2 letter(s)")
+        # Version 2: the refusal of the oversized event was recorded on the document it names
+        # (version 1, FAILED), as the input contract says; the fixed retry merges it.
         expect(page.get_by_test_id(f"outcome-{ref}")).to_contain_text(
-            # Version 2: the refusal left its trace on the document first (version 1, FAILED).
             "Merged: version 2",
             timeout=60_000,
         )
@@ -156,7 +157,7 @@ def test_operator_console_and_dead_letters_in_chromium(
             "Dead-lettered again (Invalid JSON)", timeout=30_000
         )
         page.screenshot(path=str(SCREENSHOTS / "ops-dead-letters.png"), full_page=True)
-        with connect(settings.database_url) as conn:
+        with connect(settings.migration_url) as conn:
             row = conn.execute(
                 "SELECT processing_status, is_merged FROM documents WHERE document_id = %s", (BIG,)
             ).fetchone()

@@ -13,7 +13,6 @@ import orjson
 from starlette.testclient import TestClient
 
 from config import ResolvedSettings
-from pipeline.audit_check import verify_audit_chains
 from schemas import DeadLetter
 from schemas.metrics import PipelineMetricsWindow
 from storage.db import connect
@@ -22,6 +21,7 @@ from streams.consumers import assign_all, read_to_end, tail_consumer
 from streams.dead_letters import REPLAY_HEADER, REPLAYED_BY_HEADER, read_dead_letters
 from streams.producer import EventProducer
 from streams.topics import Topics
+from tests.audit_helpers import verify_trail
 from tests.cli_runner import cli_env, run_optimerge
 from webapp import create_app
 
@@ -89,11 +89,11 @@ def test_operator_pages(settings: ResolvedSettings, as_principal: Callable) -> N
         _window("w1", 20, 4, {"low_confidence": 3, "name_mismatch": 1}),
         _window("w2", 10, 2, {"low_confidence": 2}),
     ]
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         assert record_windows(conn, windows) == 2
         assert record_windows(conn, windows) == 0  # redelivered: stored once
     for name, role in (("olga", "operator"), ("ana", "reviewer"), ("adam", "admin")):
-        add_user(settings.database_url, name, role)
+        add_user(settings.app_url, name, role)
     app = create_app(*app_parts(settings, live_updates=False, record_metrics=False))
     with TestClient(app, follow_redirects=False) as reviewer:
         login(reviewer, "ana")
@@ -167,13 +167,13 @@ def test_operator_pages(settings: ResolvedSettings, as_principal: Callable) -> N
     assert sorted(r.value for r in replayed).count(b"{not json") == 1
     assert fixed.encode() in {r.value for r in replayed}
     # Each retry of a letter with a patient is one audit entry in that patient's chain.
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         entries = conn.execute(
             "SELECT actor, actor_kind, details->>'letter', details->>'fixed_payload' "
             "FROM audit_log WHERE action = 'dlq_retry' ORDER BY audit_id"
         ).fetchall()
         rows = conn.execute("SELECT state, requested_by FROM dlq_retries").fetchall()
-        report = verify_audit_chains(conn, None)
+        report = verify_trail(conn, None)
     assert [e[:2] for e in entries] == [("olga", "operator")] * 4 + [("adam", "operator")]
     assert [e[3] for e in entries] == ["false"] * 4 + ["true"]
     assert len(rows) == 6 and {r[0] for r in rows} == {"sent"}  # the keyless one: row, no entry

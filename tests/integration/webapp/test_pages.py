@@ -30,7 +30,7 @@ def test_widget_list_filters_and_pages(
     docs = seed_documents(settings, 120, seed=22)
     flagged = [d.result for d in docs if d.intended_reasons]
     assert len(flagged) > 10, "the page size is 10: the list needs two pages"
-    add_user(settings.database_url, "ana", "reviewer")
+    add_user(settings.app_url, "ana", "reviewer")
     client = make_client()
     login(client, "ana")
 
@@ -88,7 +88,7 @@ def test_verify_page_and_its_forms(
 ) -> None:
     docs = seed_documents(settings, 60, seed=22)
     target = next(d.result for d in docs if d.result.document_id == "demo-22-000019")
-    add_user(settings.database_url, "ana", "reviewer")
+    add_user(settings.app_url, "ana", "reviewer")
     client = make_client()
     login(client, "ana")
     url = f"/documents/{target.document_id}/verify/"

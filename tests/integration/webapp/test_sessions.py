@@ -64,7 +64,7 @@ def client_from(app: Starlette) -> Callable[..., TestClient]:
 
 def _token(settings: ResolvedSettings, name: str, expires: datetime) -> tuple[str, str]:
     token, digest = new_api_token()
-    with connect(settings.database_url) as conn:
+    with connect(settings.app_url) as conn:
         token_id = create_api_token(conn, name, digest, "tests", expires)
     return token, token_id
 
@@ -76,7 +76,7 @@ def _bearer(token: str) -> dict[str, str]:
 def test_logout_ends_the_session_even_for_a_copied_cookie(
     settings: ResolvedSettings, client_from: Callable[..., TestClient]
 ) -> None:
-    add_user(settings.database_url, "ana", "reviewer")
+    add_user(settings.app_url, "ana", "reviewer")
     laptop = client_from()
     assert login(laptop, "ana").status_code == 303
     stolen = client_from("203.0.113.66")
@@ -88,20 +88,20 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(
     assert stolen.get("/").status_code == 302
     assert stolen.get("/api/flagged").status_code == 401
     assert laptop.get("/").status_code == 302
-    with connect(settings.database_url) as conn:
+    with connect(settings.app_url) as conn:
         assert count_sessions(conn, "ana") == 0
 
 
 def test_a_password_change_ends_every_session_of_the_account(
     settings: ResolvedSettings, client_from: Callable[..., TestClient]
 ) -> None:
-    add_user(settings.database_url, "ana", "reviewer")
-    add_user(settings.database_url, "bob", "reviewer")
+    add_user(settings.app_url, "ana", "reviewer")
+    add_user(settings.app_url, "bob", "reviewer")
     ana_desk, ana_laptop, bob = client_from(), client_from("192.0.2.1"), client_from()
     for client, name in ((ana_desk, "ana"), (ana_laptop, "ana"), (bob, "bob")):
         assert login(client, name).status_code == 303
 
-    with connect(settings.database_url) as conn:  # what `optimerge users password` does
+    with connect(settings.app_url) as conn:  # what `optimerge users password` does
         update_password_hash(conn, "ana", hash_password("a new passphrase"))
 
     assert ana_desk.get("/").status_code == 302
@@ -113,7 +113,7 @@ def test_a_password_change_ends_every_session_of_the_account(
 def test_a_role_change_ends_the_sessions_and_tokens_act_with_the_new_role(
     settings: ResolvedSettings, client_from: Callable[..., TestClient], clock: FakeClock
 ) -> None:
-    add_user(settings.database_url, "root", "admin")
+    add_user(settings.app_url, "root", "admin")
     browser = client_from()
     login(browser, "root")
     token, _ = _token(settings, "root", clock() + timedelta(days=1))
@@ -121,7 +121,7 @@ def test_a_role_change_ends_the_sessions_and_tokens_act_with_the_new_role(
     assert browser.get("/admin/users/").status_code == 200
     assert api.get("/api/audit", headers=_bearer(token)).status_code == 200
 
-    with connect(settings.database_url) as conn:  # `optimerge users role root --role reviewer`
+    with connect(settings.app_url) as conn:  # `optimerge users role root --role reviewer`
         assert set_role(conn, "root", "reviewer")
 
     assert browser.get("/admin/users/").status_code == 302  # logged out, not merely demoted
@@ -131,14 +131,14 @@ def test_a_role_change_ends_the_sessions_and_tokens_act_with_the_new_role(
 def test_token_revocation_and_expiry_end_access_at_once(
     settings: ResolvedSettings, client_from: Callable[..., TestClient], clock: FakeClock
 ) -> None:
-    add_user(settings.database_url, "carol", "auditor")
+    add_user(settings.app_url, "carol", "auditor")
     api = client_from()
     revoked, revoked_id = _token(settings, "carol", clock() + timedelta(days=90))
     expiring, _ = _token(settings, "carol", clock() + timedelta(hours=1))
     assert api.get("/api/flagged", headers=_bearer(revoked)).status_code == 200
     assert api.get("/api/flagged", headers=_bearer(expiring)).status_code == 200
 
-    with connect(settings.database_url) as conn:  # `optimerge users token revoke <id>`
+    with connect(settings.app_url) as conn:  # `optimerge users token revoke <id>`
         assert revoke_tokens(conn, token_id=revoked_id) == 1
     assert api.get("/api/flagged", headers=_bearer(revoked)).status_code == 401
     assert api.get("/api/flagged", headers=_bearer(expiring)).status_code == 200
@@ -150,11 +150,11 @@ def test_token_revocation_and_expiry_end_access_at_once(
 def test_removing_an_account_ends_its_sessions_and_tokens(
     settings: ResolvedSettings, client_from: Callable[..., TestClient], clock: FakeClock
 ) -> None:
-    add_user(settings.database_url, "dave", "reviewer")
+    add_user(settings.app_url, "dave", "reviewer")
     browser = client_from()
     login(browser, "dave")
     token, _ = _token(settings, "dave", clock() + timedelta(days=1))
-    with connect(settings.database_url) as conn:
+    with connect(settings.app_url) as conn:
         assert remove_user(conn, "dave")
     assert browser.get("/").status_code == 302
     assert client_from().get("/api/flagged", headers=_bearer(token)).status_code == 401
@@ -166,7 +166,7 @@ def test_an_idle_session_ends_and_so_does_an_old_one(
     clock: FakeClock,
     app_settings: AppSettings,
 ) -> None:
-    add_user(settings.database_url, "ana", "reviewer")
+    add_user(settings.app_url, "ana", "reviewer")
     idle = client_from()
     login(idle, "ana")
     clock.advance(seconds=app_settings.session_idle_seconds - 5)
@@ -186,7 +186,7 @@ def test_an_idle_session_ends_and_so_does_an_old_one(
 def test_cookies_are_secure_with_hsts_unless_started_with_insecure_http(
     settings: ResolvedSettings, app_principal: ResolvedSettings, app_settings: AppSettings
 ) -> None:
-    add_user(settings.database_url, "ana", "reviewer")
+    add_user(settings.app_url, "ana", "reviewer")
     secure = create_app(app_principal, app_settings.model_copy(update={"insecure_http": False}))
     with TestClient(secure, base_url="https://testserver", follow_redirects=False) as client:
         page = client.get("/login")
@@ -218,8 +218,8 @@ def test_spraying_one_password_over_50_names_from_one_address_is_slowed(
 ) -> None:
     names = [f"user{i:02d}" for i in range(50)]
     for name in names[::10]:
-        add_user(settings.database_url, name, "reviewer")
-    add_user(settings.database_url, "ana", "reviewer")
+        add_user(settings.app_url, name, "reviewer")
+    add_user(settings.app_url, "ana", "reviewer")
     sprayer = client_from("203.0.113.9")
 
     answers = [login(sprayer, name, "Winter2026!").status_code for name in names]

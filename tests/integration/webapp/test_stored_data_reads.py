@@ -16,6 +16,7 @@ from domain.thresholds import RuleThresholds
 from pipeline.service import MergeService, judge_with
 from schemas import ExtractionResult
 from storage.db import connect
+from tests.audit_helpers import shared_keyring
 from tests.cli_runner import run_optimerge
 from tests.unit.pipeline._grammar import valid_extraction
 
@@ -33,7 +34,7 @@ def test_the_api_and_document_show_read_back_what_is_stored(
         valid_extraction("odd", "p-odd", confidence=0.5, resources=resources)
     )
     with connect(settings.database_url) as conn:
-        MergeService(judge_with(RuleThresholds())).merge(
+        MergeService(judge_with(RuleThresholds()), keyring=shared_keyring()).merge(
             conn, [IncomingExtraction(result, datetime.now(UTC))]
         )
         conn.execute(
@@ -41,7 +42,7 @@ def test_the_api_and_document_show_read_back_what_is_stored(
             "WHERE document_id = 'odd'"
         )
         conn.commit()
-    auth = _token_for(settings.database_url, "robot", "auditor")
+    auth = _token_for(settings.app_url, "robot", "auditor")
     client = make_client()
 
     listing = client.get("/api/flagged", headers=auth)
@@ -56,6 +57,7 @@ def test_the_api_and_document_show_read_back_what_is_stored(
 
     env = {
         "DATABASE_URL": settings.database_url,
+        "OPTIMERGE_APP_DATABASE_URL": settings.app_url,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
     }
     shown = run_optimerge("document", "show", "odd", **env)

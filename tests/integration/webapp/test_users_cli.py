@@ -29,6 +29,7 @@ from ._support import login
 @pytest.fixture
 def cli(settings: ResolvedSettings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("OPTIMERGE_APP_DATABASE_URL", settings.app_url)
     app = typer.Typer()
     register(app)
     runner = CliRunner()

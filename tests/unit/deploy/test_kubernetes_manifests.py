@@ -87,6 +87,60 @@ def test_the_scaled_object_drives_the_worker_on_the_lag_of_its_inputs() -> None:
         assert int(meta["lagThreshold"]) > 0
 
 
+# Each pod gets its own database role's URL (docs/contract.md#database-roles) and the audit key
+# only where it writes or verifies the trail; the owner's URL only the migration job.
+SECRETS = {
+    "optimerge-worker": {"optimerge-worker-db", "optimerge-audit-key"},
+    "optimerge-app": {"optimerge-app-db", "optimerge-app", "optimerge-audit-key"},
+    "optimerge-notifier": {"optimerge-app-db"},
+    "optimerge-checkpointer": {"optimerge-app-db", "optimerge-audit-key"},
+}
+
+
+# Each pod authenticates to Kafka as its own principal (docs/contract.md#kafka-principals),
+# reading only that principal's password from optimerge-kafka, by key.
+PRINCIPALS = {
+    "optimerge-worker": "worker",
+    "optimerge-app": "app",
+    "optimerge-notifier": "operator",
+    "optimerge-checkpointer": "checkpointer",
+}
+
+
+def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in container.get("env", [])}
+
+
+def test_every_pod_is_its_own_kafka_principal_and_sees_only_its_password() -> None:
+    for name, deployment in _resources("Deployment").items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = _env(container)
+        principal = PRINCIPALS[name]
+        assert env["OPTIMERGE_KAFKA__SASL_USERNAME"]["value"] == principal, name
+        secret = env["OPTIMERGE_KAFKA__SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert secret == {"name": "optimerge-kafka", "key": f"KAFKA_{principal.upper()}_PASSWORD"}
+        keys = [
+            item["valueFrom"]["secretKeyRef"]
+            for item in env.values()
+            if "secretKeyRef" in item.get("valueFrom", {})
+        ]
+        # The app's console is the operator: its password, and nobody else's.
+        extra = [k["key"] for k in keys if k != secret]
+        assert extra == (["KAFKA_OPERATOR_PASSWORD"] if name == "optimerge-app" else []), name
+    [job] = _resources("Job").values()
+    [migrate] = job["spec"]["template"]["spec"]["containers"]
+    assert "env" not in migrate  # migrations need no Kafka
+
+
+def test_only_the_migration_job_gets_the_owners_url() -> None:
+    [job] = _resources("Job").values()
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["migrate"]
+    refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
+    assert refs == {"optimerge", "optimerge-owner-db"}
+    assert set(_resources("Deployment")) == set(SECRETS)
+
+
 def test_workers_stop_within_the_shutdown_contract_and_drain_one_at_a_time() -> None:
     worker = _resources("Deployment")["optimerge-worker"]
     pod = worker["spec"]["template"]["spec"]
@@ -107,7 +161,7 @@ def test_selectors_find_their_pods_and_every_pod_gets_its_config() -> None:
         assert deployment["spec"]["selector"]["matchLabels"].items() <= labels[name].items()
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             refs = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
-            assert refs == {"optimerge"}, name
+            assert refs == {"optimerge", *SECRETS[name]}, name
     for kind in ("PodDisruptionBudget", "Service"):
         for name, resource in _resources(kind).items():
             selector = resource["spec"]["selector"]

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from streams.acls import APP, EXTRACTOR, OPERATOR, WORKER, leader_topic, pipeline_grants
+from streams.acls import (
+    APP,
+    CHECKPOINTER,
+    EXTRACTOR,
+    OPERATOR,
+    PRINCIPALS,
+    WORKER,
+    leader_topic,
+    pipeline_grants,
+    reader_grants,
+)
 from streams.topics import Topics
 
 TOPICS = Topics("t.")
@@ -52,3 +62,14 @@ def test_only_operators_read_the_dead_letters_and_they_replay_to_the_inputs() ->
     }
     assert readers == {OPERATOR}
     assert _allowed(OPERATOR, "WRITE") == {"t.extraction.results", "t.review.actions"}
+
+
+def test_only_the_checkpointer_writes_audit_checkpoints_and_only_operators_also_read_them() -> None:
+    checkpoints = "t.audit.checkpoints"
+    assert _allowed(CHECKPOINTER, "WRITE") == _allowed(CHECKPOINTER, "READ") == {checkpoints}
+    assert {p for p in PRINCIPALS if checkpoints in _allowed(p, "WRITE")} == {CHECKPOINTER}
+    # The workers and the app do not even see it (the database's attacker may hold theirs).
+    seen = {p for p in PRINCIPALS if checkpoints in _allowed(p, "DESCRIBE")}
+    assert seen == {CHECKPOINTER, OPERATOR}
+    assert {p for p in PRINCIPALS if checkpoints in _allowed(p, "READ")} == seen
+    assert CHECKPOINTER in {g.principal for g in reader_grants()}
