@@ -8,6 +8,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from config import ResolvedSettings
 from domain.replay import Replayer
 from domain.rule_sets import RuleSet
 from domain.thresholds import RuleThresholds
@@ -37,7 +38,7 @@ def _tables(database_url: str) -> tuple[object, ...]:
 
 
 def test_a_stored_history_replays_as_judged_and_evaluate_recommend_apply_list(
-    database_url: str,
+    database_url: str, settings: ResolvedSettings
 ) -> None:
     sample = load_sample()
     reviewed = build_history(sample, 1_000, seed=9)
@@ -58,7 +59,8 @@ def test_a_stored_history_replays_as_judged_and_evaluate_recommend_apply_list(
         ]
         assert differ == [], thresholds
 
-    env = {"DATABASE_URL": database_url}
+    # The commands run as the app role, as deployed (the owner only stored the history).
+    env = {"DATABASE_URL": settings.database_url, "OPTIMERGE_APP_DATABASE_URL": settings.app_url}
     before = _tables(database_url)
     done = run_optimerge(
         "thresholds", "evaluate", "--set", "min_confidence=0.75", "--set",

@@ -22,7 +22,7 @@ from pipeline.thresholds import save_rule_set
 from storage.db import connect
 from streams.producer import EventProducer
 from streams.topics import Topics
-from tests.cli_runner import run_optimerge
+from tests.cli_runner import cli_env, run_optimerge
 
 from ._helpers import demo_feed, publish, read_topic, wait_until_processed
 
@@ -62,7 +62,7 @@ def test_a_rule_set_applied_mid_feed_judges_what_follows_without_a_restart(
 ) -> None:
     monkeypatch.setenv("OPTIMERGE_METRICS_WINDOW_SECONDS", "2")
     docs = demo_feed(settings, FEED, seed=21)
-    with connect(settings.database_url) as conn:
+    with connect(settings.app_url) as conn:  # as `thresholds create` and the console do
         version = save_rule_set(conn, RuleSet(0, STRICT), actor="ops", reason="stricter")
     workers = [start_worker(), start_worker()]
     pids = [w.proc.pid for w in workers]
@@ -72,11 +72,11 @@ def test_a_rule_set_applied_mid_feed_judges_what_follows_without_a_restart(
     applied = threading.Event()
     thread, sent_after = _steady_feed(settings, docs[WARM_UP:], applied)
     wait_until_processed(settings, WARM_UP + 150)
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         merged_before = {d for (d,) in conn.execute("SELECT document_id FROM documents").fetchall()}
     done = run_optimerge(
         "thresholds", "apply", str(version), "--actor", "ops", "--reason", "mid-feed",
-        DATABASE_URL=settings.database_url,
+        **cli_env(settings),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     applied.set()
@@ -87,7 +87,7 @@ def test_a_rule_set_applied_mid_feed_judges_what_follows_without_a_restart(
 
     records = {p["id"]: patient_record_from_fhir(p) for p in load_sample().patients}
     judges = {0: RuleSet(0, RuleThresholds()), version: RuleSet(version, STRICT)}
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         stored = {
             d: (v, {r["rule"] for r in reasons}, doc_version)
             for d, v, reasons, doc_version in conn.execute(

@@ -18,6 +18,7 @@ from pipeline.service import MergeService
 from schemas import ReviewAction, ReviewActionKind
 from storage import rule_sets
 from storage.patients import import_patients
+from tests.audit_helpers import shared_keyring
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
 BATCH = 200
@@ -35,7 +36,7 @@ def store_reviewed(
             reason=f"judge {judge.version}", now=AT,
         )  # fmt: skip
         assert created == judge.version
-    service = MergeService(ActiveRuleSet(RuleThresholds()))
+    service = MergeService(ActiveRuleSet(RuleThresholds()), keyring=shared_keyring())
     active = None
     pending: list[IncomingExtraction] = []
     for h in history:

@@ -16,6 +16,7 @@ from storage.db import connect
 from storage.history import Scope, replay_cases
 from storage.patients import import_patients
 from storage.read import document_state
+from tests.audit_helpers import shared_keyring
 
 from ._factories import RECEIVED, extraction, incoming, review
 
@@ -92,7 +93,7 @@ def test_versions_and_activations_are_append_only(database_url: str, statement: 
 
 
 def test_each_merge_is_judged_by_the_version_active_when_it_runs(conn) -> None:
-    service = MergeService(ActiveRuleSet(RuleThresholds()))
+    service = MergeService(ActiveRuleSet(RuleThresholds()), keyring=shared_keyring())
     [before] = service.merge(conn, [incoming(known("before", confidence=0.85))])
     version = rule_sets.create_rule_set(
         conn, thresholds=STRICT, by_model={}, created_by="ana", reason="r", now=RECEIVED
@@ -109,7 +110,7 @@ def test_each_merge_is_judged_by_the_version_active_when_it_runs(conn) -> None:
 
 
 def test_a_verdict_labels_the_extraction_it_judged_and_no_later_one(conn) -> None:
-    strict = MergeService(ActiveRuleSet(STRICT))
+    strict = MergeService(ActiveRuleSet(STRICT), keyring=shared_keyring())
     strict.merge(conn, [incoming(known("d1", confidence=0.85))])
     mark = ReviewAction(
         document_id="d1", patient_id="p-1", action="mark_correct", reviewer="ana",
@@ -134,7 +135,9 @@ def test_a_verdict_labels_the_extraction_it_judged_and_no_later_one(conn) -> Non
 def test_the_history_reads_the_resource_count_of_the_extraction_not_of_the_correction(
     conn,
 ) -> None:
-    MergeService(ActiveRuleSet(STRICT)).merge(conn, [incoming(known("d1", n=5))])
+    MergeService(ActiveRuleSet(STRICT), keyring=shared_keyring()).merge(
+        conn, [incoming(known("d1", n=5))]
+    )
     fix = ReviewAction(
         document_id="d1", patient_id="p-1", action="correct_data", reviewer="ana",
         expected_version=1, corrected_resources=[{"resourceType": "Condition"}],

@@ -22,10 +22,10 @@ def test_thresholds_page_and_admin_actions(
     settings: ResolvedSettings, make_client: Callable[[], TestClient]
 ) -> None:
     sample = load_sample()
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:  # the history, as the owner
         store_reviewed(conn, sample, build_history(sample, 800, seed=9))
-    add_user(settings.database_url, "olga", "operator")
-    add_user(settings.database_url, "root", "admin")
+    add_user(settings.app_url, "olga", "operator")
+    add_user(settings.app_url, "root", "admin")
     operator, admin = make_client(), make_client()
     login(operator, "olga")
     login(admin, "root")
@@ -59,7 +59,7 @@ def test_thresholds_page_and_admin_actions(
         data={"csrf_token": token, "version": "3", "reason": "as recommended", "days": "0"},
     )
     assert applied.status_code == 303
-    with connect(settings.database_url) as conn:
+    with connect(settings.migration_url) as conn:
         [latest, *_] = rule_sets.activations(conn)
         [newest, *_] = rule_sets.rule_set_versions(conn)
     assert (latest.version, latest.activated_by, latest.reason) == (3, "root", "as recommended")
