@@ -5,6 +5,8 @@
 -- The worker judges by the version activated last and labels each applied review action.
 GRANT SELECT ON rule_sets, rule_set_activations TO optimerge_worker;
 GRANT INSERT ON review_verdicts TO optimerge_worker;
+-- ON CONFLICT (action_id) reads the arbiter column: a redelivered action labels once.
+GRANT SELECT (action_id) ON review_verdicts TO optimerge_worker;
 
 -- The app and the `thresholds` commands: the replay reads the verdicts; admins save and
 -- activate versions (both tables are append-only: their triggers refuse any change).

@@ -51,6 +51,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
 COLUMNS = {
     (WORKER_ROLE, "patients", INS): {"patient_id", "record", "family", "given", "birth_date"},
     (WORKER_ROLE, "patients", UPD): {"record", "family", "given", "birth_date", "updated_at"},
+    (WORKER_ROLE, "review_verdicts", SEL): {"action_id"},
     (APP_ROLE, "patients", INS): {"patient_id"},
     (APP_ROLE, "patients", UPD): {"updated_at"},
     (APP_ROLE, "dlq_retries", UPD): {"state", "replay_partition", "replay_offset"},
