@@ -29,6 +29,7 @@ class AppProcess:
             **signing_env(settings.signing),
             KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
             DATABASE_URL=settings.database_url,
+            OPTIMERGE_APP_DATABASE_URL=settings.app_url,
             OPTIMERGE_TOPIC_PREFIX=settings.topic_prefix,
             OPTIMERGE_INFRA__STATE_DIR=str(workdir),
         )

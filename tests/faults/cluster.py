@@ -33,7 +33,7 @@ from optimerge.infra.kafka_health import partition_health
 from optimerge.infra.patroni import PatroniPostgres
 from optimerge.infra.secrets import LocalSecrets
 from schemas import ActorKind
-from storage.databases import create_database
+from storage.databases import create_database, with_database
 from storage.migrate import apply_migrations
 from streams.acls import apply_grants, pipeline_grants, reader_grants, upsert_scram_users
 from streams.admin import ensure_topics, partition_leaders
@@ -82,7 +82,10 @@ class ClusterFaultInfra:
         self.netns = netns
         self.log = log
         self.bootstrap = ""
-        self.database_url = ""
+        # The servers' URLs per database role (docs/contract.md#database-roles).
+        self.database_url = ""  # the worker's
+        self.app_url = ""
+        self.owner_url = ""
         self._killed_broker: int | None = None
         self._killed_primary: str | None = None
         self.last_broker_kill: BrokerKill | None = None
@@ -97,6 +100,8 @@ class ClusterFaultInfra:
             endpoints.kafka_bootstrap_servers,
             endpoints.database_url,
         )
+        self.app_url = endpoints.app_database_url or endpoints.database_url
+        self.owner_url = endpoints.migration_database_url or endpoints.database_url
 
     @property
     def admin(self) -> KafkaEndpoint:
@@ -123,11 +128,14 @@ class ClusterFaultInfra:
             [*pipeline_grants(topics, f"{prefix}{Settings().app_id}"), *reader_grants()],
         )
         name = f"cfault_{uuid.uuid4().hex[:10]}"
-        database_url = create_database(self.database_url, name)
-        apply_migrations(database_url)
+        owner_url = create_database(self.owner_url, name)
+        apply_migrations(owner_url)
+        # Each role its own, as deployed: the workers append to the trail, never alter it.
         return Settings(
             kafka_bootstrap_servers=self.bootstrap,
-            database_url=database_url,
+            database_url=with_database(self.database_url, name),
+            app_database_url=with_database(self.app_url, name),
+            migration_database_url=owner_url,
             topic_prefix=prefix,
             partitions=partitions,
             replication_factor=3,
@@ -238,7 +246,7 @@ class ClusterFaultInfra:
     def writable(self) -> str | None:
         """host:port of the primary that takes writes through DATABASE_URL, or None."""
         try:
-            with psycopg.connect(self.database_url, connect_timeout=2, autocommit=True) as conn:
+            with psycopg.connect(self.owner_url, connect_timeout=2, autocommit=True) as conn:
                 conn.execute("CREATE TEMP TABLE IF NOT EXISTS probe (n int)")
                 return f"{conn.info.host}:{conn.info.port}"
         except psycopg.Error:

@@ -108,7 +108,7 @@ class Run:
         done: dict[str, float] = {}
         while time.monotonic() < deadline:
             try:
-                with connect(self.settings.database_url, connect_timeout=3) as conn:
+                with connect(self.settings.migration_url, connect_timeout=3) as conn:
                     done = processed_times(conn)
             except Exception:
                 done = {}
@@ -126,7 +126,7 @@ class Run:
         try:
             self.drain(timeout=180)
             drained = time.monotonic() - started
-            with connect(self.settings.database_url) as conn:
+            with connect(self.settings.migration_url) as conn:
                 found = tally(conn, self.feed.expected, self.feed.published, self.ledger)
         finally:
             self.feed.resume()
@@ -214,7 +214,7 @@ class Run:
             self.feed.close()
         self.status.join()
         self._figures(done)
-        with connect(self.settings.database_url) as conn:
+        with connect(self.settings.migration_url) as conn:
             final = tally(conn, self.feed.expected, self.feed.published, self.ledger, final=True)
         self.ledger.close()
         r = self.report

@@ -98,7 +98,7 @@ def _publish(settings: ResolvedSettings, results: list[ExtractionResult]) -> Non
 
 def _record(settings: ResolvedSettings, documents: list[str]) -> dict[str, tuple[int, int, float]]:
     """document -> (version, audit entries, when its first audit entry was written)."""
-    with connect(settings.database_url, connect_timeout=3) as conn:
+    with connect(settings.migration_url, connect_timeout=3) as conn:  # the trail: as the owner
         rows = conn.execute(
             "SELECT d.document_id, d.version, count(a.audit_id), "
             "extract(epoch FROM min(a.occurred_at)) FROM documents d "
