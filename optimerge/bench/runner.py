@@ -198,7 +198,7 @@ def _repeat(
     label: str,
 ) -> dict[str, Any]:
     say(f"{label}: raw COPY (the limit)")
-    raw = run_raw_copy(settings.database_url, feed)
+    raw = run_raw_copy(settings.migration_url, feed)
     say(f"{label}: own-schema COPY")
     ceiling = _ceiling_run(settings, sample, feed)
     say(f"{label}: naive (one transaction per document)")

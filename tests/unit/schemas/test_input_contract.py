@@ -112,3 +112,11 @@ def test_the_text_scan_measures_depth_as_the_walk_does(levels, noise):
     raw = (f'{{"s":{noise or 1},"x":[' * levels + "1" + "]}" * levels).encode()
     parsed = loads_exact(raw)
     assert (event_problem(parsed, raw) is None) == (tree_problem(parsed) is None)
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1])
+@pytest.mark.parametrize("text", ["[[[[", "]]]]", "}{", "[", "", "a]b[c"])
+def test_brackets_in_strings_without_escapes_do_not_count(levels, text):
+    raw = (f'{{"{text}":"{text}","x":[' * levels + f'"{text}"' + "]}" * levels).encode()
+    parsed = loads_exact(raw)
+    assert (event_problem(parsed, raw) is None) == (tree_problem(parsed) is None)
