@@ -11,8 +11,6 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from streams.drain import drain_messages
-
 READ_COMMITTED = "read_committed"
 
 
@@ -27,10 +25,6 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-    async def _drain_messages(self, fetcher: Any) -> None:
-        # Without faust's four tasks per message (streams/drain.py).
-        await drain_messages(self, fetcher)
 
 
 class _Transport(faust_aiokafka.Transport):
