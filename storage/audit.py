@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import orjson
@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 from domain.audit import AuditEntry, entry_mac
 from domain.audit_keys import AuditKeyring
 from storage.documents import LockedPatient
-from storage.queue import day_start
+from storage.queue import add_day_range
 
 
 def append_audit(
@@ -78,12 +78,7 @@ def _audit_where(filters: AuditFilters) -> tuple[sql.Composable, dict[str, Any]]
         if value:
             clauses.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(key)))
             params[key] = value
-    if filters.since is not None:
-        clauses.append(sql.SQL("occurred_at >= %(since)s"))
-        params["since"] = day_start(filters.since)
-    if filters.until is not None:
-        clauses.append(sql.SQL("occurred_at < %(until)s"))
-        params["until"] = day_start(filters.until + timedelta(days=1))
+    add_day_range(clauses, params, "occurred_at", filters.since, filters.until)
     return sql.SQL(" AND ").join(clauses), params
 
 

@@ -58,15 +58,26 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def add_day_range(
+    clauses: list[sql.Composable],
+    params: dict[str, Any],
+    column: str,
+    since: date | None,
+    until: date | None,
+) -> None:
+    """`column` within the whole UTC days `since` through `until` (either may be open)."""
+    if since is not None:
+        clauses.append(sql.SQL(f"{column} >= %(since)s"))
+        params["since"] = day_start(since)
+    if until is not None:
+        clauses.append(sql.SQL(f"{column} < %(until)s"))
+        params["until"] = day_start(until + timedelta(days=1))
+
+
 def _flagged_where(filters: FlaggedFilters) -> tuple[sql.Composable, dict[str, Any]]:
     clauses: list[sql.Composable] = [sql.SQL("d.review_status = 'flagged'")]
     params: dict[str, Any] = {}
-    if filters.since is not None:
-        clauses.append(sql.SQL("d.created_at >= %(since)s"))
-        params["since"] = day_start(filters.since)
-    if filters.until is not None:
-        clauses.append(sql.SQL("d.created_at < %(until)s"))
-        params["until"] = day_start(filters.until + timedelta(days=1))
+    add_day_range(clauses, params, "d.created_at", filters.since, filters.until)
     if filters.reason:
         clauses.append(sql.SQL("d.flag_reasons @> %(reason)s"))
         params["reason"] = Jsonb([{"rule": filters.reason}])

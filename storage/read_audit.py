@@ -4,7 +4,7 @@ of it the auditor filters."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import psycopg
@@ -12,7 +12,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from domain.read_audit import ReadEntry
-from storage.queue import day_start
+from storage.queue import add_day_range
 
 
 def record_read(conn: psycopg.Connection, entry: ReadEntry) -> None:
@@ -68,12 +68,7 @@ def _where(filters: ReadFilters) -> tuple[sql.Composable, dict[str, Any]]:
                 sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
             )
             params[column] = value
-    if filters.since is not None:
-        clauses.append(sql.SQL("occurred_at >= %(since)s"))
-        params["since"] = day_start(filters.since)
-    if filters.until is not None:
-        clauses.append(sql.SQL("occurred_at < %(until)s"))
-        params["until"] = day_start(filters.until + timedelta(days=1))
+    add_day_range(clauses, params, "occurred_at", filters.since, filters.until)
     return sql.SQL(" AND ").join(clauses), params
 
 
