@@ -10,7 +10,6 @@ that cannot be merged is flagged and dead-lettered; an action the database refus
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -123,9 +122,6 @@ class BatchProcessor:
                 log.warning(
                     "database unavailable (%s); retrying in %.1f s", describe_error(exc), delay
                 )
-            # The worker pauses the cyclic collector during a batch (agents/worker.py): an
-            # outage waited out here may last long, so collect what it leaves meanwhile.
-            gc.collect()
             if self.stopping.wait(delay):
                 raise StoppingError
             delay = min(delay * 2, self.max_backoff)
