@@ -72,18 +72,27 @@ def parse_flagged(query: Mapping[str, str]) -> Parsed[FlaggedFilters]:
     return Parsed(filters, parse_page(query), errors)
 
 
-def flagged_query(filters: FlaggedFilters, page: int | None = None) -> str:
-    """The query string that gives these filters (and page) back."""
-    params = {
-        "from": filters.since.isoformat() if filters.since else "",
-        "to": filters.until.isoformat() if filters.until else "",
-        "reason": filters.reason or "",
-        "patient": filters.patient or "",
-    }
+def _encode(params: Mapping[str, str], page: int | None) -> str:
+    """The set filters (in the given order) and the page past the first, as a query string."""
     pairs = [(k, v) for k, v in params.items() if v]
     if page and page > 1:
         pairs.append(("page", str(page)))
     return urlencode(pairs)
+
+
+def _day(day: date | None) -> str:
+    return day.isoformat() if day else ""
+
+
+def flagged_query(filters: FlaggedFilters, page: int | None = None) -> str:
+    """The query string that gives these filters (and page) back."""
+    params = {
+        "from": _day(filters.since),
+        "to": _day(filters.until),
+        "reason": filters.reason or "",
+        "patient": filters.patient or "",
+    }
+    return _encode(params, page)
 
 
 def parse_audit(query: Mapping[str, str]) -> Parsed[AuditFilters]:
@@ -106,13 +115,10 @@ def audit_query(filters: AuditFilters, page: int | None = None) -> str:
         "document": filters.document or "",
         "actor": filters.actor or "",
         "action": filters.action or "",
-        "from": filters.since.isoformat() if filters.since else "",
-        "to": filters.until.isoformat() if filters.until else "",
+        "from": _day(filters.since),
+        "to": _day(filters.until),
     }
-    pairs = [(k, v) for k, v in params.items() if v]
-    if page and page > 1:
-        pairs.append(("page", str(page)))
-    return urlencode(pairs)
+    return _encode(params, page)
 
 
 def parse_reads(query: Mapping[str, str]) -> Parsed[ReadFilters]:
@@ -139,13 +145,10 @@ def reads_query(filters: ReadFilters, page: int | None = None) -> str:
         "document": filters.document or "",
         "actor": filters.actor or "",
         "channel": filters.channel or "",
-        "from": filters.since.isoformat() if filters.since else "",
-        "to": filters.until.isoformat() if filters.until else "",
+        "from": _day(filters.since),
+        "to": _day(filters.until),
     }
-    pairs = [(k, v) for k, v in params.items() if v]
-    if page and page > 1:
-        pairs.append(("page", str(page)))
-    return urlencode(pairs)
+    return _encode(params, page)
 
 
 def is_filtered(filters: FlaggedFilters | AuditFilters | ReadFilters) -> bool:
