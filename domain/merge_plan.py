@@ -15,18 +15,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.resource_text import stamp_meta, stamped_text
 from domain.resources import (
     CURRENT_ID_SCHEME,
+    DocumentResources,
     FhirResource,
     content_of,
+    document_resources,
+    document_source,
     fhir_instant,
-    local_reference_map,
     references_any,
-    resource_ids_for,
     rewrite_local_references,
     stamp,
 )
 from schemas import ExtractionResult, FlagReason, ProcessingStatus, ReviewStatus
+from schemas.exact_json import dumps_exact
 
 
 class MergeOutcome(StrEnum):
@@ -105,7 +108,26 @@ class ResourceWrite:
     resource_id: str
     resource_type: str
     version_id: int
-    body: FhirResource
+    # The resource as planned (local links rewritten), before our id and meta are stamped.
+    source: FhirResource
+    document_id: str
+    last_updated: str
+    # The stored body as JSON text, when the event's own text could be used (no re-serialising).
+    text: bytes | None = None
+
+    @property
+    def body(self) -> FhirResource:
+        """The resource as stored: our id, and meta naming its source document."""
+        return stamp(
+            self.source,
+            resource_id=self.resource_id,
+            document_id=self.document_id,
+            version_id=self.version_id,
+            last_updated=self.last_updated,
+        )
+
+    def json_text(self) -> bytes:
+        return self.text if self.text is not None else dumps_exact(self.body)
 
 
 @dataclass(slots=True)
@@ -143,14 +165,18 @@ def plan_resource_changes(
     stored: Sequence[StoredResource],
     now: datetime,
     retired_versions: Mapping[str, int] | None = None,
+    new_texts: Sequence[bytes | None] | None = None,
 ) -> ResourceChanges:
     """Replace exactly the stored set with the new one: same id and content is kept, same id and
-    other content is updated (version + 1), new ids are inserted, missing ids are removed."""
+    other content is updated (version + 1), new ids are inserted, missing ids are removed.
+    `new_texts`, each new resource's JSON text where known, spares serialising it again."""
     by_id = {r.resource_id: r for r in stored}
     changes = ResourceChanges()
     kept: set[str] = set()
     last_updated = fhir_instant(now)
-    for resource, resource_id in zip(new_resources, new_ids, strict=True):
+    source = document_source(document_id)
+    metas: dict[int, bytes] = {}  # one meta text per version number in the document
+    for n, (resource, resource_id) in enumerate(zip(new_resources, new_ids, strict=True)):
         old = by_id.get(resource_id)
         kept.add(resource_id)
         if old is not None and content_of(old.body) == content_of(resource):
@@ -158,17 +184,30 @@ def plan_resource_changes(
             continue
         previous = old.version_id if old is not None else 0
         version_id = max(previous, (retired_versions or {}).get(resource_id, 0)) + 1
+        text = new_texts[n] if new_texts is not None else None
+        own_meta = resource.get("meta")
+        if text is not None and own_meta is None:
+            meta = metas.get(version_id)
+            if meta is None:
+                meta = metas[version_id] = stamp_meta(
+                    source=source, version_id=version_id, last_updated=last_updated
+                )
+            text = stamped_text(text, resource_id=resource_id, meta=meta)
+        elif text is not None and isinstance(own_meta, dict):
+            meta = stamp_meta(
+                source=source, version_id=version_id, last_updated=last_updated, own=own_meta
+            )
+            text = stamped_text(text, resource_id=resource_id, meta=meta)
+        else:
+            text = None  # a meta that is not an object: the dict path says what to store
         write = ResourceWrite(
             resource_id=resource_id,
             resource_type=str(resource["resourceType"]),
             version_id=version_id,
-            body=stamp(
-                resource,
-                resource_id=resource_id,
-                document_id=document_id,
-                version_id=version_id,
-                last_updated=last_updated,
-            ),
+            source=resource,
+            document_id=document_id,
+            last_updated=last_updated,
+            text=text,
         )
         if old is None:
             changes.inserts.append(write)
@@ -226,11 +265,13 @@ def plan_merge(
     flag_reasons: Sequence[FlagReason],
     now: datetime,
     raw: bytes | None = None,
+    prepared: DocumentResources | None = None,
 ) -> MergeDecision:
     """Decide what merging `result` does, given what is stored for its document.
 
-    `raw`, the event as received, lets the planner see at once that no resource links to
-    another of the document (the common case) instead of scanning each resource."""
+    `raw`, the event as received, lets the planner work from each resource's own text (links
+    found and bodies written without serialising again); `prepared` is the document's
+    resources already worked out by the caller for this stored state (same ids)."""
     doc_id, patient_id = result.document_id, result.patient_id
     if stored is not None:
         if stored.patient_id != result.patient_id:
@@ -277,20 +318,29 @@ def plan_merge(
     reasons = tuple(flag_reasons)
     status = ReviewStatus.FLAGGED if reasons else ReviewStatus.AUTO_APPROVED
     scheme = stored.id_scheme if stored else CURRENT_ID_SCHEME
-    ids = resource_ids_for(
-        result.document_id, result.resources, patient_id=result.patient_id, scheme=scheme
-    )
-    mapping = local_reference_map(result.resources, ids)
-    if mapping and raw is not None and not references_any(raw, mapping):
+    if prepared is None:
+        prepared = document_resources(
+            result.document_id,
+            result.resources,
+            patient_id=result.patient_id,
+            scheme=scheme,
+            raw=raw,
+        )
+    mapping = prepared.local_links
+    texts: Sequence[bytes | None] | None = prepared.texts
+    if mapping and texts is None and raw is not None and not references_any(raw, mapping):
         mapping = {}
-    resources = rewrite_local_references(result.resources, mapping) if mapping else result.resources
+    resources: Sequence[FhirResource] = result.resources
+    if mapping:
+        resources, texts = rewrite_local_references(result.resources, mapping, texts)
     changes = plan_resource_changes(
         document_id=result.document_id,
         new_resources=resources,
-        new_ids=ids,
+        new_ids=prepared.ids,
         stored=stored.resources if stored else (),
         now=now,
         retired_versions=stored.retired_versions if stored else None,
+        new_texts=texts,
     )
     return MergeDecision(
         MergeOutcome.MERGED if stored is None else MergeOutcome.REMERGED,

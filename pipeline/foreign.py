@@ -9,38 +9,35 @@ from collections.abc import Sequence
 import psycopg
 
 from domain.flag_rules import foreign_reference
-from domain.merge_plan import StoredDocument
 from domain.references import Target, foreign_references, ids_to_look_up, references_in
 from domain.reports import IncomingExtraction
-from domain.resources import CURRENT_ID_SCHEME, local_reference_map, resource_ids_for
+from domain.resources import DocumentResources
 from schemas import FlagReason
 from storage import resources
 
+# One extraction of the segment with its resources as the merge works them out (same ids).
+Prepared = tuple[IncomingExtraction, DocumentResources]
+
 
 class ForeignReferences:
-    def __init__(self, cur: psycopg.Cursor, items: Sequence[IncomingExtraction]) -> None:
-        self._targets = {id(item): _targets(item) for item in items}
+    def __init__(self, cur: psycopg.Cursor, items: Sequence[Prepared]) -> None:
+        self._targets = {id(item): _targets(item, prepared) for item, prepared in items}
         wanted = ids_to_look_up(t for targets in self._targets.values() for t in targets)
         self._owners = resources.owners_of(cur, wanted)
 
-    def reason(self, item: IncomingExtraction, stored: StoredDocument | None) -> FlagReason | None:
+    def reason(self, item: IncomingExtraction, prepared: DocumentResources) -> FlagReason | None:
         targets = self._targets.get(id(item), [])
         if not targets:
             return None
         result = item.result
-        ids = resource_ids_for(
-            result.document_id,
-            result.resources,
-            patient_id=result.patient_id,
-            scheme=stored.id_scheme if stored else CURRENT_ID_SCHEME,
+        found = foreign_references(
+            result.patient_id, targets, self._owners, own_references=prepared.local_links
         )
-        own = local_reference_map(result.resources, ids)
-        found = foreign_references(result.patient_id, targets, self._owners, own_references=own)
         return foreign_reference(found)
 
 
-def _targets(item: IncomingExtraction) -> list[Target]:
+def _targets(item: IncomingExtraction, prepared: DocumentResources) -> list[Target]:
     raw = item.raw
     if raw is not None and b'"reference"' not in raw and b"\\u" not in raw:
         return []  # the common case: nothing refers anywhere (one C-speed scan)
-    return references_in(item.result.resources)
+    return references_in(item.result.resources, prepared.texts)

@@ -17,7 +17,7 @@ from domain.audit_keys import AuditKeyring
 from domain.documents import failed_document, merged_document
 from domain.failure_plan import plan_failure
 from domain.flag_rules import evaluate
-from domain.merge_plan import ChangeSet, MergeDecision, plan_merge
+from domain.merge_plan import ChangeSet, MergeDecision, StoredDocument, plan_merge
 from domain.patients import PatientRecord
 from domain.reports import (
     FailedEvent,
@@ -26,6 +26,7 @@ from domain.reports import (
     RefusedExtraction,
     ReviewReport,
 )
+from domain.resources import CURRENT_ID_SCHEME, DocumentResources, document_resources
 from domain.rule_sets import SETTINGS_VERSION
 from domain.thresholds import RuleThresholds
 from pipeline import reviews
@@ -85,16 +86,19 @@ class MergeService:
         )
         now = self.clock()
         rule_set_version, judge = self._judge_for(cur)
-        foreign = ForeignReferences(cur, items)
+        # Ids, links and texts of each document's resources, worked out once for the segment.
+        prepared = [(item, _resources_of(item, stored.get(item.document_id))) for item in items]
+        foreign = ForeignReferences(cur, prepared)
         decisions: list[tuple[IncomingExtraction, MergeDecision]] = []
-        for item in items:
+        for item, its_resources in prepared:
             result = item.result
             reasons = list(judge(result, locked[result.patient_id].record))
             previous = stored.get(result.document_id)
-            pointing = foreign.reason(item, previous)
+            pointing = foreign.reason(item, its_resources)
             if pointing is not None:
                 reasons.append(pointing)
-            decisions.append((item, plan_merge(result, previous, reasons, now, item.raw)))
+            decision = plan_merge(result, previous, reasons, now, item.raw, its_resources)
+            decisions.append((item, decision))
         writes = [(i, d) for i, d in decisions if d.writes]
         elapsed_ms = (time.perf_counter() - started) * 1000
         rows = [
@@ -193,6 +197,18 @@ class MergeService:
             reviewer=reviewer,
             reason=reason,
         )
+
+
+def _resources_of(item: IncomingExtraction, stored: StoredDocument | None) -> DocumentResources:
+    result = item.result
+    return document_resources(
+        result.document_id,
+        result.resources,
+        patient_id=result.patient_id,
+        # A stored document keeps the id scheme it was first stored with.
+        scheme=stored.id_scheme if stored else CURRENT_ID_SCHEME,
+        raw=item.raw,
+    )
 
 
 def _segments(items: Sequence[IncomingExtraction]) -> Iterator[list[IncomingExtraction]]:

@@ -80,8 +80,8 @@ def _where(path: tuple[str | int, ...]) -> str:
 # In JSON text, a refused character can only be written as a \u escape (JSON itself forbids
 # raw controls in strings), as \b or \f, or as a raw DEL: text without these holds none.
 _SUSPECT = re.compile(rb"\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u[dD][89a-fA-F]|\\[bf]|\x7f")
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: fast on long strings
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_QUOTED = re.compile(rb'"[^"]*"')
+_NOT_QUOTES_OR_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
 _AS_PARENTHESES = bytes.maketrans(b"[]{}", b"()()")
 
 
@@ -99,9 +99,15 @@ def event_problem(value: Any, raw: bytes, *, max_depth: int = MAX_DEPTH) -> str 
 def _bracket_depth(raw: bytes, limit: int) -> int:
     """How deep arrays and objects nest in valid JSON text, counted up to `limit` + 1, at C
     speed: strings taken out, brackets kept as parentheses, innermost pairs peeled per round."""
-    # Without escapes, quotes delimit every string: a split does what the regex does, faster.
-    outside = _STRING.sub(b"", raw) if b"\\" in raw else b"".join(raw.split(b'"')[::2])
-    shape = outside.translate(_AS_PARENTHESES, _NOT_BRACKETS)
+    if b"\\" in raw:
+        # Escapes parse left to right: an escaped backslash, then an escaped quote, can go.
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Only quotes and brackets kept; two quotes side by side enclose (or lie between) strings
+    # with no bracket in them, so they can go too; the few strings left hold brackets.
+    kept = raw.translate(None, _NOT_QUOTES_OR_BRACKETS).replace(b'""', b"")
+    if b'"' in kept:
+        kept = _QUOTED.sub(b"", kept)
+    shape = kept.translate(_AS_PARENTHESES)
     depth = 0
     while shape and depth <= limit:
         shape = shape.replace(b"()", b"")

@@ -9,6 +9,7 @@ import psycopg
 
 from domain.merge_plan import ChangeSet
 from schemas.exact_json import dumps_exact_text
+from storage.copy_text import copy_field, copy_rows, copy_text
 
 
 def apply_resource_changes(cur: psycopg.Cursor, sets: Sequence[ChangeSet], now: datetime) -> None:
@@ -38,24 +39,32 @@ def apply_resource_changes(cur: psycopg.Cursor, sets: Sequence[ChangeSet], now: 
             "DELETE FROM resources WHERE resource_id = ANY(%s)",
             ([old.resource_id for _, old, _ in superseded],),
         )
-    writes = [(s, w) for s in sets for w in (*s.changes.inserts, *s.changes.updates)]
-    if writes:
+    if any(s.changes.inserts or s.changes.updates for s in sets):
         with cur.copy(
             "COPY resources (resource_id, patient_id, document_id, resource_type, version_id, "
             "body, last_updated) FROM STDIN"
         ) as copy:
-            for s, w in writes:
-                copy.write_row(
-                    (
-                        w.resource_id,
-                        s.patient_id,
-                        s.document_id,
-                        w.resource_type,
-                        w.version_id,
-                        dumps_exact_text(w.body),
-                        now,
-                    )
+            copy.write(_resource_rows(sets, now))
+
+
+def _resource_rows(sets: Sequence[ChangeSet], now: datetime) -> bytes:
+    # The body as the planner has it (the event's own text where it could), escaped once.
+    last_updated = copy_text(now.isoformat())
+    rows = []
+    for s in sets:
+        owner = copy_text(s.patient_id), copy_text(s.document_id)
+        for w in (*s.changes.inserts, *s.changes.updates):
+            rows.append(
+                (
+                    copy_text(w.resource_id),
+                    *owner,
+                    copy_text(w.resource_type),
+                    str(w.version_id).encode(),
+                    copy_field(w.json_text()),
+                    last_updated,
                 )
+            )
+    return copy_rows(rows)
 
 
 def owners_of(cur: psycopg.Cursor, ids: Sequence[str]) -> dict[str, str]:

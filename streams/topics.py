@@ -103,6 +103,8 @@ REGISTRY: tuple[Topic[Any], ...] = (
     AUDIT_CHECKPOINTS,
 )
 
+_BY_BASE: dict[str, Topic[Any]] = {t.base: t for t in REGISTRY}
+
 
 @dataclass(frozen=True, slots=True)
 class BoundTopic(Generic[E]):
@@ -162,7 +164,9 @@ class Topics:
 
     def spec_named(self, name: str) -> Topic[Any] | None:
         """The registered topic that `name` (a full name, as a record carries it) is."""
-        return next((t for t in REGISTRY if f"{self.prefix}{t.base}" == name), None)
+        if not name.startswith(self.prefix):
+            return None
+        return _BY_BASE.get(name[len(self.prefix) :])
 
     def inputs(self) -> tuple[str, ...]:
         """Names of the co-partitioned input topics (keyed by patient_id)."""

@@ -184,3 +184,50 @@ def test_the_worker_counts_what_it_did_and_reports_its_lag(harness: Harness) -> 
     [window] = harness.windows()
     assert (window.documents, window.flagged) == (4, 4)
     assert orjson.loads(harness.sink.sent[harness.topics.pipeline_metrics.name][0])["worker_id"]
+
+
+def test_a_body_stored_from_the_event_text_is_the_stamped_resource(
+    harness: Harness, database_url: str
+) -> None:
+    """The hot path stores each resource as its own text with our id and meta appended
+    (domain/resource_text.py): PostgreSQL must read back what the stamped dict says, whatever
+    layout the producer chose, its own meta members and exact decimals included."""
+    resources = [
+        {
+            "resourceType": "Encounter",
+            "id": "e-1",
+            "meta": {"tag": [{"code": "t"}]},
+            "text": {"div": 'a\\b \t "c"\n'},  # escapes in the stored text itself
+        },
+        {
+            "resourceType": "Observation",
+            "id": "o-1",
+            "meta": {"source": "theirs", "profile": ["http://x/p"]},
+            "encounter": {"reference": "urn:uuid:e-1"},
+            "subject": {"reference": f"Patient/{PID}"},
+            "valueQuantity": {"value": "0.010"},
+            "note": [{"text": 'tab\there, "quoted" \\ back'}],
+        },
+    ]
+    event = extraction("d-text", PID).model_dump(mode="json")
+    event["resources"] = resources
+    event["resources"][1]["valueQuantity"]["value"] = orjson.Fragment(b"0.010")
+    spaced = orjson.dumps(event, option=orjson.OPT_INDENT_2)  # another producer's layout
+    harness.run(harness.extraction(spaced, key=PID.encode()))
+    assert [d.reason for d in harness.dead_letters()] == []
+
+    with connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT body::text FROM resources WHERE document_id = 'd-text' ORDER BY resource_type"
+        ).fetchall()
+    encounter, observation = (orjson.loads(r[0]) for r in rows)
+    ids = resource_ids_for("d-text", [dict(r) for r in resources], patient_id=PID)
+    assert encounter["id"] == ids[0]
+    assert encounter["meta"]["tag"] == [{"code": "t"}]
+    assert encounter["text"] == {"div": 'a\\b \t "c"\n'}
+    assert observation["meta"]["profile"] == ["http://x/p"]
+    assert observation["meta"]["source"] == "document_d-text"
+    assert observation["meta"]["versionId"] == "1"
+    assert observation["encounter"] == {"reference": f"Encounter/{ids[0]}"}
+    assert observation["note"] == [{"text": 'tab\there, "quoted" \\ back'}]
+    assert '"value": 0.010' in rows[1][0]  # the decimal as sent

@@ -120,3 +120,35 @@ def test_brackets_in_strings_without_escapes_do_not_count(levels, text):
     raw = (f'{{"{text}":"{text}","x":[' * levels + f'"{text}"' + "]}" * levels).encode()
     parsed = loads_exact(raw)
     assert (event_problem(parsed, raw) is None) == (tree_problem(parsed) is None)
+
+
+def _walked_depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_walked_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_walked_depth(v) for v in value), default=0)
+    return 0
+
+
+# Strings made of what could confuse a scan of the text: quotes, backslashes and brackets.
+_tricky = st.text(st.sampled_from(['"', "\\", "[", "]", "{", "}", "a", "é"]), max_size=6)
+_json_values = st.recursive(
+    st.one_of(st.none(), st.integers(), _tricky),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(_tricky, inner, max_size=3)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(_json_values)
+def test_the_text_scan_measures_the_depth_the_walk_measures(value: object) -> None:
+    from schemas.input_contract import _bracket_depth
+
+    for text in (
+        json.dumps(value),
+        json.dumps(value, indent=1),
+        json.dumps(value, ensure_ascii=False),
+    ):
+        assert _bracket_depth(text.encode(), MAX_DEPTH) == min(_walked_depth(value), MAX_DEPTH + 1)
