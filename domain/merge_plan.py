@@ -328,7 +328,9 @@ def plan_merge(
         )
     mapping = prepared.local_links
     texts: Sequence[bytes | None] | None = prepared.texts
-    if mapping and texts is None and raw is not None and not references_any(raw, mapping):
+    # One scan of the whole event usually shows that no resource links to another (the walk
+    # of each resource is then spared).
+    if mapping and raw is not None and not references_any(raw, mapping):
         mapping = {}
     resources: Sequence[FhirResource] = result.resources
     if mapping:

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from domain.resource_text import REFERENCE_MEMBER, links_to_any, resource_texts
+from domain.resource_text import links_to_any, resource_texts
 from schemas.exact_json import dumps_exact
 
 # Scheme 1 (documents stored before migration 0003): uuid5 of "document|type|local", fields
@@ -223,9 +223,7 @@ def rewrite_local_references(
 
 def references_any(raw: bytes, mapping: dict[str, str]) -> bool:
     """Whether JSON text `raw` may hold a reference in `mapping` (one C-speed scan)."""
-    if b"\\/" in raw:
-        return True  # an escaped "/" would hide "Type/id" from the scan: let the walk decide
-    return any(ref.decode() in mapping for ref in REFERENCE_MEMBER.findall(raw))
+    return links_to_any(raw, mapping)
 
 
 @dataclass(frozen=True, slots=True)
