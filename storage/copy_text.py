@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+
 def copy_field(value: bytes) -> bytes:
     """A field of COPY text: backslash, newline, carriage return and tab escaped (the only
     bytes the format gives a meaning to; JSON text holds the last three only as spacing)."""

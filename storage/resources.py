@@ -44,27 +44,27 @@ def apply_resource_changes(cur: psycopg.Cursor, sets: Sequence[ChangeSet], now: 
             "COPY resources (resource_id, patient_id, document_id, resource_type, version_id, "
             "body, last_updated) FROM STDIN"
         ) as copy:
-            copy.write(_resource_rows(sets, now))
+            last_updated = copy_text(now.isoformat())
+            # A document at a time: psycopg sends as its buffer fills, so PostgreSQL parses
+            # the first documents' jsonb while the next ones are formatted.
+            for s in sets:
+                copy.write(_resource_rows(s, last_updated))
 
 
-def _resource_rows(sets: Sequence[ChangeSet], now: datetime) -> bytes:
+def _resource_rows(s: ChangeSet, last_updated: bytes) -> bytes:
     # The body as the planner has it (the event's own text where it could), escaped once.
-    last_updated = copy_text(now.isoformat())
-    rows = []
-    for s in sets:
-        owner = copy_text(s.patient_id), copy_text(s.document_id)
-        for w in (*s.changes.inserts, *s.changes.updates):
-            rows.append(
-                (
-                    copy_text(w.resource_id),
-                    *owner,
-                    copy_text(w.resource_type),
-                    str(w.version_id).encode(),
-                    copy_field(w.json_text()),
-                    last_updated,
-                )
-            )
-    return copy_rows(rows)
+    owner = copy_text(s.patient_id), copy_text(s.document_id)
+    return copy_rows(
+        (
+            copy_text(w.resource_id),
+            *owner,
+            copy_text(w.resource_type),
+            str(w.version_id).encode(),
+            copy_field(w.json_text()),
+            last_updated,
+        )
+        for w in (*s.changes.inserts, *s.changes.updates)
+    )
 
 
 def owners_of(cur: psycopg.Cursor, ids: Sequence[str]) -> dict[str, str]:
