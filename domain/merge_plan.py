@@ -175,7 +175,6 @@ def plan_resource_changes(
     kept: set[str] = set()
     last_updated = fhir_instant(now)
     source = document_source(document_id)
-    metas: dict[int, bytes] = {}  # one meta text per version number in the document
     for n, (resource, resource_id) in enumerate(zip(new_resources, new_ids, strict=True)):
         old = by_id.get(resource_id)
         kept.add(resource_id)
@@ -186,14 +185,7 @@ def plan_resource_changes(
         version_id = max(previous, (retired_versions or {}).get(resource_id, 0)) + 1
         text = new_texts[n] if new_texts is not None else None
         own_meta = resource.get("meta")
-        if text is not None and own_meta is None:
-            meta = metas.get(version_id)
-            if meta is None:
-                meta = metas[version_id] = stamp_meta(
-                    source=source, version_id=version_id, last_updated=last_updated
-                )
-            text = stamped_text(text, resource_id=resource_id, meta=meta)
-        elif text is not None and isinstance(own_meta, dict):
+        if text is not None and (own_meta is None or isinstance(own_meta, dict)):
             meta = stamp_meta(
                 source=source, version_id=version_id, last_updated=last_updated, own=own_meta
             )
