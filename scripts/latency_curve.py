@@ -14,7 +14,7 @@ from config import Settings
 from optimerge.bench._env import scratch_database, scratch_topics
 from optimerge.bench.feed import bench_documents
 from optimerge.bench.pipeline import latency, merged_window, publish, wait_processed, workers
-from optimerge.bench.runner import _load_patients
+from optimerge.bench.runner import load_patients
 from optimerge.demo import load_sample
 from streams.producer import EventProducer
 
@@ -39,7 +39,7 @@ def main() -> None:
             bench_documents(sample, int(rate * args.seconds), seed=400 + n)
             for n, rate in enumerate(rates)
         ]
-        _load_patients(url, sample, warm + [d for feed in feeds for d in feed])
+        load_patients(url, sample, warm + [d for feed in feeds for d in feed])
         with (
             workers(run, args.workers, settings.infra.state_dir / "bench") as procs,
             EventProducer(settings.kafka_endpoint) as producer,

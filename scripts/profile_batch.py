@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from config import Settings
 from optimerge.bench._env import scratch_database
 from optimerge.bench.feed import bench_documents
-from optimerge.bench.runner import _load_patients
+from optimerge.bench.runner import load_patients
 from optimerge.demo import load_sample
 from pipeline.batch import BatchProcessor
 from pipeline.decode import RawRecord
@@ -37,7 +37,7 @@ def main() -> None:
     sample = load_sample()
     feed = bench_documents(sample, 200 + args.documents * len(sizes), seed=101)
     with scratch_database(settings, "profile") as scratch:
-        _load_patients(scratch.migration_url, sample, feed)
+        load_patients(scratch.migration_url, sample, feed)
         processor = BatchProcessor(scratch)
         topic = processor.topics.extraction_results.name
         now = datetime.now(UTC)

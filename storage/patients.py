@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -35,3 +35,13 @@ def import_patients(conn: psycopg.Connection, patients: Sequence[dict[str, Any]]
             ],
         )
     return len(records)
+
+
+def add_patient_ids(conn: psycopg.Connection, patient_ids: Collection[str]) -> None:
+    """Rows for patients known only by id (no FHIR record yet), in one committed statement."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO patients (patient_id) SELECT unnest(%s::text[]) ORDER BY 1 "
+            "ON CONFLICT (patient_id) DO NOTHING",
+            (sorted(set(patient_ids)),),
+        )

@@ -27,7 +27,7 @@ from optimerge.bench.summary import summarise
 from optimerge.demo import SampleData, load_sample
 from optimerge.infra._ports import free_ports
 from storage.db import connect
-from storage.patients import import_patients
+from storage.patients import add_patient_ids, import_patients
 from streams.producer import EventProducer
 
 Say = Callable[[str], None]
@@ -46,15 +46,11 @@ class BenchConfig:
     scaling: tuple[int, ...] = (1, 2, 3)
 
 
-def _load_patients(database_url: str, sample: SampleData, documents: list[BenchDocument]) -> None:
+def load_patients(database_url: str, sample: SampleData, documents: list[BenchDocument]) -> None:
+    """The sample's patients, and a row for every other patient the documents name."""
     with connect(database_url) as conn:
         import_patients(conn, sample.patients)
-        ids = sorted({d.result.patient_id for d in documents})
-        conn.execute(
-            "INSERT INTO patients (patient_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
-            (ids,),
-        )
-        conn.commit()
+        add_patient_ids(conn, [d.result.patient_id for d in documents])
 
 
 def _rates(
@@ -89,7 +85,7 @@ def _pipeline_run(
         run = scratch.with_overrides(topic_prefix=topics.prefix)
         url = scratch.migration_url
         warm = bench_documents(sample, 1, seed=303)
-        _load_patients(url, sample, feed + warm)
+        load_patients(url, sample, feed + warm)
         ports = free_ports(worker_count) if full else []
         with (
             workers(run, worker_count, settings.infra.state_dir / "bench", ports) as procs,
@@ -145,7 +141,7 @@ def _half_rate(
     half = rate / 2
     count = max(50, int(half * config.half_rate_seconds))
     paced = bench_documents(sample, count, seed=202)
-    _load_patients(url, sample, paced)
+    load_patients(url, sample, paced)
     stages_before = stage_split.scrape(ports)
     publish(producer, topics, paced, rate=half)
     wait_processed(url, "bench-demo-202-", count, timeout=120, procs=procs)
@@ -173,7 +169,7 @@ def _naive_run(
         scratch_database(settings, "naive") as scratch,
         scratch_topics(settings, "naive") as topics,
     ):
-        _load_patients(scratch.migration_url, sample, subset)
+        load_patients(scratch.migration_url, sample, subset)
         run = scratch.with_overrides(topic_prefix=topics.prefix)
         rate, _ = run_naive(run, topics, subset, time_box=config.naive_seconds)
     return rate
@@ -183,7 +179,7 @@ def _ceiling_run(
     settings: ResolvedSettings, sample: SampleData, feed: list[BenchDocument]
 ) -> float:
     with scratch_database(settings, "ceiling") as scratch:
-        _load_patients(scratch.migration_url, sample, feed)
+        load_patients(scratch.migration_url, sample, feed)
         # COPY as the owner: the ceiling of the database itself, no function in between.
         return run_ceiling(scratch.migration_url, feed)
 
@@ -239,7 +235,7 @@ def run_bench(
     ]
     say("pure CPU figures: rule checks, 100-resource merge")
     with scratch_database(settings, "micro") as scratch:
-        _load_patients(scratch.migration_url, sample, [])
+        load_patients(scratch.migration_url, sample, [])
         big = big_merge_ms(scratch.database_url, sample, settings.audit_keyring())
     return summarise(
         config={
