@@ -15,16 +15,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.resource_text import stamp_meta, stamped_text
+from domain.resource_text import links_to_any, stamp_meta, stamped_text
 from domain.resources import (
     CURRENT_ID_SCHEME,
     DocumentResources,
     FhirResource,
     content_of,
-    document_resources,
     document_source,
     fhir_instant,
-    references_any,
+    prepare_resources,
     rewrite_local_references,
     stamp,
 )
@@ -263,7 +262,7 @@ def plan_merge(
 
     `raw`, the event as received, lets the planner work from each resource's own text (links
     found and bodies written without serialising again); `prepared` is the document's
-    resources already worked out by the caller for this stored state (same ids)."""
+    resources as `resources_for` worked them out for this stored state."""
     doc_id, patient_id = result.document_id, result.patient_id
     if stored is not None:
         if stored.patient_id != result.patient_id:
@@ -309,20 +308,14 @@ def plan_merge(
             )
     reasons = tuple(flag_reasons)
     status = ReviewStatus.FLAGGED if reasons else ReviewStatus.AUTO_APPROVED
-    scheme = stored.id_scheme if stored else CURRENT_ID_SCHEME
+    scheme = _id_scheme(stored)
     if prepared is None:
-        prepared = document_resources(
-            result.document_id,
-            result.resources,
-            patient_id=result.patient_id,
-            scheme=scheme,
-            raw=raw,
-        )
+        prepared = resources_for(result, stored, raw)
     mapping = prepared.local_links
     texts: Sequence[bytes | None] | None = prepared.texts
     # One scan of the whole event usually shows that no resource links to another (the walk
     # of each resource is then spared).
-    if mapping and raw is not None and not references_any(raw, mapping):
+    if mapping and raw is not None and not links_to_any(raw, mapping):
         mapping = {}
     resources: Sequence[FhirResource] = result.resources
     if mapping:
@@ -346,4 +339,23 @@ def plan_merge(
         version=1 if stored is None else stored.version + 1,
         previous_review_status=stored.review_status if stored else None,
         id_scheme=scheme,
+    )
+
+
+def _id_scheme(stored: StoredDocument | None) -> int:
+    # A stored document keeps the id scheme it was first stored with.
+    return stored.id_scheme if stored else CURRENT_ID_SCHEME
+
+
+def resources_for(
+    result: ExtractionResult, stored: StoredDocument | None, raw: bytes | None = None
+) -> DocumentResources:
+    """The extraction's resources as merging it over `stored` sees them: ids, local links and
+    (from `raw`, the event as received) each one's text."""
+    return prepare_resources(
+        result.document_id,
+        result.resources,
+        patient_id=result.patient_id,
+        scheme=_id_scheme(stored),
+        raw=raw,
     )

@@ -221,23 +221,17 @@ def rewrite_local_references(
     return out, out_texts
 
 
-def references_any(raw: bytes, mapping: dict[str, str]) -> bool:
-    """Whether JSON text `raw` may hold a reference in `mapping` (one C-speed scan)."""
-    return links_to_any(raw, mapping)
-
-
 @dataclass(frozen=True, slots=True)
 class DocumentResources:
     """A document's resources as one merge sees them, worked out once: their stored ids, the
     links between them, and (when the event is at hand) each one's JSON text."""
 
-    resources: Sequence[FhirResource]
     ids: list[str]
     local_links: dict[str, str]
     texts: list[bytes] | None
 
 
-def document_resources(
+def prepare_resources(
     document_id: str,
     resources: Sequence[FhirResource],
     *,
@@ -247,5 +241,5 @@ def document_resources(
 ) -> DocumentResources:
     ids = resource_ids_for(document_id, resources, patient_id=patient_id, scheme=scheme)
     return DocumentResources(
-        resources, ids, local_reference_map(resources, ids), resource_texts(raw, resources)
+        ids, local_reference_map(resources, ids), resource_texts(raw, resources)
     )

@@ -17,7 +17,7 @@ from domain.audit_keys import AuditKeyring
 from domain.documents import failed_document, merged_document
 from domain.failure_plan import plan_failure
 from domain.flag_rules import evaluate
-from domain.merge_plan import ChangeSet, MergeDecision, StoredDocument, plan_merge
+from domain.merge_plan import ChangeSet, MergeDecision, plan_merge, resources_for
 from domain.patients import PatientRecord
 from domain.reports import (
     FailedEvent,
@@ -26,7 +26,6 @@ from domain.reports import (
     RefusedExtraction,
     ReviewReport,
 )
-from domain.resources import CURRENT_ID_SCHEME, DocumentResources, document_resources
 from domain.rule_sets import SETTINGS_VERSION
 from domain.thresholds import RuleThresholds
 from pipeline import reviews
@@ -87,7 +86,10 @@ class MergeService:
         now = self.clock()
         rule_set_version, judge = self._judge_for(cur)
         # Ids, links and texts of each document's resources, worked out once for the segment.
-        prepared = [(item, _resources_of(item, stored.get(item.document_id))) for item in items]
+        prepared = [
+            (item, resources_for(item.result, stored.get(item.document_id), item.raw))
+            for item in items
+        ]
         foreign = ForeignReferences(cur, prepared)
         decisions: list[tuple[IncomingExtraction, MergeDecision]] = []
         for item, its_resources in prepared:
@@ -197,18 +199,6 @@ class MergeService:
             reviewer=reviewer,
             reason=reason,
         )
-
-
-def _resources_of(item: IncomingExtraction, stored: StoredDocument | None) -> DocumentResources:
-    result = item.result
-    return document_resources(
-        result.document_id,
-        result.resources,
-        patient_id=result.patient_id,
-        # A stored document keeps the id scheme it was first stored with.
-        scheme=stored.id_scheme if stored else CURRENT_ID_SCHEME,
-        raw=item.raw,
-    )
 
 
 def _segments(items: Sequence[IncomingExtraction]) -> Iterator[list[IncomingExtraction]]:

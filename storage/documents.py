@@ -16,6 +16,7 @@ from domain.patients import PatientRecord, patient_record_from_parts
 from domain.review_plan import ReviewDecision
 from schemas import FlagReason, ProcessingStatus, ReviewStatus
 from storage.extraction_blob import compress
+from storage.patients import insert_patient_ids
 
 
 @dataclass(slots=True)
@@ -30,12 +31,7 @@ def lock_patients(cur: psycopg.Cursor, patient_ids: Collection[str]) -> dict[str
 
     The lock serialises every write for a patient, even between two workers that both believe
     they own its partition during a rebalance."""
-    ordered = sorted(set(patient_ids))
-    cur.execute(
-        "INSERT INTO patients (patient_id) SELECT unnest(%s::text[]) ORDER BY 1 "
-        "ON CONFLICT (patient_id) DO NOTHING",
-        (ordered,),
-    )
+    ordered = insert_patient_ids(cur, patient_ids)
     # The record's names (every `use`) and its birthDate, partial or not, rather than the
     # columns: they hold only the official name and full dates. Not the whole jsonb: it is big.
     cur.execute(

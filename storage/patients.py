@@ -37,11 +37,19 @@ def import_patients(conn: psycopg.Connection, patients: Sequence[dict[str, Any]]
     return len(records)
 
 
+def insert_patient_ids(cur: psycopg.Cursor, patient_ids: Collection[str]) -> list[str]:
+    """Rows for the patients known only by id (no FHIR record yet), inserted in a stable
+    order; returns the ids, sorted and unique."""
+    ordered = sorted(set(patient_ids))
+    cur.execute(
+        "INSERT INTO patients (patient_id) SELECT unnest(%s::text[]) ORDER BY 1 "
+        "ON CONFLICT (patient_id) DO NOTHING",
+        (ordered,),
+    )
+    return ordered
+
+
 def add_patient_ids(conn: psycopg.Connection, patient_ids: Collection[str]) -> None:
-    """Rows for patients known only by id (no FHIR record yet), in one committed statement."""
-    with conn.transaction():
-        conn.execute(
-            "INSERT INTO patients (patient_id) SELECT unnest(%s::text[]) ORDER BY 1 "
-            "ON CONFLICT (patient_id) DO NOTHING",
-            (sorted(set(patient_ids)),),
-        )
+    """`insert_patient_ids` in a committed transaction of its own."""
+    with conn.transaction(), conn.cursor() as cur:
+        insert_patient_ids(cur, patient_ids)

@@ -107,9 +107,8 @@ def run_thresholds_bench(
             store_history(owner, history, now)
             stored = time.perf_counter() - began
         with connect(scratch.migration_url, autocommit=True) as maintenance:
-            maintenance.execute(
-                "VACUUM ANALYZE documents, review_verdicts, patients"
-            )  # as autovacuum would
+            # Statistics as autovacuum would have them by then (the replay's plans need them).
+            maintenance.execute("VACUUM ANALYZE documents, review_verdicts, patients")
         say(f"stored in {stored:.1f} s; replaying")
         current = history[-1].judged_by
         candidate = RuleSet(-1, current.thresholds.model_copy(update={"min_confidence": 0.75}))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from domain.merge_plan import plan_merge
 from domain.references import references_in
 from domain.resource_text import reference_values, resource_texts, stamped_text
-from domain.resources import document_resources
+from domain.resources import prepare_resources
 from schemas import ExtractionResult
 from schemas.exact_json import dumps_exact, loads_exact
 
@@ -96,7 +96,7 @@ def test_the_text_path_plans_what_the_walk_plans(resources: list[dict[str, Any]]
 def test_references_are_found_in_the_text_as_in_the_walk(resources: list[dict[str, Any]]) -> None:
     for raw in _layouts(_event(resources)):
         result = ExtractionResult.model_validate(loads_exact(raw))
-        texts = document_resources(
+        texts = prepare_resources(
             "doc-1", result.resources, patient_id="p-1", scheme=2, raw=raw
         ).texts
         assert texts is not None
