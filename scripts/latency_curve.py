@@ -15,7 +15,7 @@ from optimerge.bench._env import scratch_database, scratch_topics
 from optimerge.bench.feed import bench_documents
 from optimerge.bench.pipeline import latency, merged_window, publish, wait_processed, workers
 from optimerge.bench.runner import load_patients
-from optimerge.demo import load_sample
+from optimerge.demo import load_sample, with_twins
 from streams.producer import EventProducer
 
 
@@ -23,11 +23,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="200,400,600,800", help="documents/s, comma-separated")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--twins", type=int, default=1000, help="ids per sample patient")
     parser.add_argument("--seconds", type=float, default=8.0, help="paced seconds per rate")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     settings = Settings().resolved()
-    sample = load_sample()
+    sample = with_twins(load_sample(), args.twins)
     with (
         scratch_database(settings, "curve") as scratch,
         scratch_topics(settings, "curve") as topics,

@@ -21,7 +21,7 @@ from config import Settings
 from optimerge.bench._env import scratch_database
 from optimerge.bench.feed import bench_documents
 from optimerge.bench.runner import load_patients
-from optimerge.demo import load_sample
+from optimerge.demo import load_sample, with_twins
 from pipeline.batch import BatchProcessor
 from pipeline.decode import RawRecord
 
@@ -30,11 +30,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,10,100,500", help="batch sizes, comma-separated")
     parser.add_argument("--documents", type=int, default=2000, help="documents per size")
+    parser.add_argument("--twins", type=int, default=1000, help="ids per sample patient")
     parser.add_argument("--cprofile", action="store_true", help="print the top functions")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     settings = Settings().resolved()
-    sample = load_sample()
+    sample = with_twins(load_sample(), args.twins)
     feed = bench_documents(sample, 200 + args.documents * len(sizes), seed=101)
     with scratch_database(settings, "profile") as scratch:
         load_patients(scratch.migration_url, sample, feed)

@@ -24,7 +24,7 @@ from optimerge.bench.naive import run_naive
 from optimerge.bench.pipeline import latency, merged_window, publish, wait_processed, workers
 from optimerge.bench.rawcopy import run_raw_copy
 from optimerge.bench.summary import summarise
-from optimerge.demo import SampleData, load_sample
+from optimerge.demo import SampleData, load_sample, with_twins
 from optimerge.infra._ports import free_ports
 from storage.db import connect
 from storage.patients import add_patient_ids, import_patients
@@ -44,6 +44,9 @@ class BenchConfig:
     half_rate_seconds: float = 10.0
     # Worker counts of the scaling curve (the configured count is measured in any case).
     scaling: tuple[int, ...] = (1, 2, 3)
+    # Each sample patient filed under this many ids: the feed's keys spread over the partitions
+    # as a hospital's do (the sample's dozen patients would leave partitions empty).
+    twins: int = 1000
 
 
 def load_patients(database_url: str, sample: SampleData, documents: list[BenchDocument]) -> None:
@@ -222,8 +225,11 @@ def _repeat(
 def run_bench(
     settings: ResolvedSettings, config: BenchConfig, say: Say, progress: Progress
 ) -> dict[str, Any]:
-    sample = load_sample()
-    say(f"building {config.documents:,} documents from the Synthea sample")
+    sample = with_twins(load_sample(), config.twins)
+    say(
+        f"building {config.documents:,} documents from the Synthea sample, "
+        f"for {len(sample.patients):,} patients"
+    )
     feed = bench_documents(sample, config.documents, seed=101)
     # The feed lives as long as the run: keep the collector from rescanning it in every phase.
     gc.collect()
@@ -244,6 +250,7 @@ def run_bench(
             "workers": config.workers,
             "repeats": config.repeats,
             "naive_documents": config.naive_documents,
+            "patients": len(sample.patients),
             "partitions": settings.partitions,
             "scaling": list(config.scaling),
             "cpus": os.cpu_count(),

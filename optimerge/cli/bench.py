@@ -41,6 +41,15 @@ def bench(
     scaling: Annotated[
         str, typer.Option(help="Worker counts of the scaling curve, comma-separated.")
     ] = "1,2,3",
+    twins: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Each of the sample's 12 patients filed under this many ids: the feed spreads "
+            "over 12 x TWINS patients, as a hospital's does (1: the sample's dozen keys, which "
+            "fill the partitions unevenly).",
+        ),
+    ] = 1000,
 ) -> None:
     """Measure, in one run on this machine: the pipeline (real workers) against the raw COPY of
     the same documents into a minimal keyed table (the limit), the COPY of our own rows, and a
@@ -67,7 +76,9 @@ def bench(
     # Its topics and consumer group are its own: locally it runs as the admin.
     settings = resolved("admin")
     console = Console(file=sys.stderr)
-    config = BenchConfig(documents=documents, workers=workers, repeats=repeat, scaling=curve)
+    config = BenchConfig(
+        documents=documents, workers=workers, repeats=repeat, scaling=curve, twins=twins
+    )
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -8,7 +8,7 @@ gives each result with the flag reasons it was built to trigger, `build_feed()` 
 from .feed import big_document, build_documents, build_feed
 from .jsonl import iter_jsonl, write_jsonl
 from .mix import DemoDocument, FeedMix, FlagSummary, flag_summary
-from .sample import SampleData, load_sample
+from .sample import SampleData, load_sample, with_twins
 
 __all__ = [
     "DemoDocument",
@@ -21,5 +21,6 @@ __all__ = [
     "flag_summary",
     "iter_jsonl",
     "load_sample",
+    "with_twins",
     "write_jsonl",
 ]

@@ -95,18 +95,23 @@ def benign_name(patient: FhirResource, rng: random.Random, *, exact_share: float
     return variant
 
 
-def others_with_distinct_names(
-    patient: FhirResource, everyone: Sequence[FhirResource]
-) -> list[FhirResource]:
-    """The other patients sharing neither a given nor the family name with this one: taking their
-    name is a real mismatch, not a near-miss the similarity threshold might let through."""
+def others_with_distinct_names(everyone: Sequence[FhirResource]) -> list[list[FhirResource]]:
+    """For each patient, the others sharing neither a given nor the family name with them: taking
+    their name is a real mismatch, not a near-miss the similarity threshold might let through.
+    Patients of the same name share one list (a spread sample repeats each name many times)."""
 
-    def parts(p: FhirResource) -> set[str]:
+    def parts(p: FhirResource) -> frozenset[str]:
         name = record_name(p)
-        return {(name.family or "").lower(), *(g.lower() for g in name.given)}
+        return frozenset({(name.family or "").lower(), *(g.lower() for g in name.given)})
 
-    own = parts(patient)
-    return [o for o in everyone if o is not patient and not own & parts(o)]
+    names = [parts(p) for p in everyone]
+    by_name: dict[frozenset[str], list[FhirResource]] = {}
+    for own in names:
+        if own not in by_name:
+            # A name shares its family part (if only "") with itself: no one is their own other.
+            pairs = zip(everyone, names, strict=True)
+            by_name[own] = [o for o, theirs in pairs if not own & theirs]
+    return [by_name[own] for own in names]
 
 
 def wrong_birth_date(birth_date: date, rng: random.Random) -> date:

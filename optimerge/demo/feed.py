@@ -35,7 +35,14 @@ from .mix import (
     document_reasons,
     flag_summary,
 )
-from .sample import FhirResource, SampleData, birth_date_of, load_sample, snippet_text
+from .sample import (
+    FhirResource,
+    SampleData,
+    birth_date_of,
+    load_sample,
+    referring_to,
+    snippet_text,
+)
 
 __all__ = [
     "DemoDocument",
@@ -132,7 +139,7 @@ def big_document(
         if found is None:
             raise KeyError(patient_id)
         patient = found
-    pool = _Pool(sample.resources.get(patient["id"], []))
+    pool = _Pool(sample.resources.get(patient["id"], []), patient["id"])
     if resources > 0 and not pool.items:
         raise ValueError(f"patient {patient['id']} has no resources")
     rng = _seeded(seed)
@@ -163,8 +170,9 @@ def big_document(
 class _Pool:
     """One patient's resources and the snippet text of each, computed once."""
 
-    def __init__(self, resources: list[FhirResource]) -> None:
+    def __init__(self, resources: list[FhirResource], about: str) -> None:
         self.items = resources
+        self.about = about  # the patient they refer to (twins share their patient's pool)
         self.texts = [snippet_text(r) for r in resources]
         self.everything = list(range(len(resources)))
         self.lab = [i for i, r in enumerate(resources) if r["resourceType"] in LAB_TYPES]
@@ -183,6 +191,19 @@ class _Pool:
         }
 
 
+def _pools(sample: SampleData) -> list[_Pool]:
+    """Each patient's pool; twins (sample.with_twins) share their patient's list, and its pool:
+    built once, it refers to the first patient holding it (the twins' own patient)."""
+    built: dict[int, _Pool] = {}
+    pools = []
+    for p in sample.patients:
+        own = sample.resources.get(p["id"], [])
+        if id(own) not in built:
+            built[id(own)] = _Pool(own, p["id"])
+        pools.append(built[id(own)])
+    return pools
+
+
 class _FeedBuilder:
     def __init__(
         self, sample: SampleData, rng: random.Random, mix: FeedMix, rules: RuleThresholds
@@ -190,8 +211,8 @@ class _FeedBuilder:
         if not sample.patients:
             raise ValueError("the sample has no patients")
         self.patients = sample.patients
-        self.pools = [_Pool(sample.resources.get(p["id"], [])) for p in self.patients]
-        self.others = [others_with_distinct_names(p, self.patients) for p in self.patients]
+        self.pools = _pools(sample)
+        self.others = others_with_distinct_names(self.patients)
         self.rng = rng
         self.mix = mix
         self.rules = rules
@@ -200,7 +221,7 @@ class _FeedBuilder:
     def document(self, document_id: str, uploaded_at: datetime, per_document: int) -> DemoDocument:
         rng, mix = self.rng, self.mix
         index = rng.randrange(len(self.patients))
-        patient, pool = self.patients[index], self.pools[index]
+        pool = self.pools[index]
         model = FALLBACK_MODEL if rng.random() < mix.fallback_model else MAIN_MODEL
         low_share = mix.fallback_low_confidence if model.is_fallback else mix.low_confidence
         confidence = (
@@ -215,8 +236,8 @@ class _FeedBuilder:
         picked = rng.sample(candidates, min(wanted, len(candidates)))
         patient_id, demographics, reasons = self._demographics(index)
         resources = pool.resources(picked)
-        if patient_id != patient["id"]:
-            resources = [_referring_to(resource, patient_id) for resource in resources]
+        if patient_id != pool.about:
+            resources = [referring_to(resource, patient_id) for resource in resources]
         result = ExtractionResult(
             event_id=uuid.UUID(int=rng.getrandbits(128), version=4),
             document_id=document_id,
@@ -292,9 +313,3 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _referring_to(resource: FhirResource, patient_id: str) -> FhirResource:
-    """A copy of the resource about another patient (the sample is left untouched)."""
-    reference = {"reference": f"Patient/{patient_id}"}
-    return {**resource, **{key: reference for key in ("subject", "patient") if key in resource}}

@@ -64,6 +64,31 @@ def load_sample(path: Path | None = None) -> SampleData:
     return SampleData(patients=patients, resources=resources)
 
 
+def with_twins(sample: SampleData, twins: int) -> SampleData:
+    """The sample with each patient filed `twins` times, under ids of its own (`<id>-<k>`, the
+    first one its own id) with the same name, birth date and resources: a feed that spreads over
+    many patients as a hospital's does, where the sample has only a dozen (a dozen keys fill a
+    dozen partitions unevenly, and one worker gets most of the load). A twin's resources are its
+    patient's own list, still referring to that patient: the feed refers them to the twin."""
+    if twins < 1:
+        raise ValueError("twins must be at least 1")
+    patients: list[FhirResource] = []
+    resources: dict[str, list[FhirResource]] = {}
+    for patient in sample.patients:
+        own = str(patient["id"])
+        for k in range(twins):
+            twin = own if k == 0 else f"{own}-{k}"
+            patients.append(patient if k == 0 else {**patient, "id": twin})
+            resources[twin] = sample.resources.get(own, [])
+    return SampleData(patients, resources)
+
+
+def referring_to(resource: FhirResource, patient_id: str) -> FhirResource:
+    """A copy of the resource about another patient (the original is left untouched)."""
+    reference = {"reference": f"Patient/{patient_id}"}
+    return {**resource, **{key: reference for key in ("subject", "patient") if key in resource}}
+
+
 def patient_of(resource: FhirResource) -> str | None:
     """The id in `subject` or `patient` when it is a `Patient/<id>` reference."""
     for field in _PATIENT_FIELDS:

@@ -24,6 +24,7 @@ from optimerge.demo import (
     flag_summary,
     iter_jsonl,
     load_sample,
+    with_twins,
     write_jsonl,
 )
 from optimerge.demo._names import record_name
@@ -52,6 +53,13 @@ def sample():
 @pytest.fixture(scope="module")
 def documents(sample):
     return build_documents(sample, 2_000, seed=7, start=START)
+
+
+@pytest.fixture(scope="module", params=[1, 50], ids=["sample", "twins"])
+def spread(request, sample):
+    """The sample as it is, and spread over 50 ids per patient (as the bench feeds it)."""
+    twins = with_twins(sample, request.param)
+    return twins, build_documents(twins, 2_000, seed=7, start=START)
 
 
 # A careful normaliser, as SPEC rule 6 describes it: the feed's benign variants must pass it and
@@ -125,6 +133,21 @@ def test_feed_is_deterministic_for_a_seed(sample):
     assert first != dump(build_feed(sample, 300, seed=12, start=START))
 
 
+def test_twins_spread_the_feed_over_many_patients_and_one_twin_is_the_sample(sample):
+    twins = with_twins(sample, 50)
+    assert len(twins.patients) == 50 * len(sample.patients)
+    assert len({p["id"] for p in twins.patients}) == len(twins.patients)
+    for patient in sample.patients:
+        twin = next(p for p in twins.patients if p["id"] == f"{patient['id']}-7")
+        assert {**twin, "id": patient["id"]} == patient
+    fed = {d.result.patient_id for d in build_documents(twins, 2_000, seed=7, start=START)}
+    assert len(fed) > 500  # of 600: spread, not a dozen keys
+    same = build_documents(with_twins(sample, 1), 300, seed=7, start=START)
+    assert same == build_documents(sample, 300, seed=7, start=START)
+    with pytest.raises(ValueError, match="at least 1"):
+        with_twins(sample, 0)
+
+
 def test_every_result_validates(documents, sample):
     results = [d.result for d in documents]
     assert len({r.document_id for r in results}) == len(results)
@@ -150,13 +173,14 @@ def test_resource_ids_are_unique_within_a_document(documents):
         assert len(ids) == len(set(ids))
 
 
-def test_resources_refer_to_the_document_patient(documents, sample):
+def test_resources_refer_to_the_document_patient(spread):
+    sample, documents = spread
     for document in documents:
         for resource in document.result.resources:
             assert patient_of(resource) == document.result.patient_id
-    # Documents for an unknown patient got copies: the sample still refers to its own patients.
-    for patient_id, resources in sample.resources.items():
-        assert {patient_of(r) for r in resources} == {patient_id}
+    # Documents for an unknown patient (or a twin) got copies: the sample's own are unchanged.
+    for patient in load_sample().patients:
+        assert {patient_of(r) for r in sample.resources[patient["id"]]} == {patient["id"]}
 
 
 def test_changing_a_result_leaves_the_sample_alone(sample):
@@ -168,7 +192,8 @@ def test_changing_a_result_leaves_the_sample_alone(sample):
     assert orjson.dumps(sample.resources) == before
 
 
-def test_intended_flag_share_is_inside_the_spec_target(documents):
+def test_intended_flag_share_is_inside_the_spec_target(spread):
+    _, documents = spread
     summary = flag_summary(documents)
     assert summary.documents == 2_000
     assert 0.05 <= summary.flag_rate <= 0.20
@@ -180,7 +205,8 @@ def test_intended_flag_share_is_inside_the_spec_target(documents):
     assert set(summary.by_reason) == codes
 
 
-def test_intended_reasons_follow_the_rules(documents, sample):
+def test_intended_reasons_follow_the_rules(spread):
+    sample, documents = spread
     rules = RuleThresholds()
     records = {p["id"]: p for p in sample.patients}
     for document in documents:
