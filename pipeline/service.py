@@ -79,9 +79,8 @@ class MergeService:
         self, cur: psycopg.Cursor, items: Sequence[IncomingExtraction]
     ) -> list[MergeReport]:
         started = time.perf_counter()
-        locked = documents.lock_patients(cur, [i.result.patient_id for i in items])
-        stored = documents.load_documents(
-            cur, [i.result.document_id for i in items], for_update=True
+        locked, stored = documents.lock_and_load(
+            cur, [i.result.patient_id for i in items], [i.result.document_id for i in items]
         )
         now = self.clock()
         rule_set_version, judge = self._judge_for(cur)
@@ -154,8 +153,7 @@ class MergeService:
 
     def _record_failure(self, conn: psycopg.Connection, item: FailedEvent, error: str) -> int:
         with transaction(conn) as cur:
-            locked = documents.lock_patients(cur, [item.patient_id])
-            stored = documents.load_documents(cur, [item.document_id], for_update=True)
+            locked, stored = documents.lock_and_load(cur, [item.patient_id], [item.document_id])
             decision = plan_failure(item, stored.get(item.document_id), error)
             if not decision.writes:
                 return decision.version

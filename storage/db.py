@@ -3,13 +3,14 @@ document (dead-letter)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg import errors
+from psycopg.abc import QueryNoTemplate
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.json import set_json_dumps, set_json_loads
@@ -85,6 +86,38 @@ def transaction(conn: psycopg.Connection) -> Iterator[psycopg.Cursor]:
     raises. A use case's writes and its audit entry go through one of these."""
     with conn.transaction(), conn.cursor() as cur:
         yield cur
+
+
+class Sent:
+    """A query sent in a `sent_together` block: its rows, once the block has ended."""
+
+    def __init__(self, cur: psycopg.Cursor) -> None:
+        self._cur = cur
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        try:
+            return self._cur.fetchall()
+        finally:
+            self._cur.close()
+
+
+Send = Callable[[QueryNoTemplate, Sequence[Any]], Sent]
+
+
+@contextmanager
+def sent_together(conn: psycopg.Connection) -> Iterator[Send]:
+    """Queries sent at once and answered at once (libpq's pipeline mode): one wait on the server
+    for all of them, where each would wait on its own, and each wait is a trip through the
+    scheduler on a busy machine. They run in order, in the open transaction; an error raises
+    when the block ends (the later queries are skipped)."""
+    with conn.pipeline():
+
+        def send(query: QueryNoTemplate, params: Sequence[Any]) -> Sent:
+            cur = conn.cursor()
+            cur.execute(query, params)
+            return Sent(cur)
+
+        yield send
 
 
 @contextmanager

@@ -37,15 +37,17 @@ def import_patients(conn: psycopg.Connection, patients: Sequence[dict[str, Any]]
     return len(records)
 
 
+# Rows for the patients known only by id (no FHIR record yet), inserted in a stable order.
+INSERT_PATIENT_IDS = (
+    "INSERT INTO patients (patient_id) SELECT unnest(%s::text[]) ORDER BY 1 "
+    "ON CONFLICT (patient_id) DO NOTHING"
+)
+
+
 def insert_patient_ids(cur: psycopg.Cursor, patient_ids: Collection[str]) -> list[str]:
-    """Rows for the patients known only by id (no FHIR record yet), inserted in a stable
-    order; returns the ids, sorted and unique."""
+    """INSERT_PATIENT_IDS; returns the ids, sorted and unique."""
     ordered = sorted(set(patient_ids))
-    cur.execute(
-        "INSERT INTO patients (patient_id) SELECT unnest(%s::text[]) ORDER BY 1 "
-        "ON CONFLICT (patient_id) DO NOTHING",
-        (ordered,),
-    )
+    cur.execute(INSERT_PATIENT_IDS, (ordered,))
     return ordered
 
 
