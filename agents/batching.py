@@ -7,17 +7,38 @@ have arrived are in it (the channel's queue is empty), or it is full, or `within
 since its first event: a quiet stream commits within milliseconds. After a full batch the
 stream is busy (a backlog in Kafka): the next one then fills up to `max_` or `within`, so that
 a moment's empty queue between two fetches does not cut a busy stream into small batches.
-Acks stay manual, as with `noack_take`: the caller acks a batch only once it is written."""
+Acks stay manual, as with `noack_take`: the caller acks a batch only once it is written.
+`waiting()` says whether events for the next batch have already arrived."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 
-async def load_sized_batches(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any]]:
+class LoadSizedBatches:
     """Lists of faust events from `stream`, not acked (see the module docstring)."""
+
+    def __init__(self, stream: Any, max_: int, within: float) -> None:
+        self._stream, self._max, self._within = stream, max_, within
+        self._waiting: Callable[[], int] = lambda: 0
+
+    def waiting(self) -> int:
+        """Events that have arrived and are not in a batch yet."""
+        return self._waiting()
+
+    def __aiter__(self) -> AsyncIterator[list[Any]]:
+        return _batches(self, self._stream, self._max, self._within)
+
+
+def load_sized_batches(stream: Any, max_: int, within: float) -> LoadSizedBatches:
+    return LoadSizedBatches(stream, max_, within)
+
+
+async def _batches(
+    owner: LoadSizedBatches, stream: Any, max_: int, within: float
+) -> AsyncIterator[list[Any]]:
     buffer: list[Any] = []
     ready = asyncio.Event()
     consumed = asyncio.Event()
@@ -27,17 +48,23 @@ async def load_sized_batches(stream: Any, max_: int, within: float) -> AsyncIter
     busy = False  # the last batch was full
     loop = asyncio.get_running_loop()
 
+    held = 0  # an event taken from the queue, held until the batch in flight is done
+
     def waiting() -> int:
         queue = getattr(channel, "queue", None)
         return queue.qsize() if queue is not None else 0
 
+    owner._waiting = lambda: waiting() + held
+
     async def add_to_buffer(value: Any) -> Any:
-        nonlocal consuming, first_at
+        nonlocal consuming, first_at, held
         if consuming is not None:
+            held = 1
             try:
                 await consuming
             finally:
                 consuming = None
+                held = 0
         event = stream.current_event
         if event is None:
             raise RuntimeError("batching found current_event is None")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,11 +44,17 @@ def register_merge_agent(app: faust.App, worker: MergeWorker) -> Any:
         batches = load_sized_batches(
             stream, settings.batch_max_events, within=settings.batch_within_seconds
         )
+        # With the next batch already waiting, this one's delivery overlaps its merge.
+        defer = (lambda: batches.waiting() > 0) if settings.overlap_delivery else None
+        unacked: list[Any] = []  # handled, their outputs not yet confirmed: never acked before
         async for events in batches:
             records = [raw_record(e) for e in events]
-            await _handle_until_done(worker, records)
-            for event in events:
-                await stream.ack(event)
+            settled = await _handle_until_done(worker, records, defer)
+            unacked.extend(events)
+            if settled:
+                for event in unacked:
+                    await stream.ack(event)
+                unacked.clear()
 
     @app.timer(interval=min(5.0, settings.metrics_window_seconds / 4))  # type: ignore[untyped-decorator]
     async def publish_metrics() -> None:
@@ -62,11 +69,14 @@ def register_merge_agent(app: faust.App, worker: MergeWorker) -> Any:
     return merge
 
 
-async def _handle_until_done(worker: MergeWorker, records: list[RawRecord]) -> None:
+async def _handle_until_done(
+    worker: MergeWorker, records: list[RawRecord], defer: Callable[[], bool] | None
+) -> bool:
     """The batch, handled whatever it holds (outages waited out, a poison event set aside), in
-    a thread: the event loop keeps heartbeating meanwhile."""
+    a thread: the event loop keeps heartbeating meanwhile. True when it may be acked, with
+    every batch before it."""
     try:
-        await asyncio.to_thread(worker.handle_until_done, records)
+        return await asyncio.to_thread(worker.handle_until_done, records, defer_delivery=defer)
     except asyncio.CancelledError:
         worker.stopping.set()
         raise

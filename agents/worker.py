@@ -1,5 +1,10 @@
 """The merge worker: the batch processor, where its outputs go, and the metrics it keeps. The
-faust agent only loops, hands it batches and acks; a test hands it batches directly."""
+faust agent only loops, hands it batches and acks; a test hands it batches directly.
+
+A batch's outputs may be sent without waiting for Kafka's acknowledgement when the next batch
+is already waiting (`defer_delivery`): they are delivered while that one merges, and the next
+call waits for both. A batch is settled (its outputs confirmed, one by one) before it is acked;
+one whose outputs were not all confirmed is handled again, waiting this time."""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -19,7 +26,7 @@ from domain.metrics_window import WindowedMetrics
 from pipeline.batch import BatchProcessor, BatchResult
 from pipeline.decode import RawRecord
 from pipeline.facts import observe_batch
-from pipeline.isolation import run_isolated
+from pipeline.isolation import StoppingError, run_isolated
 from pipeline.outputs import record_letter
 from schemas.events import Clock, utc_now
 from schemas.metrics import PipelineMetricsWindow
@@ -29,13 +36,41 @@ from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 
+# Batches sent without waiting, at most: past that, the worker waits for their outputs.
+MAX_UNSETTLED = 4
+
 
 class OutputSink(Protocol):
     """Where a worker's output events go: Kafka in production (EventProducer)."""
 
-    def send(self, topic: str, value: bytes, *, key: str | bytes | None = None) -> None: ...
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: str | bytes | None = None,
+        on_delivered: Callable[[int, int], None] | None = None,
+    ) -> None: ...
 
     def flush(self, timeout: float = 30.0) -> None: ...
+
+
+@dataclass
+class _SentBatch:
+    """A batch merged and its outputs sent; settled once Kafka has confirmed every one."""
+
+    records: list[RawRecord]
+    result: BatchResult
+    received: datetime
+    committed: datetime
+    confirmed: int = field(default=0)
+
+    def confirm(self, _partition: int, _offset: int) -> None:
+        self.confirmed += 1  # from the producer's delivery reports, in whichever thread flushes
+
+    @property
+    def delivered(self) -> bool:
+        return self.confirmed >= len(self.result.outputs)
 
 
 class MergeWorker:
@@ -69,11 +104,33 @@ class MergeWorker:
         self.started_at = clock()
         self.last_batch_at: datetime | None = None
         self.batches = 0
+        self._unsettled: list[_SentBatch] = []
 
-    def handle_until_done(self, records: list[RawRecord]) -> None:
+    def handle_until_done(
+        self, records: list[RawRecord], *, defer_delivery: Callable[[], bool] | None = None
+    ) -> bool:
         """Handle the batch whatever it holds: outages are waited out, and an event that keeps
         failing is split out and dead-lettered `stuck` (pipeline/isolation.py). Raises
-        StoppingError when the worker stops meanwhile (nothing is acked then)."""
+        StoppingError when the worker stops meanwhile (nothing is acked then).
+
+        With `defer_delivery`, asked once the batch is merged and sent, its outputs are not
+        waited for while it says so (the next batch has arrived; see the module docstring).
+        Returns True when this batch and every one before it are settled (they may be acked),
+        False when this one's delivery is left to overlap the next batch."""
+        if defer_delivery is not None and len(self._unsettled) < MAX_UNSETTLED:
+            try:
+                sent = self._merge_and_send(records)
+            except StoppingError:
+                raise
+            except Exception as exc:
+                log.warning("batch not sent (%s): handled again, waiting for its outputs", exc)
+            else:
+                self._unsettled.append(sent)
+                if defer_delivery():
+                    return False
+                self.settle()
+                return True
+        self.settle()
         run_isolated(
             records,
             self.handle,
@@ -82,6 +139,28 @@ class MergeWorker:
             wait=self.stopping.wait,
             tries=self.settings.stuck_after_tries,
         )
+        return True
+
+    def settle(self) -> None:
+        """Wait for the outputs of the batches sent without waiting, and count those batches. A
+        batch whose outputs were not all confirmed is handled again with those after it, waiting
+        this time: the merge is idempotent and sends the same outputs again
+        (docs/contract.md#merge-semantics)."""
+        if not self._unsettled:
+            return
+        unsettled, self._unsettled = self._unsettled, []
+        try:
+            self.sink.flush()
+        except Exception as exc:
+            log.warning("outputs not delivered (%s): their batches are handled again", exc)
+        # From the first batch not confirmed on, all are handled again, in order: a later
+        # batch may hold a newer version of one of its documents, and must stay the last word.
+        failed = next((n for n, sent in enumerate(unsettled) if not sent.delivered), None)
+        now = self.clock()
+        for sent in unsettled[:failed]:
+            self._count(sent, now)
+        for sent in unsettled[len(unsettled) if failed is None else failed :]:
+            self.handle_until_done(sent.records)
 
     def _set_aside(self, record: RawRecord, error: BaseException) -> None:
         reason = (
@@ -96,28 +175,42 @@ class MergeWorker:
 
     def handle(self, records: list[RawRecord]) -> BatchResult:
         """Write the batch, then publish its outputs; returns only when both are done."""
+        sent = self._merge_and_send(records)
+        self.sink.flush()
+        self._count(sent, self.clock())
+        return sent.result
+
+    def _merge_and_send(self, records: list[RawRecord]) -> _SentBatch:
         received = self.clock()
         result = self.processor.process(records)
-        committed = self.clock()
-        delivered = self._publish_outputs(result, records)
+        sent = _SentBatch(records, result, received, self.clock())
+        for out in result.outputs:
+            self.sink.send(out.topic, out.value, key=out.key, on_delivered=sent.confirm)
+        return sent
+
+    def _count(self, sent: _SentBatch, delivered: datetime) -> None:
+        """The batch's figures: its stages, metrics windows, counters and consumer positions."""
+        result = sent.result
         queued = [
-            (received - m.incoming.result.uploaded_at).total_seconds()
+            (sent.received - m.incoming.result.uploaded_at).total_seconds()
             for m in result.merges
             if m.decision.writes
         ]
         self.stages.observe_batch(
             queued,
-            (committed - received).total_seconds(),
-            (delivered - committed).total_seconds(),
+            (sent.committed - sent.received).total_seconds(),
+            (delivered - sent.committed).total_seconds(),
         )
-        return result
+        self._observe(result, sent.records, delivered)
 
-    def _publish_outputs(self, result: BatchResult, records: list[RawRecord]) -> datetime:
-        """Send and flush the outputs, then count the batch; returns when the flush returned."""
+    def _publish_outputs(self, result: BatchResult, records: list[RawRecord]) -> None:
+        """Send and flush the outputs, then count the batch."""
         for out in result.outputs:
             self.sink.send(out.topic, out.value, key=out.key)
         self.sink.flush()
-        now = self.clock()
+        self._observe(result, records, self.clock())
+
+    def _observe(self, result: BatchResult, records: list[RawRecord], now: datetime) -> None:
         with self._metrics_lock:
             observe_batch(self.windows, result, now)
             self.prometheus.observe_batch(result, now)
@@ -125,7 +218,6 @@ class MergeWorker:
                 self.positions[(r.topic, r.partition)] = r.offset + 1
             self.last_batch_at = now
             self.batches += 1
-        return now
 
     def publish_windows(self, *, final: bool = False) -> int:
         """Publish every closed metrics window (all of them when the worker stops)."""

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     batch_max_events: int = Field(default=500, ge=1)
     # How long a batch waits to fill; a full batch (batch_max_events) goes at once.
     batch_within_seconds: float = Field(default=0.02, gt=0)
+    # With events already waiting, a batch's outputs are delivered while the next one merges.
+    overlap_delivery: bool = True
     gil_switch_interval_seconds: float = Field(default=0.001, gt=0, le=0.1)
     max_event_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     # A batch failing this many times for a reason that is not an outage is split down to the

@@ -7,6 +7,7 @@ processes on the real broker."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,8 +42,17 @@ class ListSink:
     sent: dict[str, list[bytes]] = field(default_factory=lambda: defaultdict(list))
     flushes: int = 0
 
-    def send(self, topic: str, value: bytes, *, key: str | bytes | None = None) -> None:
+    def send(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: str | bytes | None = None,
+        on_delivered: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.sent[topic].append(value)
+        if on_delivered is not None:
+            on_delivered(0, len(self.sent[topic]) - 1)
 
     def flush(self, timeout: float = 30.0) -> None:
         self.flushes += 1
