@@ -4,8 +4,9 @@
 this test's own, three workers with instance ids (one inside a network namespace) under a steady
 feed of documents, re-extractions and review actions. SIGKILLs of random workers, the broker
 leading the most partitions SIGKILLed, the primary SIGKILLed and the standby promoted, a worker
-SIGSTOPped past its session timeout, the namespaced worker cut off for 30 s; after each fault and
-at the end, every invariant. Prints the table of faults and figures (and writes it as JSON).
+SIGSTOPped past its session timeout, the namespaced worker cut off for 20 s (30 s in `make
+chaos`); after each fault and at the end, every invariant. Prints the table of faults and
+figures (and writes it as JSON).
 
 Bounded here (`make test`, every fault once); `make chaos` runs three rounds
 (OPTIMERGE_FAULT_PLAN=long). One cluster for the module: the commit-in-doubt tests run first

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -83,19 +84,30 @@ def test_a_client_without_credentials_can_neither_read_nor_write_any_topic(
 ) -> None:
     _fill(settings, topics)
     anonymous = settings.kafka_bootstrap_servers  # a bare address: no SASL at all
-    written = _produce_all(anonymous, list(topics.all()))
-    assert all(error is not None for error in written.values()), written
-    for name in (topics.dlq.name, topics.document_status.name):
-        assert _read(anonymous, name) == [], name
     # Nor with a wrong password, nor as a user who does not exist.
-    for user, password in (("operator", "wrong"), ("mallory", "anything")):
-        guess = KafkaEndpoint(
+    guesses = {
+        user: KafkaEndpoint(
             settings.kafka_bootstrap_servers,
             KafkaClientSettings(
                 security_protocol="SASL_PLAINTEXT", sasl_username=user, sasl_password=password
             ),
         )
-        assert _produce(guess, topics.extraction_results.name) is not None, user
+        for user, password in (("operator", "wrong"), ("mallory", "anything"))
+    }
+    unread = (topics.dlq.name, topics.document_status.name)
+    # Each refused client waits out its own timeouts: side by side, not one after another.
+    with ThreadPoolExecutor(len(unread) + len(guesses) + 1) as pool:
+        written = pool.submit(_produce_all, anonymous, list(topics.all()))
+        read = {name: pool.submit(_read, anonymous, name) for name in unread}
+        guessed = {
+            user: pool.submit(_produce, guess, topics.extraction_results.name)
+            for user, guess in guesses.items()
+        }
+    assert all(error is not None for error in written.result().values()), written.result()
+    for name, messages in read.items():
+        assert messages.result() == [], name
+    for user, error in guessed.items():
+        assert error.result() is not None, user
 
 
 def test_kcat_without_the_printed_flags_is_refused(settings: ResolvedSettings, topics: Topics):
