@@ -4,7 +4,8 @@ faust agent only loops, hands it batches and acks; a test hands it batches direc
 A batch's outputs may be sent without waiting for Kafka's acknowledgement when the next batch
 is already waiting (`defer_delivery`): they are delivered while that one merges, and the next
 call waits for both. A batch is settled (its outputs confirmed, one by one) before it is acked;
-one whose outputs were not all confirmed is handled again, waiting this time."""
+one whose outputs were not all confirmed is handled again, with every batch after it, waiting
+this time."""
 
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ class _SentBatch:
     confirmed: int = field(default=0)
 
     def confirm(self, _partition: int, _offset: int) -> None:
-        self.confirmed += 1  # from the producer's delivery reports, in whichever thread flushes
+        # From the delivery reports, in whichever thread flushes (two may race: a count lost
+        # that way only gets the batch handled again, never acked unconfirmed).
+        self.confirmed += 1
 
     @property
     def delivered(self) -> bool:
