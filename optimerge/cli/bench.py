@@ -144,6 +144,10 @@ def _table(result: dict[str, Any]) -> None:
             "100-resource re-merge p50/p99 ms",
             f"{big['remerge_p50_ms']:.1f} / {big['remerge_p99_ms']:.1f}",
         ),
+        (
+            "the same document re-merged again and again, p50/p99 ms",
+            f"{big['remerge_repeated_p50_ms']:.1f} / {big['remerge_repeated_p99_ms']:.1f}",
+        ),
         ("load average before / after", _load(result["load_average"])),
     ]
     for name, value in rows:
