@@ -13,7 +13,7 @@ Acks stay manual, as with `noack_take`: the caller acks a batch only once it is 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 
@@ -22,88 +22,79 @@ class LoadSizedBatches:
 
     def __init__(self, stream: Any, max_: int, within: float) -> None:
         self._stream, self._max, self._within = stream, max_, within
-        self._waiting: Callable[[], int] = lambda: 0
+        self._channel: Any = None
+        self._held = 0  # an event taken from the queue, held until the batch in flight is done
 
     def waiting(self) -> int:
         """Events that have arrived and are not in a batch yet."""
-        return self._waiting()
+        return self._queued() + self._held
 
-    def __aiter__(self) -> AsyncIterator[list[Any]]:
-        return _batches(self, self._stream, self._max, self._within)
-
-
-def load_sized_batches(stream: Any, max_: int, within: float) -> LoadSizedBatches:
-    return LoadSizedBatches(stream, max_, within)
-
-
-async def _batches(
-    owner: LoadSizedBatches, stream: Any, max_: int, within: float
-) -> AsyncIterator[list[Any]]:
-    buffer: list[Any] = []
-    ready = asyncio.Event()
-    consumed = asyncio.Event()
-    consuming: asyncio.Future[None] | None = None
-    channel = aiter(stream.channel)
-    first_at: float | None = None
-    busy = False  # the last batch was full
-    loop = asyncio.get_running_loop()
-
-    held = 0  # an event taken from the queue, held until the batch in flight is done
-
-    def waiting() -> int:
-        queue = getattr(channel, "queue", None)
+    def _queued(self) -> int:
+        queue = getattr(self._channel, "queue", None)
         return queue.qsize() if queue is not None else 0
 
-    owner._waiting = lambda: waiting() + held
+    async def __aiter__(self) -> AsyncIterator[list[Any]]:
+        stream, max_, within = self._stream, self._max, self._within
+        buffer: list[Any] = []
+        ready = asyncio.Event()
+        consumed = asyncio.Event()
+        consuming: asyncio.Future[None] | None = None
+        channel = aiter(stream.channel)
+        first_at: float | None = None
+        busy = False  # the last batch was full
+        loop = asyncio.get_running_loop()
 
-    async def add_to_buffer(value: Any) -> Any:
-        nonlocal consuming, first_at, held
-        if consuming is not None:
-            held = 1
-            try:
-                await consuming
-            finally:
-                consuming = None
-                held = 0
-        event = stream.current_event
-        if event is None:
-            raise RuntimeError("batching found current_event is None")
-        if not buffer:
-            first_at = loop.time()
-        buffer.append(event)
-        if len(buffer) >= max_:
-            ready.set()
-            consumed.clear()
-            await stream.wait(consumed)  # never more than max_ in a batch
-        elif not busy and not waiting():
-            ready.set()  # everything that has arrived is in: go now
-        return value
+        self._channel = channel
+        waiting = self._queued  # what has arrived after the event in hand
 
-    enable_acks = stream.enable_acks
-    stream.enable_acks = False
-    stream.add_processor(add_to_buffer)
-    stream._enable_passive(channel)
-    try:
-        while not stream.should_stop:
-            # Wake on a ready buffer; `within` bounds how long a trickle keeps one open.
-            age = 0.0 if first_at is None else loop.time() - first_at
-            await stream.wait_for_stopped(ready, timeout=max(0.001, within - age))
+        async def add_to_buffer(value: Any) -> Any:
+            nonlocal consuming, first_at
+            if consuming is not None:
+                self._held = 1
+                try:
+                    await consuming
+                finally:
+                    consuming = None
+                    self._held = 0
+            event = stream.current_event
+            if event is None:
+                raise RuntimeError("batching found current_event is None")
             if not buffer:
-                ready.clear()
-                continue
-            if not ready.is_set() and first_at is not None and loop.time() - first_at < within:
-                continue
-            consuming = loop.create_future()
-            busy = len(buffer) >= max_
-            try:
-                yield list(buffer)
-            finally:
-                buffer.clear()
-                first_at = None
-                if not consuming.done():
-                    consuming.set_result(None)
-                ready.clear()
-                consumed.set()
-    finally:
-        stream.enable_acks = enable_acks
-        stream._processors.remove(add_to_buffer)
+                first_at = loop.time()
+            buffer.append(event)
+            if len(buffer) >= max_:
+                ready.set()
+                consumed.clear()
+                await stream.wait(consumed)  # never more than max_ in a batch
+            elif not busy and not waiting():
+                ready.set()  # everything that has arrived is in: go now
+            return value
+
+        enable_acks = stream.enable_acks
+        stream.enable_acks = False
+        stream.add_processor(add_to_buffer)
+        stream._enable_passive(channel)
+        try:
+            while not stream.should_stop:
+                # Wake on a ready buffer; `within` bounds how long a trickle keeps one open.
+                age = 0.0 if first_at is None else loop.time() - first_at
+                await stream.wait_for_stopped(ready, timeout=max(0.001, within - age))
+                if not buffer:
+                    ready.clear()
+                    continue
+                if not ready.is_set() and first_at is not None and loop.time() - first_at < within:
+                    continue
+                consuming = loop.create_future()
+                busy = len(buffer) >= max_
+                try:
+                    yield list(buffer)
+                finally:
+                    buffer.clear()
+                    first_at = None
+                    if not consuming.done():
+                        consuming.set_result(None)
+                    ready.clear()
+                    consumed.set()
+        finally:
+            stream.enable_acks = enable_acks
+            stream._processors.remove(add_to_buffer)

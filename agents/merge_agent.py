@@ -1,7 +1,7 @@
 """The merge agent: batches from extraction.results and review.actions, acked only once written.
 
 faust's `take()` acks its batch in a `finally` even when the body raises; `noack_take()` and
-our `load_sized_batches()` (agents/batching.py: batches sized by the load) do not, so a batch
+our `LoadSizedBatches` (agents/batching.py: batches sized by the load) do not, so a batch
 that was not written (crash, outage, shutdown) is redelivered, never lost.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 
-from agents.batching import load_sized_batches
+from agents.batching import LoadSizedBatches
 from agents.worker import MergeWorker
 from pipeline.batch import StoppingError
 from pipeline.decode import RawRecord
@@ -41,7 +41,7 @@ def register_merge_agent(app: faust.App, worker: MergeWorker) -> Any:
 
     @app.agent(topic, name="merge")
     async def merge(stream: Any) -> None:
-        batches = load_sized_batches(
+        batches = LoadSizedBatches(
             stream, settings.batch_max_events, within=settings.batch_within_seconds
         )
         # With the next batch already waiting, this one's delivery overlaps its merge.

@@ -173,23 +173,30 @@ class MergeWorker:
         log.error(
             "record %s:%d:%d is stuck: %s", record.topic, record.partition, record.offset, error
         )
-        letter = record_letter(self.topics, record, "stuck", reason, self.clock())
-        self._publish_outputs(BatchResult(outputs=[letter], stuck=[record]), [record])
+        now = self.clock()
+        letter = record_letter(self.topics, record, "stuck", reason, now)
+        stuck = BatchResult(outputs=[letter], stuck=[record])
+        self._deliver(self._send(_SentBatch([record], stuck, now, now)))
 
     def handle(self, records: list[RawRecord]) -> BatchResult:
         """Write the batch, then publish its outputs; returns only when both are done."""
-        sent = self._merge_and_send(records)
-        self.sink.flush()
-        self._count(sent, self.clock())
-        return sent.result
+        return self._deliver(self._merge_and_send(records))
 
     def _merge_and_send(self, records: list[RawRecord]) -> _SentBatch:
         received = self.clock()
         result = self.processor.process(records)
-        sent = _SentBatch(records, result, received, self.clock())
-        for out in result.outputs:
+        return self._send(_SentBatch(records, result, received, self.clock()))
+
+    def _send(self, sent: _SentBatch) -> _SentBatch:
+        for out in sent.result.outputs:
             self.sink.send(out.topic, out.value, key=out.key, on_delivered=sent.confirm)
         return sent
+
+    def _deliver(self, sent: _SentBatch) -> BatchResult:
+        """Wait for the outputs sent, then count the batch."""
+        self.sink.flush()
+        self._count(sent, self.clock())
+        return sent.result
 
     def _count(self, sent: _SentBatch, delivered: datetime) -> None:
         """The batch's figures: its stages, metrics windows, counters and consumer positions."""
@@ -204,22 +211,12 @@ class MergeWorker:
             (sent.committed - sent.received).total_seconds(),
             (delivered - sent.committed).total_seconds(),
         )
-        self._observe(result, sent.records, delivered)
-
-    def _publish_outputs(self, result: BatchResult, records: list[RawRecord]) -> None:
-        """Send and flush the outputs, then count the batch."""
-        for out in result.outputs:
-            self.sink.send(out.topic, out.value, key=out.key)
-        self.sink.flush()
-        self._observe(result, records, self.clock())
-
-    def _observe(self, result: BatchResult, records: list[RawRecord], now: datetime) -> None:
         with self._metrics_lock:
-            observe_batch(self.windows, result, now)
-            self.prometheus.observe_batch(result, now)
-            for r in records:
+            observe_batch(self.windows, result, delivered)
+            self.prometheus.observe_batch(result, delivered)
+            for r in sent.records:
                 self.positions[(r.topic, r.partition)] = r.offset + 1
-            self.last_batch_at = now
+            self.last_batch_at = delivered
             self.batches += 1
 
     def publish_windows(self, *, final: bool = False) -> int:

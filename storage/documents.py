@@ -42,8 +42,6 @@ def load_documents(
     cur: psycopg.Cursor, document_ids: Sequence[str], *, for_update: bool
 ) -> dict[str, StoredDocument]:
     """The stored state of these documents, with their current resources and retired versions."""
-    if not document_ids:
-        return {}
     with sent_together(cur.connection) as send:
         stored = _send_load(send, document_ids, for_update=for_update)
     return stored()
@@ -56,12 +54,8 @@ def lock_and_load(
     same order, sent together (one wait on the server where there were up to five)."""
     with sent_together(cur.connection) as send:
         locked = _send_lock(send, patient_ids)
-        stored = _send_load(send, document_ids, for_update=True) if document_ids else _nothing
+        stored = _send_load(send, document_ids, for_update=True)
     return locked(), stored()
-
-
-def _nothing() -> dict[str, StoredDocument]:
-    return {}
 
 
 def _send_lock(send: Send, patient_ids: Collection[str]) -> Callable[[], dict[str, LockedPatient]]:
@@ -96,6 +90,8 @@ _STATE_COLUMNS = (
 def _send_load(
     send: Send, document_ids: Sequence[str], *, for_update: bool
 ) -> Callable[[], dict[str, StoredDocument]]:
+    if not document_ids:
+        return dict  # nothing to ask: no rows
     # Resources and retired versions are asked for every id, found or not: no second wait.
     ids = list(document_ids)
     lock = " FOR UPDATE" if for_update else ""

@@ -44,14 +44,7 @@ INSERT_PATIENT_IDS = (
 )
 
 
-def insert_patient_ids(cur: psycopg.Cursor, patient_ids: Collection[str]) -> list[str]:
-    """INSERT_PATIENT_IDS; returns the ids, sorted and unique."""
-    ordered = sorted(set(patient_ids))
-    cur.execute(INSERT_PATIENT_IDS, (ordered,))
-    return ordered
-
-
 def add_patient_ids(conn: psycopg.Connection, patient_ids: Collection[str]) -> None:
-    """`insert_patient_ids` in a committed transaction of its own."""
-    with conn.transaction(), conn.cursor() as cur:
-        insert_patient_ids(cur, patient_ids)
+    """INSERT_PATIENT_IDS in a committed transaction of its own."""
+    with conn.transaction():
+        conn.execute(INSERT_PATIENT_IDS, (sorted(set(patient_ids)),))
