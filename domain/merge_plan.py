@@ -92,8 +92,9 @@ class StoredDocument:
     attempts: int = 1
     content_hash: str | None = None
     resources: tuple[StoredResource, ...] = ()
-    # Highest version ever stored per resource id (history included), so a resource removed by a
-    # rollback and merged again by a newer extraction continues its version sequence.
+    # The last version of each resource removed from the document (its removal's history row),
+    # so one removed by a rollback and merged again continues its version sequence. A stored
+    # resource needs none: its version is above every one in its history (numbered below).
     retired_versions: Mapping[str, int] = field(default_factory=dict)
     # How its resource ids are derived (domain/resources.py): kept for the document's life.
     id_scheme: int = CURRENT_ID_SCHEME

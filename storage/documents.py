@@ -103,9 +103,11 @@ def _send_load(
         "WHERE document_id = ANY(%s) ORDER BY resource_id",
         (ids,),
     )
+    # A stored resource's version is above its history's: a removal's row is the one that counts.
     history = send(
         "SELECT document_id, resource_id, max(version_id) FROM resource_history "
-        "WHERE document_id = ANY(%s) GROUP BY document_id, resource_id",
+        "WHERE document_id = ANY(%s) AND superseded_by = 'delete' "
+        "GROUP BY document_id, resource_id",
         (ids,),
     )
 

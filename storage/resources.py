@@ -8,37 +8,14 @@ from datetime import datetime
 import psycopg
 
 from domain.merge_plan import ChangeSet
-from schemas.exact_json import dumps_exact_text
 from storage.copy_text import copy_field, copy_rows, copy_text
 
 
 def apply_resource_changes(cur: psycopg.Cursor, sets: Sequence[ChangeSet], now: datetime) -> None:
-    """Old versions to history, superseded rows out, new rows in (COPY: the fast path)."""
-    superseded = [(s, old, why) for s in sets for old, why in s.changes.superseded]
+    """Superseded rows moved to history, new rows in (COPY: the fast path)."""
+    superseded = [(old.resource_id, why) for s in sets for old, why in s.changes.superseded]
     if superseded:
-        with cur.copy(
-            "COPY resource_history (resource_id, version_id, patient_id, document_id, "
-            "resource_type, body, last_updated, superseded_at, superseded_by) FROM STDIN"
-        ) as copy:
-            for s, old, why in superseded:
-                last = old.body.get("meta", {}).get("lastUpdated") or now
-                copy.write_row(
-                    (
-                        old.resource_id,
-                        old.version_id,
-                        s.patient_id,
-                        s.document_id,
-                        old.resource_type,
-                        dumps_exact_text(old.body),
-                        last,
-                        now,
-                        why,
-                    )
-                )
-        cur.execute(
-            "DELETE FROM resources WHERE resource_id = ANY(%s)",
-            ([old.resource_id for _, old, _ in superseded],),
-        )
+        _move_to_history(cur, superseded, now)
     if any(s.changes.inserts or s.changes.updates for s in sets):
         with cur.copy(
             "COPY resources (resource_id, patient_id, document_id, resource_type, version_id, "
@@ -49,6 +26,32 @@ def apply_resource_changes(cur: psycopg.Cursor, sets: Sequence[ChangeSet], now: 
             # the first documents' jsonb while the next ones are formatted.
             for s in sets:
                 copy.write(_resource_rows(s, last_updated))
+
+
+def _move_to_history(
+    cur: psycopg.Cursor, superseded: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    # In the server, one statement: the stored jsonb as it is, nothing sent back and parsed again.
+    # Its time is the version's own (meta.lastUpdated, as served), else the row's.
+    ids, reasons = zip(*superseded, strict=True)
+    cur.execute(
+        "WITH gone AS (DELETE FROM resources r USING unnest(%(ids)s::text[], %(why)s::text[]) "
+        "AS s (resource_id, why) WHERE r.resource_id = s.resource_id "
+        "RETURNING r.resource_id, r.version_id, r.patient_id, r.document_id, r.resource_type, "
+        "r.body, r.last_updated, s.why) "
+        "INSERT INTO resource_history (resource_id, version_id, patient_id, document_id, "
+        "resource_type, body, last_updated, superseded_at, superseded_by) "
+        "SELECT resource_id, version_id, patient_id, document_id, resource_type, body, "
+        "COALESCE((body #>> '{meta,lastUpdated}')::timestamptz, last_updated), %(now)s, why "
+        "FROM gone",
+        {"ids": list(ids), "why": list(reasons), "now": now},
+    )
+    if cur.rowcount != len(ids):
+        # The plan was made from rows read under the patient's lock: they cannot have gone.
+        raise RuntimeError(
+            f"{len(ids)} superseded resources planned, {cur.rowcount} stored: "
+            "the resource rows changed under the patient's lock"
+        )
 
 
 def _resource_rows(s: ChangeSet, last_updated: bytes) -> bytes:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 import psycopg
 import pytest
@@ -75,6 +77,40 @@ def test_newer_version_replaces_the_document_set_and_keeps_history(conn):
     merge(conn, [incoming(extraction("d1", version=1, n=9))])
     state = document_state(conn, "d1")
     assert state is not None and state.extraction_version == 2 and state.resource_count == 2
+
+
+def _stored_versions(conn: psycopg.Connection) -> dict[str, tuple[int, dict[str, Any]]]:
+    rows = conn.execute("SELECT resource_id, version_id, body FROM resources").fetchall()
+    return {rid: (version, body) for rid, version, body in rows}
+
+
+def test_superseded_versions_go_to_history_exactly_and_a_removed_one_continues(conn):
+    merge(conn, [incoming(extraction("d1", n=4))])
+    first = _stored_versions(conn)
+    merge(conn, [incoming(extraction("d1", version=2, n=2, tag="b"))])  # 2 updated, 2 removed
+    history = {
+        (rid, version): (body, last_updated, why)
+        for rid, version, body, last_updated, why in conn.execute(
+            "SELECT resource_id, version_id, body, last_updated, superseded_by "
+            "FROM resource_history"
+        ).fetchall()
+    }
+    assert len(history) == 4
+    removed = set()
+    for rid, (version, body) in first.items():
+        kept_body, last_updated, why = history[(rid, version)]
+        assert kept_body == body  # the stored version itself, byte for byte as jsonb
+        assert last_updated == datetime.fromisoformat(body["meta"]["lastUpdated"])
+        assert why == ("delete" if body["code"]["text"] in ("finding 2", "finding 3") else "update")
+        if why == "delete":
+            removed.add(rid)
+    merge(conn, [incoming(extraction("d1", version=3, n=4, tag="c"))])
+    third = _stored_versions(conn)
+    assert third.keys() == first.keys()
+    # Updated twice: 3. Removed at 1 and merged again: 2, not 1 again (the key would clash).
+    assert {rid: v for rid, (v, _) in third.items()} == {
+        rid: 2 if rid in removed else 3 for rid in first
+    }
 
 
 def test_rollback_removes_only_the_target_documents_resources(conn):
