@@ -6,7 +6,6 @@ CPU per process and, at half its rate, the upload-to-merged latency and its spli
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from optimerge.bench.rawcopy import run_raw_copy
 from optimerge.bench.summary import summarise
 from optimerge.demo import SampleData, load_sample, with_twins
 from optimerge.infra._ports import free_ports
+from pipeline.collector import settle_collector
 from storage.db import connect
 from storage.patients import add_patient_ids, import_patients
 from streams.producer import EventProducer
@@ -231,9 +231,8 @@ def run_bench(
         f"for {len(sample.patients):,} patients"
     )
     feed = bench_documents(sample, config.documents, seed=101)
-    # The feed lives as long as the run: keep the collector from rescanning it in every phase.
-    gc.collect()
-    gc.freeze()
+    # The feed lives as long as the run; the merge measured in this process collects as a worker.
+    settle_collector()
     load_before = os.getloadavg()
     runs = [
         _repeat(settings, sample, feed, config, say, progress, f"run {n + 1}/{config.repeats}")
