@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import pstats
 import time
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from optimerge.bench.feed import bench_documents
 from optimerge.bench.runner import load_patients
 from optimerge.demo import load_sample, with_twins
 from pipeline.batch import BatchProcessor
+from pipeline.collector import settle_collector
 from pipeline.decode import RawRecord
 
 
@@ -43,9 +43,7 @@ def main() -> None:
         topic = processor.topics.extraction_results.name
         now = datetime.now(UTC)
         records = [RawRecord(topic, 0, n, d.key, d.stamped(now), now) for n, d in enumerate(feed)]
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)  # as agents/runtime.py sets it
+        settle_collector()  # as a worker collects
         processor.process(records[:200])  # warm: connection, caches, the first index pages
         position = 200
         profile = cProfile.Profile() if args.cprofile else None
