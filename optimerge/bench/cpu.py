@@ -1,6 +1,7 @@
 """CPU time of the processes a bench phase runs on, from /proc (Linux): the workers, the Kafka
 broker (the process listening on the bootstrap port) and PostgreSQL (the postmaster and its
-children; a backend that exits meanwhile is counted in the postmaster's cutime)."""
+children; a backend that exits meanwhile is counted in the postmaster's cutime), and the
+machine's busy time beside them (what processes not ours took)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from optimerge.bench.machine import machine_snapshot
 from storage.db import connect
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -93,6 +95,7 @@ class CpuSnapshot:
     broker: float | None
     postgres: float | None
     bench: float
+    machine: float | None = None  # busy CPU seconds of every process on the machine
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +121,13 @@ class CpuMeter:
             postgres = cpu_seconds(self.postmaster, children=True) + sum(
                 cpu_seconds(p) for p in children_of(self.postmaster)
             )
+        machine = machine_snapshot()
         return CpuSnapshot(
             workers=sum(cpu_seconds(p) for p in self.workers),
             broker=cpu_seconds(self.broker) if self.broker is not None else None,
             postgres=postgres,
             bench=cpu_seconds(os.getpid()),
+            machine=machine.busy if machine is not None else None,
         )
 
 
@@ -140,5 +145,10 @@ def ms_per_document(
         "postgres": per(before.postgres, after.postgres),
         "publisher": per(before.bench, after.bench),
     }
-    figures["total"] = sum(v for v in figures.values() if v is not None)
+    ours = sum(v for v in figures.values() if v is not None)
+    figures["total"] = ours
+    everything = per(before.machine, after.machine)
+    if everything is not None:
+        # Read a moment apart from the processes': a few ticks below zero mean none.
+        figures["others"] = max(0.0, everything - ours)
     return figures

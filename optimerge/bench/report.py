@@ -9,6 +9,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from optimerge.bench.machine import describe as describe_machine
 from webapp.charts import Series, count, horizontal_bars, line_chart, millis, stacked_bars
 
 _STYLE = """
@@ -103,6 +104,8 @@ def render_report(result: dict[str, Any]) -> str:
             ("upload-to-merged p50 / p95 / p99 at half rate (ms)", _trio(m, "half")),
             ("upload-to-merged p50 / p95 / p99 at full speed (ms)", _trio(m, "full")),
             *((f"CPU ms/document: {k}", _fmt(v)) for k, v in cpu.items()),
+            ("machine at full speed", describe_machine(m.get("machine_full"))),
+            ("machine at half rate", describe_machine(m.get("machine_half"))),
             *((f"scaling: {k} worker(s) documents/s", _fmt(v)) for k, v in scaling.items()),
         ]
     )

@@ -112,6 +112,8 @@ def _table(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from optimerge.bench.machine import describe as describe_machine
+
     m = result["median"]
     table = Table(title=f"optimerge bench: medians of {result['config']['repeats']} runs")
     table.add_column("figure")
@@ -134,6 +136,8 @@ def _table(result: dict[str, Any]) -> None:
             (f"CPU ms/document: {name}", "n/a" if v is None else f"{v:.3f}")
             for name, v in m["cpu_ms_per_document"].items()
         ),
+        ("machine at full speed", describe_machine(m.get("machine_full"))),
+        (f"machine at {m['half_rate_per_s']:,.0f}/s", describe_machine(m.get("machine_half"))),
         *(
             (f"scaling: {n} worker(s) documents/s", f"{v:,.0f}")
             for n, v in m["scaling_documents_per_s"].items()
