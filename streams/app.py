@@ -8,7 +8,7 @@ import faust
 
 from config import ResolvedSettings
 from streams.groups import group_id
-from streams.read_committed import use_read_committed
+from streams.read_committed import FetchPolicy, use_read_committed
 from streams.security import faust_credentials
 from streams.topics import MAX_MESSAGE_BYTES
 
@@ -60,5 +60,11 @@ def create_app(settings: ResolvedSettings, *, datadir: Path | None = None) -> fa
         broker_rebalance_timeout=settings.worker_rebalance_timeout_seconds,
         broker_request_timeout=request_timeout(settings),
     )
-    use_read_committed(app)
+    use_read_committed(
+        app,
+        FetchPolicy(
+            min_bytes=settings.consumer_fetch_min_bytes,
+            max_wait_ms=settings.consumer_fetch_max_wait_ms,
+        ),
+    )
     return app

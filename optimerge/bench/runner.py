@@ -128,7 +128,9 @@ def _pipeline_run(
                     "throughput": _rates(polls, started),
                 }
             )
-            figures.update(_half_rate(url, sample, topics, producer, procs, ports, rate, config))
+            figures.update(
+                _half_rate(url, sample, topics, producer, procs, ports, meter, rate, config)
+            )
     return figures
 
 
@@ -139,6 +141,7 @@ def _half_rate(
     producer: EventProducer,
     procs: Any,
     ports: Sequence[int],
+    meter: CpuMeter,
     rate: float,
     config: BenchConfig,
 ) -> dict[str, Any]:
@@ -148,9 +151,10 @@ def _half_rate(
     paced = bench_documents(sample, count, seed=202)
     load_patients(url, sample, paced)
     stages_before, machine_before = stage_split.scrape(ports), machine_snapshot()
+    cpu_before = meter.snapshot()
     publish(producer, topics, paced, rate=half)
     wait_processed(url, "bench-demo-202-", count, timeout=120, procs=procs)
-    machine_after = machine_snapshot()
+    cpu_after, machine_after = meter.snapshot(), machine_snapshot()
     merged = merged_window(url, "bench-demo-202-")
     to_merged, to_received = latency(merged.to_merged), latency(merged.to_received)
     return {
@@ -163,6 +167,7 @@ def _half_rate(
         "half_stages": stage_split.split(
             stage_split.added(stages_before, stage_split.scrape(ports))
         ),
+        "half_cpu_ms_per_document": ms_per_document(cpu_before, cpu_after, count),
         "machine_half": shares(machine_before, machine_after),
         "half_latencies_ms": sorted(round(v, 2) for v in merged.to_merged),
     }
