@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     # A fetch of the worker's input waits up to this long for this much (whichever is first):
     # fuller fetches when events trickle in (streams/read_committed.py says why).
     consumer_fetch_min_bytes: int = Field(default=1024 * 1024, ge=1)
-    consumer_fetch_max_wait_ms: int = Field(default=10, ge=0, le=1500)
+    consumer_fetch_max_wait_ms: int = Field(default=10, ge=1, le=1500)  # 0 would spin
     max_event_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     # A batch failing this many times for a reason that is not an outage is split down to the
     # event that fails, which is dead-lettered as `stuck` (docs/contract.md#dead-letters).
