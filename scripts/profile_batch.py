@@ -5,7 +5,7 @@ documents on a scratch database of the running PostgreSQL, per batch size (docs/
     .venv/bin/python scripts/profile_batch.py                 # per-document CPU and wall by size
     .venv/bin/python scripts/profile_batch.py --sizes 500 --cprofile   # where the time goes
 
-The collector is set as the worker sets it (agents/runtime.py): what is printed is what a
+The collector is set as the worker sets it (pipeline/collector.py): what is printed is what a
 worker's batch thread spends, PostgreSQL's own work being the gap between wall and CPU."""
 
 from __future__ import annotations
