@@ -199,3 +199,20 @@ def test_audit_verify_names_a_tampered_entry(conn):
     report = verify_trail(conn)
     assert not report.ok
     assert [(b.patient_id, b.seq) for b in report.breaks] == [("p-1", 2)]
+
+
+def test_a_merge_reads_its_patients_by_key_however_many_there_are(conn):
+    # audit_append() once joined each batch with the whole patients table (migration 0012).
+    conn.execute(
+        "INSERT INTO patients (patient_id) SELECT 'many-' || n FROM generate_series(1, 5000) n"
+    )
+    conn.execute("ANALYZE patients")
+    conn.commit()
+    merge(conn, [incoming(extraction("d1", "many-17"))])
+    with conn.transaction():
+        merge(conn, [incoming(extraction("d2", "many-18"))])
+        row = conn.execute(
+            "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'patients'"
+        ).fetchone()
+    assert row == (0,)
+    assert verify_trail(conn, "many-18").ok
