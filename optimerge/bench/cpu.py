@@ -10,10 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from optimerge.bench.machine import machine_snapshot
+from optimerge.bench.machine import TICKS, MachineSnapshot, machine_snapshot
 from storage.db import connect
 
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 _PROC = Path("/proc")
 
 
@@ -35,7 +34,7 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
     ticks = int(fields[11]) + int(fields[12])
     if children:
         ticks += int(fields[13]) + int(fields[14])
-    return ticks / _TICKS
+    return ticks / TICKS
 
 
 def children_of(pid: int) -> list[int]:
@@ -95,7 +94,7 @@ class CpuSnapshot:
     broker: float | None
     postgres: float | None
     bench: float
-    machine: float | None = None  # busy CPU seconds of every process on the machine
+    machine: MachineSnapshot | None = None  # every process on the machine, ours or not
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +120,12 @@ class CpuMeter:
             postgres = cpu_seconds(self.postmaster, children=True) + sum(
                 cpu_seconds(p) for p in children_of(self.postmaster)
             )
-        machine = machine_snapshot()
         return CpuSnapshot(
             workers=sum(cpu_seconds(p) for p in self.workers),
             broker=cpu_seconds(self.broker) if self.broker is not None else None,
             postgres=postgres,
             bench=cpu_seconds(os.getpid()),
-            machine=machine.busy if machine is not None else None,
+            machine=machine_snapshot(),
         )
 
 
@@ -147,7 +145,9 @@ def ms_per_document(
     }
     ours = sum(v for v in figures.values() if v is not None)
     figures["total"] = ours
-    everything = per(before.machine, after.machine)
+    everything = None
+    if before.machine is not None and after.machine is not None:
+        everything = per(before.machine.busy, after.machine.busy)
     if everything is not None:
         # Read a moment apart from the processes': a few ticks below zero mean none.
         figures["others"] = max(0.0, everything - ours)

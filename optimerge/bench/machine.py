@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100  # of /proc's CPU times
 _STAT = Path("/proc/stat")
 _PRESSURE = Path("/proc/pressure/cpu")
 
@@ -33,7 +33,7 @@ def cpu_times(stat_text: str) -> tuple[float, float, float]:
     if len(ticks) < 8:
         raise ValueError("/proc/stat's 'cpu' line has fewer than 8 fields (a kernel before 2.6.11)")
     user, nice, system, _idle, iowait, irq, softirq, steal = ticks
-    return (user + nice + system + irq + softirq) / _TICKS, iowait / _TICKS, steal / _TICKS
+    return (user + nice + system + irq + softirq) / TICKS, iowait / TICKS, steal / TICKS
 
 
 def cpu_waiting(pressure_text: str) -> float | None:

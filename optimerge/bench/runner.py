@@ -18,7 +18,7 @@ from optimerge.bench._env import scratch_database, scratch_topics
 from optimerge.bench.ceiling import run_ceiling
 from optimerge.bench.cpu import CpuMeter, ms_per_document
 from optimerge.bench.feed import BenchDocument, bench_documents, resource_count
-from optimerge.bench.machine import machine_snapshot, shares
+from optimerge.bench.machine import shares
 from optimerge.bench.micro import big_merge_ms, rule_check_us
 from optimerge.bench.naive import run_naive
 from optimerge.bench.pipeline import latency, merged_window, publish, wait_processed, workers
@@ -98,7 +98,7 @@ def _pipeline_run(
             publish(producer, topics, warm)
             wait_processed(url, "bench-demo-303-", 1, timeout=120, procs=procs)
             meter = CpuMeter.find([p.pid for p in procs], settings.kafka_bootstrap_servers, url)
-            before, machine_before = meter.snapshot(), machine_snapshot()
+            before = meter.snapshot()
             started = publish(producer, topics, feed)
             polls = wait_processed(
                 url,
@@ -108,7 +108,7 @@ def _pipeline_run(
                 procs=procs,
                 on_progress=lambda n: progress(f"pipeline ({worker_count} w)", n, len(feed)),
             )
-            after, machine_after = meter.snapshot(), machine_snapshot()
+            after = meter.snapshot()
             merged = merged_window(url, "bench-demo-101-")
             rate = len(feed) / (merged.last - started)
             figures: dict[str, Any] = {
@@ -124,7 +124,7 @@ def _pipeline_run(
                     "full_p95_ms": full_latency.p95,
                     "full_p99_ms": full_latency.p99,
                     "cpu_ms_per_document": ms_per_document(before, after, len(feed)),
-                    "machine_full": shares(machine_before, machine_after),
+                    "machine_full": shares(before.machine, after.machine),
                     "throughput": _rates(polls, started),
                 }
             )
@@ -150,11 +150,10 @@ def _half_rate(
     count = max(50, int(half * config.half_rate_seconds))
     paced = bench_documents(sample, count, seed=202)
     load_patients(url, sample, paced)
-    stages_before, machine_before = stage_split.scrape(ports), machine_snapshot()
-    cpu_before = meter.snapshot()
+    stages_before, cpu_before = stage_split.scrape(ports), meter.snapshot()
     publish(producer, topics, paced, rate=half)
     wait_processed(url, "bench-demo-202-", count, timeout=120, procs=procs)
-    cpu_after, machine_after = meter.snapshot(), machine_snapshot()
+    cpu_after = meter.snapshot()
     merged = merged_window(url, "bench-demo-202-")
     to_merged, to_received = latency(merged.to_merged), latency(merged.to_received)
     return {
@@ -168,7 +167,7 @@ def _half_rate(
             stage_split.added(stages_before, stage_split.scrape(ports))
         ),
         "half_cpu_ms_per_document": ms_per_document(cpu_before, cpu_after, count),
-        "machine_half": shares(machine_before, machine_after),
+        "machine_half": shares(cpu_before.machine, cpu_after.machine),
         "half_latencies_ms": sorted(round(v, 2) for v in merged.to_merged),
     }
 
