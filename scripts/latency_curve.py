@@ -1,6 +1,7 @@
 """Upload-to-merged latency of the real pipeline at fixed paced rates: the curve behind
 `optimerge bench`'s single half-rate point (docs/bench.md). Worker processes on scratch topics
-and a scratch database of the running Kafka and PostgreSQL.
+and a scratch database of the running Kafka and PostgreSQL; each rate also tells how many
+documents a transaction wrote on average (small batches cost more CPU per document).
 
     eval "$(optimerge infra env --principal admin | grep ^export)"
     .venv/bin/python scripts/latency_curve.py --rates 200,400,600,800 --workers 2"""
@@ -13,7 +14,14 @@ import time
 from config import Settings
 from optimerge.bench._env import scratch_database, scratch_topics
 from optimerge.bench.feed import bench_documents
-from optimerge.bench.pipeline import latency, merged_window, publish, wait_processed, workers
+from optimerge.bench.pipeline import (
+    latency,
+    merged_window,
+    publish,
+    transactions,
+    wait_processed,
+    workers,
+)
 from optimerge.bench.runner import load_patients
 from optimerge.demo import load_sample, with_twins
 from streams.producer import EventProducer
@@ -57,6 +65,12 @@ def main() -> None:
                     f"{rate:6.0f} documents/s: merged p50 {to_merged.p50:6.1f} "
                     f"p95 {to_merged.p95:6.1f} p99 {to_merged.p99:6.1f} ms; received p50 "
                     f"{to_received.p50:6.1f} p99 {to_received.p99:6.1f} ms",
+                    flush=True,
+                )
+                count, written_in = transactions(url, prefix)
+                print(
+                    f"{'':21}{written_in} transactions: {count / max(1, written_in):.1f} "
+                    "documents each",
                     flush=True,
                 )
                 time.sleep(2)  # let the last batch's commits and acks settle

@@ -162,5 +162,16 @@ def merged_window(database_url: str, prefix: str) -> Merged:
     )
 
 
+def transactions(database_url: str, prefix: str) -> tuple[int, int]:
+    """These documents, and the transactions that wrote them: the rows one transaction writes
+    share its `now()` (documents.created_at)."""
+    with connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT created_at) FROM documents WHERE document_id LIKE %s",
+            (prefix + "%",),
+        ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
 def latency(samples: list[float]) -> Latency:
     return Latency(percentile(samples, 50), percentile(samples, 95), percentile(samples, 99))
