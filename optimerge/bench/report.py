@@ -106,6 +106,11 @@ def render_report(result: dict[str, Any]) -> str:
             *((f"CPU ms/document: {k}", _fmt(v)) for k, v in cpu.items()),
             ("machine at full speed", describe_machine(m.get("machine_full"))),
             ("machine at half rate", describe_machine(m.get("machine_half"))),
+            ("documents per transaction at full speed", _fmt(m.get("documents_per_transaction"))),
+            (
+                "documents per transaction at half rate",
+                _fmt(m.get("half_documents_per_transaction")),
+            ),
             *((f"scaling: {k} worker(s) documents/s", _fmt(v)) for k, v in scaling.items()),
         ]
     )

@@ -108,6 +108,11 @@ def bench(
         _table(result)
 
 
+def _per_transaction(m: dict[str, Any]) -> str:
+    full, half = m.get("documents_per_transaction"), m.get("half_documents_per_transaction")
+    return " / ".join("n/a" if v is None else f"{v:.1f}" for v in (full, half))
+
+
 def _table(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -138,6 +143,7 @@ def _table(result: dict[str, Any]) -> None:
         ),
         ("machine at full speed", describe_machine(m.get("machine_full"))),
         (f"machine at {m['half_rate_per_s']:,.0f}/s", describe_machine(m.get("machine_half"))),
+        ("documents per transaction, full speed / half rate", _per_transaction(m)),
         *(
             (f"scaling: {n} worker(s) documents/s", f"{v:,.0f}")
             for n, v in m["scaling_documents_per_s"].items()

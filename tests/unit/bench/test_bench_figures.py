@@ -65,6 +65,8 @@ def _run(rate: float) -> dict:
         "throughput": [[1.0, rate], [2.0, rate]],
         "half_latencies_ms": [5.0, 20.0, 200.0],
         "half_rate_per_s": rate / 2,
+        "documents_per_transaction": rate / 10,
+        "half_documents_per_transaction": 4.5,
     }
 
 
@@ -80,6 +82,7 @@ def test_medians_ratios_targets_and_the_report():
     assert result["median"]["documents_per_s"] == 2000.0
     assert result["median"]["scaling_documents_per_s"] == {"1": 1000.0, "2": 2000.0}
     assert result["median"]["cpu_ms_per_document"]["broker"] is None
+    assert result["median"]["documents_per_transaction"] == 200.0
     assert result["ratios"]["pipeline/raw_copy"] == 0.5
     assert result["ratios"]["pipeline/naive"] == 40.0
     targets = result["targets"]
@@ -89,4 +92,5 @@ def test_medians_ratios_targets_and_the_report():
     assert "throughput" not in result["runs"][0]
     page = render_report(result)
     assert page.startswith("<!doctype html>") and page.count("<svg") == 5
+    assert "documents per transaction at half rate</td><td class=n>4.50<" in page
     assert "missed" in page and "http" not in page.replace("http://www.w3.org", "")
