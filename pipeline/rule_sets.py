@@ -6,12 +6,14 @@ safe while workers run: an activation is one commit, and every merge transaction
 after it (on any partition, in any worker) reads the new version, none that starts later can
 read an older one. So every partition goes through the versions in the order they were
 activated, switches within one batch of the commit, and never flips back during a rebalance;
-the version each document records says which judged it. The read is one indexed row; the
-thresholds of a version never change, so they are loaded once per version.
+the version each document records says which judged it. The read is one indexed row, sent
+with the merge's lock and loads (no wait of its own); the thresholds of a version never change,
+so they are loaded once per version.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import psycopg
@@ -19,11 +21,17 @@ import psycopg
 from domain.rule_sets import SETTINGS_VERSION, RuleSet, settings_rule_set
 from domain.thresholds import RuleThresholds
 from storage import rule_sets
+from storage.db import Send
+
+# Read once the queries sent with it are answered; the cursor loads a version seen first.
+RuleSetReader = Callable[[psycopg.Cursor], RuleSet]
 
 
 @runtime_checkable
 class RuleSetSource(Protocol):
-    def current(self, cur: psycopg.Cursor) -> RuleSet: ...
+    def ask(self, send: Send) -> RuleSetReader:
+        """Send what says the rule set in force (with the merge's first queries)."""
+        ...
 
 
 class ActiveRuleSet:
@@ -33,8 +41,11 @@ class ActiveRuleSet:
         self._settings = settings_rule_set(settings_thresholds)
         self._loaded: dict[int, RuleSet] = {}
 
-    def current(self, cur: psycopg.Cursor) -> RuleSet:
-        version = rule_sets.active_version(cur)
+    def ask(self, send: Send) -> RuleSetReader:
+        version = rule_sets.send_active_version(send)
+        return lambda cur: self._of(cur, version())
+
+    def _of(self, cur: psycopg.Cursor, version: int) -> RuleSet:
         if version == SETTINGS_VERSION:
             return self._settings
         found = self._loaded.get(version)
@@ -49,5 +60,5 @@ class FixedRuleSet:
     def __init__(self, rule_set: RuleSet) -> None:
         self.rule_set = rule_set
 
-    def current(self, cur: psycopg.Cursor) -> RuleSet:
-        return self.rule_set
+    def ask(self, send: Send) -> RuleSetReader:
+        return lambda cur: self.rule_set

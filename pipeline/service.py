@@ -35,7 +35,7 @@ from schemas import ExtractionResult, FlagReason, ReviewAction
 from schemas.events import Clock, utc_now
 from storage import documents, resources
 from storage.audit import append_audit
-from storage.db import is_transient, transaction
+from storage.db import Send, is_transient, transaction
 from storage.errors import describe_error
 
 log = logging.getLogger(__name__)
@@ -58,11 +58,18 @@ class MergeService:
     # Every entry is MAC'd with the current audit key (domain/audit_keys.py).
     keyring: AuditKeyring = field(kw_only=True)
 
-    def _judge_for(self, cur: psycopg.Cursor) -> tuple[int, Judge]:
+    def _ask_judge(self, send: Send) -> Callable[[psycopg.Cursor], tuple[int, Judge]]:
+        """Which version judges, asked with the merge's lock: no wait of its own."""
         if isinstance(self.judge, RuleSetSource):
-            rule_set = self.judge.current(cur)
-            return rule_set.version, rule_set.judge
-        return SETTINGS_VERSION, self.judge
+            read = self.judge.ask(send)
+
+            def judge_for(cur: psycopg.Cursor) -> tuple[int, Judge]:
+                rule_set = read(cur)
+                return rule_set.version, rule_set.judge
+
+            return judge_for
+        judge = self.judge
+        return lambda cur: (SETTINGS_VERSION, judge)
 
     def merge(
         self, conn: psycopg.Connection, items: Sequence[IncomingExtraction]
@@ -79,11 +86,14 @@ class MergeService:
         self, cur: psycopg.Cursor, items: Sequence[IncomingExtraction]
     ) -> list[MergeReport]:
         started = time.perf_counter()
-        locked, stored = documents.lock_and_load(
-            cur, [i.result.patient_id for i in items], [i.result.document_id for i in items]
+        locked, stored, judge_for = documents.lock_and_load_asking(
+            cur,
+            [i.result.patient_id for i in items],
+            [i.result.document_id for i in items],
+            self._ask_judge,
         )
         now = self.clock()
-        rule_set_version, judge = self._judge_for(cur)
+        rule_set_version, judge = judge_for(cur)
         # Ids, links and texts of each document's resources, worked out once for the segment.
         prepared = [
             (item, resources_for(item.result, stored.get(item.document_id), item.raw))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -19,6 +19,8 @@ from schemas import FlagReason, ProcessingStatus, ReviewStatus
 from storage.db import Send, sent_together
 from storage.extraction_blob import compress
 from storage.patients import INSERT_PATIENT_IDS
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -52,10 +54,27 @@ def lock_and_load(
 ) -> tuple[dict[str, LockedPatient], dict[str, StoredDocument]]:
     """`lock_patients`, then `load_documents` locked for update: the same statements in the
     same order, sent together (one wait on the server where there were up to five)."""
+    locked, stored, _ = lock_and_load_asking(cur, patient_ids, document_ids, _nothing)
+    return locked, stored
+
+
+def lock_and_load_asking(
+    cur: psycopg.Cursor,
+    patient_ids: Collection[str],
+    document_ids: Sequence[str],
+    ask: Callable[[Send], T],
+) -> tuple[dict[str, LockedPatient], dict[str, StoredDocument], T]:
+    """`lock_and_load`, with the queries `ask` sends after them in the same wait; returns what
+    `ask` returned, to be read now that all are answered."""
     with sent_together(cur.connection) as send:
         locked = _send_lock(send, patient_ids)
         stored = _send_load(send, document_ids, for_update=True)
-    return locked(), stored()
+        asked = ask(send)
+    return locked(), stored(), asked
+
+
+def _nothing(send: Send) -> None:
+    return None
 
 
 def _send_lock(send: Send, patient_ids: Collection[str]) -> Callable[[], dict[str, LockedPatient]]:

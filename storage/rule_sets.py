@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,18 +11,32 @@ from psycopg.types.json import Jsonb
 
 from domain.rule_sets import SETTINGS_VERSION, Activation, RuleSet, RuleSetVersion
 from domain.thresholds import RuleThresholds
+from storage.db import Send
 
 
 class UnknownRuleSetError(LookupError):
     """No rule set has this version number."""
 
 
+_ACTIVE_VERSION = "SELECT version FROM rule_set_activations ORDER BY activation_id DESC LIMIT 1"
+
+
 def active_version(cur: psycopg.Cursor) -> int:
     """The version activated last (0, the settings' thresholds, while none was)."""
-    row = cur.execute(
-        "SELECT version FROM rule_set_activations ORDER BY activation_id DESC LIMIT 1"
-    ).fetchone()
+    row = cur.execute(_ACTIVE_VERSION).fetchone()
     return SETTINGS_VERSION if row is None else int(row[0])
+
+
+def send_active_version(send: Send) -> Callable[[], int]:
+    """`active_version`, sent with other queries (`storage.db.sent_together`): read it once
+    they have been answered."""
+    sent = send(_ACTIVE_VERSION, ())
+
+    def read() -> int:
+        rows = sent.rows()
+        return SETTINGS_VERSION if not rows else int(rows[0][0])
+
+    return read
 
 
 def load_rule_set(cur: psycopg.Cursor, version: int) -> RuleSet:
