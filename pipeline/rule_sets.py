@@ -42,8 +42,8 @@ class ActiveRuleSet:
         self._loaded: dict[int, RuleSet] = {}
 
     def ask(self, send: Send) -> RuleSetReader:
-        version = rule_sets.send_active_version(send)
-        return lambda cur: self._of(cur, version())
+        read_version = rule_sets.send_active_version(send)
+        return lambda cur: self._of(cur, read_version())
 
     def _of(self, cur: psycopg.Cursor, version: int) -> RuleSet:
         if version == SETTINGS_VERSION:
