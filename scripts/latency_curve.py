@@ -12,16 +12,9 @@ import argparse
 import time
 
 from config import Settings
+from optimerge.bench import pipeline
 from optimerge.bench._env import scratch_database, scratch_topics
 from optimerge.bench.feed import bench_documents
-from optimerge.bench.pipeline import (
-    latency,
-    merged_window,
-    publish,
-    transactions,
-    wait_processed,
-    workers,
-)
 from optimerge.bench.runner import load_patients
 from optimerge.demo import load_sample, with_twins
 from streams.producer import EventProducer
@@ -50,24 +43,25 @@ def main() -> None:
         ]
         load_patients(url, sample, warm + [d for feed in feeds for d in feed])
         with (
-            workers(run, args.workers, settings.infra.state_dir / "bench") as procs,
+            pipeline.workers(run, args.workers, settings.infra.state_dir / "bench") as procs,
             EventProducer(settings.kafka_endpoint) as producer,
         ):
-            publish(producer, topics, warm)
-            wait_processed(url, "bench-demo-303-", 1, timeout=120, procs=procs)
+            pipeline.publish(producer, topics, warm)
+            pipeline.wait_processed(url, "bench-demo-303-", 1, timeout=120, procs=procs)
             for n, (rate, feed) in enumerate(zip(rates, feeds, strict=True)):
                 prefix = f"bench-demo-{400 + n}-"
-                publish(producer, topics, feed, rate=rate)
-                wait_processed(url, prefix, len(feed), timeout=120, procs=procs)
-                merged = merged_window(url, prefix)
-                to_merged, to_received = latency(merged.to_merged), latency(merged.to_received)
+                pipeline.publish(producer, topics, feed, rate=rate)
+                pipeline.wait_processed(url, prefix, len(feed), timeout=120, procs=procs)
+                merged = pipeline.merged_window(url, prefix)
+                to_merged = pipeline.latency(merged.to_merged)
+                to_received = pipeline.latency(merged.to_received)
                 print(
                     f"{rate:6.0f} documents/s: merged p50 {to_merged.p50:6.1f} "
                     f"p95 {to_merged.p95:6.1f} p99 {to_merged.p99:6.1f} ms; received p50 "
                     f"{to_received.p50:6.1f} p99 {to_received.p99:6.1f} ms",
                     flush=True,
                 )
-                count, written_in = transactions(url, prefix)
+                count, written_in = pipeline.transactions(url, prefix)
                 print(
                     f"{'':21}{written_in} transactions: {count / max(1, written_in):.1f} "
                     "documents each",
