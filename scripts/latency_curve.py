@@ -61,12 +61,8 @@ def main() -> None:
                     f"{to_received.p50:6.1f} p99 {to_received.p99:6.1f} ms",
                     flush=True,
                 )
-                count, written_in = pipeline.transactions(url, prefix)
-                print(
-                    f"{'':21}{written_in} transactions: {count / max(1, written_in):.1f} "
-                    "documents each",
-                    flush=True,
-                )
+                each = pipeline.documents_per_transaction(url, prefix)
+                print(f"{'':21}{each:.1f} documents per transaction", flush=True)
                 time.sleep(2)  # let the last batch's commits and acks settle
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +23,7 @@ _ACTIVE_VERSION = "SELECT version FROM rule_set_activations ORDER BY activation_
 
 def active_version(cur: psycopg.Cursor) -> int:
     """The version activated last (0, the settings' thresholds, while none was)."""
-    row = cur.execute(_ACTIVE_VERSION).fetchone()
-    return SETTINGS_VERSION if row is None else int(row[0])
+    return _version(cur.execute(_ACTIVE_VERSION).fetchall())
 
 
 def send_active_version(send: Send) -> Callable[[], int]:
@@ -32,11 +31,11 @@ def send_active_version(send: Send) -> Callable[[], int]:
     they have been answered."""
     sent = send(_ACTIVE_VERSION, ())
 
-    def read() -> int:
-        rows = sent.rows()
-        return SETTINGS_VERSION if not rows else int(rows[0][0])
+    return lambda: _version(sent.rows())
 
-    return read
+
+def _version(rows: Sequence[tuple[Any, ...]]) -> int:
+    return SETTINGS_VERSION if not rows else int(rows[0][0])
 
 
 def load_rule_set(cur: psycopg.Cursor, version: int) -> RuleSet:

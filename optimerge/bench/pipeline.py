@@ -173,5 +173,12 @@ def transactions(database_url: str, prefix: str) -> tuple[int, int]:
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
+def documents_per_transaction(database_url: str, prefix: str) -> float:
+    """Documents each worker transaction wrote, on average: the fixed cost of a transaction
+    (fetch, statements, commit, produce) is shared by this many."""
+    count, written_in = transactions(database_url, prefix)
+    return count / max(1, written_in)
+
+
 def latency(samples: list[float]) -> Latency:
     return Latency(percentile(samples, 50), percentile(samples, 95), percentile(samples, 99))

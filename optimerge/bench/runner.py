@@ -22,10 +22,10 @@ from optimerge.bench.machine import shares
 from optimerge.bench.micro import big_merge_ms, rule_check_us
 from optimerge.bench.naive import run_naive
 from optimerge.bench.pipeline import (
+    documents_per_transaction,
     latency,
     merged_window,
     publish,
-    transactions,
     wait_processed,
     workers,
 )
@@ -132,7 +132,7 @@ def _pipeline_run(
                     "full_p99_ms": full_latency.p99,
                     "cpu_ms_per_document": ms_per_document(before, after, len(feed)),
                     "machine_full": shares(before.machine, after.machine),
-                    "documents_per_transaction": _per_transaction(url, "bench-demo-101-"),
+                    "documents_per_transaction": documents_per_transaction(url, "bench-demo-101-"),
                     "throughput": _rates(polls, started),
                 }
             )
@@ -176,16 +176,9 @@ def _half_rate(
         ),
         "half_cpu_ms_per_document": ms_per_document(cpu_before, cpu_after, count),
         "machine_half": shares(cpu_before.machine, cpu_after.machine),
-        "half_documents_per_transaction": _per_transaction(url, "bench-demo-202-"),
+        "half_documents_per_transaction": documents_per_transaction(url, "bench-demo-202-"),
         "half_latencies_ms": sorted(round(v, 2) for v in merged.to_merged),
     }
-
-
-def _per_transaction(url: str, prefix: str) -> float:
-    """Documents each worker transaction wrote, on average: the fixed cost of a transaction
-    (fetch, statements, commit, produce) is shared by this many."""
-    count, written_in = transactions(url, prefix)
-    return count / max(1, written_in)
 
 
 def _naive_run(
