@@ -61,6 +61,20 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def _has_live_threads(pid: int) -> bool:
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                return True
+        except (OSError, IndexError):
+            continue
+    return False
+
+
 def is_alive(pid: int) -> bool:
     # Not from cmdline: right after posix_spawn it can read empty while the exec completes.
     _reap(pid)
@@ -72,6 +86,8 @@ def is_alive(pid: int) -> bool:
     except PermissionError:
         return True
     if stat.rsplit(")", 1)[1].split()[0] == "Z":
+        if _has_live_threads(pid):
+            return True  # a JVM's main thread is a zombie while its others still close sockets
         _reap(pid)  # it exited since the first wait: collect it now, not at our exit
         return False
     return True
@@ -85,6 +101,18 @@ def read_pid(pidfile: Path, marker: str) -> int | None:
         return None
     # A recycled pid belongs to someone else: the marker (our config path) tells them apart.
     return pid if is_alive(pid) and marker in cmdline(pid) else None
+
+
+def wait_while_exiting(pidfile: Path, timeout: float = 10.0) -> None:
+    """Wait for the process in `pidfile` if it is dying: a SIGKILLed process loses its
+    command line before its sockets close, so for a moment it looks gone yet holds its ports."""
+    try:
+        pid = int(pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    deadline = time.monotonic() + timeout
+    while is_alive(pid) and not cmdline(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def spawn(

@@ -55,6 +55,7 @@ class LocalEtcd:
 
     def start(self, run_as: RunAs, timeout: float = 30.0) -> str:
         """Start (or reuse) etcd; returns its client URL once it reports healthy."""
+        _process.wait_while_exiting(self.pidfile)
         pid = self.pid()
         if pid is not None:
             self.log(f"etcd already running on {self.client_url} (pid {pid})")

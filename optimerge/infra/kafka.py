@@ -133,6 +133,7 @@ class LocalKafka:
         """Start (or reuse) the broker; returns its bootstrap address once it answers."""
         version, address, name = self.infra.kafka_version, self.bootstrap, self.node.label
         self._check_secured()
+        _process.wait_while_exiting(self.pidfile)
         pid = self.pid()
         if pid is not None:
             if not wait_for_kafka(self.admin_endpoint, timeout):

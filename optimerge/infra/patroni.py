@@ -113,6 +113,7 @@ class PatroniPostgres:
 
     def _check_ports(self) -> None:
         for member in self.members:
+            _process.wait_while_exiting(member.pidfile)
             if member.pid() is not None:
                 continue
             for port, host, setting in (

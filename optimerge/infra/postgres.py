@@ -128,6 +128,10 @@ class LocalPostgres:
 
     def start(self, timeout: float = 60.0) -> DatabaseUrls:
         """Start (or reuse) the cluster; returns the URLs of its three roles."""
+        if self.pid() is None:
+            # A postmaster killed a moment ago still holds its port while the kernel tears it
+            # down (its cmdline is already gone): wait for it before calling the port taken.
+            self._clear_stale_lock()
         if self.pid() is None and _ports.port_in_use(self.infra.postgres_port):
             raise _ports.port_conflict(
                 "cannot start PostgreSQL",
@@ -145,7 +149,6 @@ class LocalPostgres:
         if pid is not None:
             self.log(f"PostgreSQL already running on {self.address} (pid {pid})")
         else:
-            self._clear_stale_lock()
             version = (self.data_dir / "PG_VERSION").read_text().strip()
             self.log(f"starting PostgreSQL {version} on {self.address} (log: {self.log_path})")
             started = time.monotonic()

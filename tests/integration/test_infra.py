@@ -349,3 +349,27 @@ def test_postgres_starts_again_right_after_a_sigkill_of_the_postmaster() -> None
     finally:
         postgres.stop()
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.mark.integration
+def test_kafka_starts_again_right_after_a_sigkill_of_the_broker() -> None:
+    """A SIGKILLed JVM looks gone (no command line, main thread a zombie) while its other
+    threads still hold its ports: the next start waits for it rather than call them taken."""
+    state_dir = make_state_dir()
+    kafka_port, controller_port = free_ports(2)
+    infra = InfraSettings(
+        state_dir=state_dir, kafka_port=kafka_port, kafka_controller_port=controller_port
+    )
+    broker = LocalKafka(infra, log=print)
+    try:
+        broker.start()
+        pid = broker.pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        while broker.pid() is not None:
+            time.sleep(0.001)
+        broker.start()
+        assert broker.pid() not in (None, pid)
+    finally:
+        broker.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
