@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 Log = Callable[[str], None]
+_PF_KTHREAD = 0x00200000  # include/linux/sched.h
 
 
 def log_to_stderr(message: str) -> None:
@@ -112,7 +113,17 @@ def wait_while_exiting(pidfile: Path, timeout: float = 10.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while is_alive(pid) and not cmdline(pid) and time.monotonic() < deadline:
+        if _is_kernel_thread(pid):
+            return  # a stale pid now used by the kernel (no command line either): not ours
         time.sleep(0.01)
+
+
+def _is_kernel_thread(pid: int) -> bool:
+    try:
+        flags = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[6])
+    except (OSError, ValueError, IndexError):
+        return False
+    return bool(flags & _PF_KTHREAD)
 
 
 def spawn(

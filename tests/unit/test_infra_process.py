@@ -49,3 +49,11 @@ def test_waiting_on_a_missing_or_garbled_pidfile_returns_at_once(tmp_path: Path)
     (tmp_path / "bad.pid").write_text("not a pid\n")
     wait_while_exiting(tmp_path / "bad.pid")
     assert time.monotonic() - started < 0.5
+
+
+def test_a_stale_pid_now_a_kernel_threads_is_not_waited_for(tmp_path: Path) -> None:
+    pidfile = tmp_path / "stale.pid"
+    pidfile.write_text("2\n")  # kthreadd: alive, with no command line, never ours
+    started = time.monotonic()
+    wait_while_exiting(pidfile)
+    assert time.monotonic() - started < 0.5
