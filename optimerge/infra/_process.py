@@ -62,6 +62,12 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+def _stat_fields(stat: Path) -> list[str]:
+    """/proc/<pid>[/task/<tid>]/stat from its state on: the command name before it may hold
+    spaces and parentheses."""
+    return stat.read_text().rsplit(")", 1)[1].split()
+
+
 def _has_live_threads(pid: int) -> bool:
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
@@ -69,7 +75,7 @@ def _has_live_threads(pid: int) -> bool:
         return False
     for task in tasks:
         try:
-            if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            if _stat_fields(task / "stat")[0] != "Z":
                 return True
         except (OSError, IndexError):
             continue
@@ -81,12 +87,12 @@ def is_alive(pid: int) -> bool:
     _reap(pid)
     try:
         os.kill(pid, 0)
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        state = _stat_fields(Path(f"/proc/{pid}/stat"))[0]
     except (ProcessLookupError, FileNotFoundError):
         return False
     except PermissionError:
         return True
-    if stat.rsplit(")", 1)[1].split()[0] == "Z":
+    if state == "Z":
         if _has_live_threads(pid):
             return True  # a JVM's main thread is a zombie while its others still close sockets
         _reap(pid)  # it exited since the first wait: collect it now, not at our exit
@@ -94,36 +100,36 @@ def is_alive(pid: int) -> bool:
     return True
 
 
-def read_pid(pidfile: Path, marker: str) -> int | None:
-    """The pid in `pidfile` if that process is alive and its command line contains `marker`."""
+def _pid_in(pidfile: Path) -> int | None:
     try:
-        pid = int(pidfile.read_text().split()[0])
+        return int(pidfile.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def read_pid(pidfile: Path, marker: str) -> int | None:
+    """The pid in `pidfile` if that process is alive and its command line contains `marker`."""
+    pid = _pid_in(pidfile)
     # A recycled pid belongs to someone else: the marker (our config path) tells them apart.
-    return pid if is_alive(pid) and marker in cmdline(pid) else None
+    return pid if pid is not None and is_alive(pid) and marker in cmdline(pid) else None
 
 
 def wait_while_exiting(pidfile: Path, timeout: float = 10.0) -> None:
     """Wait for the process in `pidfile` if it is dying: a SIGKILLed process loses its
     command line before its sockets close, so for a moment it looks gone yet holds its ports."""
-    try:
-        pid = int(pidfile.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return
+    pid = _pid_in(pidfile)
+    if pid is None or _is_kernel_thread(pid):
+        return  # a stale pid the kernel now uses has no command line either: not ours
     deadline = time.monotonic() + timeout
     while is_alive(pid) and not cmdline(pid) and time.monotonic() < deadline:
-        if _is_kernel_thread(pid):
-            return  # a stale pid now used by the kernel (no command line either): not ours
         time.sleep(0.01)
 
 
 def _is_kernel_thread(pid: int) -> bool:
     try:
-        flags = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[6])
+        return bool(int(_stat_fields(Path(f"/proc/{pid}/stat"))[6]) & _PF_KTHREAD)
     except (OSError, ValueError, IndexError):
         return False
-    return bool(flags & _PF_KTHREAD)
 
 
 def spawn(
